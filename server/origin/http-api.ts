@@ -1,0 +1,249 @@
+/**
+ * The origin's HTTP API, shaped so that any CDN can sit in front of it:
+ *   GET  /api/channels                         live channel list
+ *   GET  /api/channels/:id                     minimal channel info (base URL, key, manifest)
+ *   GET  /api/origin-key                       the manifest-signing public key
+ *   GET  /live/:ch/manifest.json[?after=N]     signed manifest; with `after`, a blocking reload
+ *   GET  /live/:ch/:stream/init-:v.flv         init data (immutable)
+ *   GET  /live/:ch/:stream/:seq.flv            a segment (immutable)
+ *   GET  /live/:ch.flv                         plain HTTP-FLV from the latest keyframe
+ *   POST /ingest/:streamKey                    HTTP push of FLV (ffmpeg -f flv http://…)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FlvDemuxer, FlvError } from '../../common/flv';
+import type { Logger } from '../log';
+import type { Channel } from './channel';
+import type { Origin } from './origin';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const SEQ_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
+export const DEFAULT_BLOCKING_TIMEOUT_MS = 10_000;
+
+export interface HttpApiOptions {
+  /** Longest a blocking manifest reload is held. */
+  blockingTimeoutMs?: number;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, cache = 'no-store'): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': cache,
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: message });
+}
+
+function sendBytes(res: ServerResponse, data: Uint8Array, etag: string, req: IncomingMessage): void {
+  const tag = `"${etag}"`;
+  const headers = {
+    'Content-Type': 'video/x-flv',
+    'Cache-Control': IMMUTABLE,
+    ETag: tag,
+    'Access-Control-Allow-Origin': '*',
+  };
+  if (req.headers['if-none-match'] === tag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'Content-Length': data.length });
+  res.end(req.method === 'HEAD' ? undefined : data);
+}
+
+export class OriginHttpApi {
+  private readonly blockingTimeoutMs: number;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly origin: Origin,
+    opts: HttpApiOptions = {},
+  ) {
+    this.blockingTimeoutMs = opts.blockingTimeoutMs ?? DEFAULT_BLOCKING_TIMEOUT_MS;
+    this.log = origin.log.child({ part: 'http' });
+  }
+
+  /** Handles the request if it is one of the origin's; returns false otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://origin.invalid');
+    const parts = url.pathname.split('/').filter(Boolean);
+    const method = req.method ?? 'GET';
+    if (parts[0] === 'ingest' && parts.length === 2) {
+      if (method !== 'POST' && method !== 'PUT') sendError(res, 405, 'publish with POST or PUT');
+      else this.ingest(req, res, decodeURIComponent(parts[1]!));
+      return true;
+    }
+    if (parts[0] !== 'live' && parts[0] !== 'api') return false;
+    if (method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+        'Access-Control-Max-Age': '86400',
+      });
+      res.end();
+      return true;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendError(res, 405, 'method not allowed');
+      return true;
+    }
+    if (parts[0] === 'api') return this.api(parts, res);
+    this.live(parts, url, req, res);
+    return true;
+  }
+
+  private api(parts: string[], res: ServerResponse): boolean {
+    if (parts[1] === 'channels' && parts.length === 2) {
+      sendJson(res, 200, { channels: this.origin.summaries() }, 'public, max-age=2');
+    } else if (parts[1] === 'channels' && parts.length === 3) {
+      const ch = this.origin.channels.get(parts[2]!);
+      if (!ch) return (sendError(res, 404, `no channel "${parts[2]}"`), true);
+      sendJson(
+        res,
+        200,
+        `{"channel":${JSON.stringify(ch.id)},"publicKey":${JSON.stringify(this.origin.publicKey)},"live":${ch.live},"manifest":${this.origin.signedManifestBody(ch)}}`,
+      );
+    } else if (parts[1] === 'origin-key' && parts.length === 2) {
+      sendJson(
+        res,
+        200,
+        { algorithm: 'Ed25519', format: 'spki-der-base64', publicKey: this.origin.publicKey },
+        'public, max-age=300',
+      );
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  private live(parts: string[], url: URL, req: IncomingMessage, res: ServerResponse): void {
+    if (parts.length === 2 && parts[1]!.endsWith('.flv')) {
+      return this.httpFlv(parts[1]!.slice(0, -4), req, res);
+    }
+    const ch = parts[1] ? this.origin.channels.get(parts[1]) : undefined;
+    if (!ch) return sendError(res, 404, `no channel "${parts[1] ?? ''}"`);
+    if (parts.length === 3 && parts[2] === 'manifest.json') return void this.manifest(ch, url, res);
+    if (parts.length !== 4) return sendError(res, 404, 'not found');
+    if (parts[2] !== ch.stream) return sendError(res, 404, `stream ${parts[2]} is over; reload the manifest`);
+    const file = parts[3]!;
+    const init = /^init-(\d{1,9})\.flv$/.exec(file);
+    if (init) {
+      const data = ch.getInit(Number(init[1]));
+      if (!data) return sendError(res, 404, `init version ${init[1]} is not in the live window`);
+      return sendBytes(res, data.data, data.sha256, req);
+    }
+    const seqText = file.endsWith('.flv') ? file.slice(0, -4) : '';
+    if (!SEQ_PATTERN.test(seqText) || !Number.isSafeInteger(Number(seqText))) {
+      return sendError(res, 400, `bad segment name "${file}"`);
+    }
+    const seq = Number(seqText);
+    const seg = ch.getSegment(seq);
+    if (!seg) {
+      const first = ch.segments[0]?.seq;
+      const window = first === undefined ? 'the window is empty' : `the window is ${first}..${ch.latestSeq}`;
+      return sendError(res, 404, `segment ${seq} is outside the live window (${window})`);
+    }
+    sendBytes(res, seg.data, seg.sha256, req);
+  }
+
+  private async manifest(ch: Channel, url: URL, res: ServerResponse): Promise<void> {
+    const afterText = url.searchParams.get('after');
+    if (afterText === null) {
+      return sendJson(res, 200, this.origin.signedManifestBody(ch), 'public, max-age=1');
+    }
+    if (!/^-?\d{1,16}$/.test(afterText) || Number(afterText) < -1) {
+      return sendError(res, 400, 'after must be a segment number (or -1)');
+    }
+    const after = Number(afterText);
+    const latest = ch.latestSeq ?? -1;
+    // A seq far ahead of ours comes from an older stream of this channel: answer at once.
+    if (after > latest + 3 || !ch.live) {
+      return sendJson(res, 200, this.origin.signedManifestBody(ch), 'no-cache');
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const found = await ch.waitForSegmentAfter(after, this.blockingTimeoutMs, abort.signal);
+    if (res.destroyed) return;
+    // A response that holds the awaited segment may be reused by a CDN for the same URL.
+    sendJson(res, 200, this.origin.signedManifestBody(ch), found ? 'public, max-age=6' : 'no-cache');
+  }
+
+  private httpFlv(channelId: string, req: IncomingMessage, res: ServerResponse): void {
+    const ch = this.origin.channels.get(channelId);
+    if (!ch?.live) return sendError(res, 404, `channel "${channelId}" is offline`);
+    res.writeHead(200, {
+      'Content-Type': 'video/x-flv',
+      'Cache-Control': 'no-store',
+      'Access-Control-Allow-Origin': '*',
+    });
+    if (req.method === 'HEAD') return void res.end();
+    res.socket?.setNoDelay(true);
+    const unsubscribe = ch.subscribeLive({
+      write: (chunk) => res.write(chunk),
+      bufferedBytes: () => res.writableLength,
+      close: (reason) => {
+        this.log.info({ channel: channelId, reason }, 'http-flv viewer closed');
+        res.end();
+      },
+    });
+    if (!unsubscribe) return void res.end();
+    res.on('close', unsubscribe);
+  }
+
+  private ingest(req: IncomingMessage, res: ServerResponse, streamKey: string): void {
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const sink = this.origin.resolvePublish(streamKey, 'http');
+    if (typeof sink === 'string') {
+      this.log.warn({ remote, reason: sink }, 'http publish refused');
+      res.setHeader('Connection', 'close');
+      sendError(res, sink.includes('already') ? 409 : 403, sink);
+      req.resume();
+      return;
+    }
+    const log = this.log.child({ publisher: sink.id, remote });
+    log.info('http publish started');
+    const demuxer = new FlvDemuxer();
+    let done = false;
+    const finish = (reason: string, status: number | null) => {
+      if (done) return;
+      done = true;
+      sink.end(reason);
+      if (status !== null && !res.headersSent) {
+        res.setHeader('Connection', 'close');
+        if (status === 200) sendJson(res, 200, { ok: true });
+        else sendError(res, status, reason);
+      }
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      try {
+        for (const tag of demuxer.push(chunk)) sink.write(tag);
+      } catch (err) {
+        const msg = err instanceof FlvError ? err.message : `ingest failed: ${String(err)}`;
+        log.warn({ reason: msg }, 'http publish rejected');
+        finish(msg, 400);
+        req.unpipe();
+        setTimeout(() => req.destroy(), 100).unref();
+      }
+    });
+    req.on('end', () => finish('publisher finished', 200));
+    req.on('close', () => {
+      if (!done) log.warn({ pendingBytes: demuxer.pendingBytes }, 'http publisher vanished');
+      finish(
+        demuxer.pendingBytes
+          ? `publisher vanished mid-tag (${demuxer.pendingBytes} bytes dropped)`
+          : 'publisher vanished',
+        null,
+      );
+    });
+  }
+}
