@@ -41,6 +41,21 @@ export interface LiveSubscriber {
   close(reason: string): void;
 }
 
+/** Follows the segment being built at the live edge. */
+export interface PartialListener {
+  data(chunk: Uint8Array): void;
+  /** The segment was cut (its bytes are now the complete, hashed segment). */
+  end(): void;
+}
+
+interface PartialSegment {
+  seq: number;
+  originTime: number;
+  startTs: number;
+  chunks: Uint8Array[];
+  listeners: Set<PartialListener>;
+}
+
 interface Waiter {
   after: number;
   done: (found: boolean) => void;
@@ -74,6 +89,7 @@ export class Channel {
   /** Timestamp at which the next publisher continues. */
   private resumeAt = 0;
   private readonly segmentListeners = new Set<(s: Segment) => void>();
+  private partial: PartialSegment | null = null;
 
   constructor(opts: ChannelOptions) {
     this.id = opts.id;
@@ -92,6 +108,15 @@ export class Channel {
         );
       },
       onSegment: (s) => this.addSegment(s),
+      onPartial: (seq, bytes, open) => {
+        let p = this.partial;
+        if (!p || p.seq !== seq) {
+          p = { seq, originTime: open.originTime, startTs: open.startTs, chunks: [], listeners: new Set() };
+          this.partial = p;
+        }
+        p.chunks.push(bytes);
+        for (const l of p.listeners) l.data(bytes);
+      },
     });
   }
 
@@ -147,6 +172,11 @@ export class Channel {
   }
 
   private addSegment(s: Segment): void {
+    const p = this.partial;
+    if (p && p.seq === s.seq) {
+      this.partial = null;
+      for (const l of p.listeners) l.end();
+    }
     this.window.push(s);
     while (this.window.length > this.windowSize) this.window.shift();
     const versions = new Set(this.window.map((w) => w.initVersion));
@@ -160,6 +190,33 @@ export class Channel {
     const first = this.window[0];
     if (!first) return undefined;
     return this.window[seq - first.seq];
+  }
+
+  /**
+   * Subscribes to the segment being built if `seq` is it: returns its bytes so far (the
+   * listener gets the rest and then `end`), or null when `seq` is not in progress.
+   */
+  followPartial(
+    seq: number,
+    listener: PartialListener,
+  ): {
+    originTime: number;
+    startTs: number;
+    initVersion: number;
+    chunks: Uint8Array[];
+    stop: () => void;
+  } | null {
+    const p = this.partial;
+    const init = this.segmenter.currentInit;
+    if (!p || p.seq !== seq || !init) return null;
+    p.listeners.add(listener);
+    return {
+      originTime: p.originTime,
+      startTs: p.startTs,
+      initVersion: init.version,
+      chunks: [...p.chunks],
+      stop: () => p.listeners.delete(listener),
+    };
   }
 
   getInit(version: number): InitData | undefined {

@@ -43,13 +43,32 @@ export function sendError(res: ServerResponse, status: number, message: string):
   sendJson(res, status, { error: message });
 }
 
-function sendBytes(res: ServerResponse, data: Uint8Array, etag: string, req: IncomingMessage): void {
+/** Headers that tell a client, before the manifest does, where a segment sits on the wall clock. */
+export const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
+export const START_TS_HEADER = 'swarmcast-start-ts';
+
+function segmentHeaders(originTime: number, startTs: number): Record<string, string> {
+  return {
+    [ORIGIN_TIME_HEADER]: String(originTime),
+    [START_TS_HEADER]: String(startTs),
+    'Access-Control-Expose-Headers': `${ORIGIN_TIME_HEADER}, ${START_TS_HEADER}`,
+  };
+}
+
+function sendBytes(
+  res: ServerResponse,
+  data: Uint8Array,
+  etag: string,
+  req: IncomingMessage,
+  extra: Record<string, string> = {},
+): void {
   const tag = `"${etag}"`;
   const headers = {
     'Content-Type': 'video/x-flv',
     'Cache-Control': IMMUTABLE,
     ETag: tag,
     'Access-Control-Allow-Origin': '*',
+    ...extra,
   };
   if (req.headers['if-none-match'] === tag) {
     res.writeHead(304, headers);
@@ -147,12 +166,41 @@ export class OriginHttpApi {
     }
     const seq = Number(seqText);
     const seg = ch.getSegment(seq);
+    if (!seg && this.streamPartial(ch, seq, req, res)) return;
     if (!seg) {
       const first = ch.segments[0]?.seq;
       const window = first === undefined ? 'the window is empty' : `the window is ${first}..${ch.latestSeq}`;
       return sendError(res, 404, `segment ${seq} is outside the live window (${window})`);
     }
-    sendBytes(res, seg.data, seg.sha256, req);
+    sendBytes(res, seg.data, seg.sha256, req, segmentHeaders(seg.originTime, seg.startTs));
+  }
+
+  /**
+   * The segment at the live edge, while it is being cut: its bytes so far at once, the rest as
+   * the tags arrive (chunked), as LL-DASH serves a CMAF chunk. The final bytes are the same as
+   * the finished segment's, so the URL stays immutable for a CDN.
+   */
+  private streamPartial(ch: Channel, seq: number, req: IncomingMessage, res: ServerResponse): boolean {
+    const follow = ch.followPartial(seq, {
+      data: (chunk) => res.write(chunk),
+      end: () => res.end(),
+    });
+    if (!follow) return false;
+    res.writeHead(200, {
+      'Content-Type': 'video/x-flv',
+      'Cache-Control': IMMUTABLE,
+      'Access-Control-Allow-Origin': '*',
+      ...segmentHeaders(follow.originTime, follow.startTs),
+    });
+    res.socket?.setNoDelay(true);
+    if (req.method === 'HEAD') {
+      follow.stop();
+      res.end();
+      return true;
+    }
+    for (const c of follow.chunks) res.write(c);
+    res.on('close', follow.stop);
+    return true;
   }
 
   private async manifest(ch: Channel, url: URL, res: ServerResponse): Promise<void> {

@@ -52,10 +52,15 @@ export interface SegmenterOptions {
   maxSegmentBytes?: number;
   onInit: (init: InitData) => void;
   onSegment: (segment: Segment) => void;
+  /**
+   * Progress of the segment being built: called with its seq when it opens (bytes empty) and
+   * for every tag appended. Lets the origin stream the live-edge segment while it grows.
+   */
+  onPartial?: (seq: number, bytes: Uint8Array, open: { originTime: number; startTs: number }) => void;
 }
 
 interface OpenSegment {
-  tags: FlvTag[];
+  chunks: Uint8Array[];
   bytes: number;
   startTs: number;
   lastTs: number;
@@ -166,7 +171,7 @@ export class Segmenter {
     }
     if (!this.open) {
       this.open = {
-        tags: [],
+        chunks: [],
         bytes: 0,
         startTs: tag.timestamp,
         lastTs: tag.timestamp,
@@ -196,9 +201,12 @@ export class Segmenter {
 
   private append(tag: FlvTag): void {
     const open = this.open!;
-    open.tags.push(tag);
-    open.bytes += encodedTagSize(tag);
+    const bytes = new Uint8Array(encodedTagSize(tag));
+    writeTag(tag, bytes, 0);
+    open.chunks.push(bytes);
+    open.bytes += bytes.length;
     if (tag.timestamp > open.lastTs) open.lastTs = tag.timestamp;
+    this.opts.onPartial?.(this.nextSeq, bytes, open);
   }
 
   private cut(endTs: number): void {
@@ -207,7 +215,10 @@ export class Segmenter {
     this.open = null;
     const data = new Uint8Array(open.bytes);
     let offset = 0;
-    for (const t of open.tags) offset = writeTag(t, data, offset);
+    for (const c of open.chunks) {
+      data.set(c, offset);
+      offset += c.length;
+    }
     this.opts.onSegment({
       seq: this.nextSeq++,
       initVersion: this.init!.version,

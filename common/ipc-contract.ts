@@ -1,0 +1,167 @@
+/**
+ * The one contract between the renderer and the viewer core: invoke calls (request →
+ * response) and pushed events. Electron carries it over ipcMain/ipcRenderer through the
+ * preload; browser mode (`swarmcast web`) carries the same messages over a WebSocket on the
+ * gateway. The core validates every request against these schemas before acting on it.
+ */
+import { z } from 'zod';
+import { CHANNEL_ID_PATTERN, channelSummarySchema } from './manifest';
+
+const channelId = z.string().regex(CHANNEL_ID_PATTERN);
+const sessionId = z.string().regex(/^[a-z0-9]{8,32}$/);
+
+/** Player behaviour at the live edge; all in seconds behind live unless named otherwise. */
+export const liveSyncSchema = z.object({
+  /** Where playback sits after the start-up jump past the GOP. */
+  targetLatencyS: z.number().min(0.1).max(30),
+  /** Above this, play faster (never below it, so the buffer does not run dry). */
+  speedUpAboveS: z.number().min(0.1).max(60),
+  /** Playback rate used while catching up. */
+  catchUpRate: z.number().min(1.01).max(2),
+  /** Above this, seek instead of speeding up. */
+  seekAboveS: z.number().min(0.5).max(120),
+});
+export type LiveSync = z.infer<typeof liveSyncSchema>;
+
+export const settingsSchema = z.object({
+  version: z.literal(1),
+  /** Swarmcast server (COM/origin) URL; null = the embedded local server with the demo channel. */
+  serverUrl: z.string().url().max(2048).nullable(),
+  /** normal leaves peers time to share; low stays close to live from the CDN (streamer preview). */
+  latencyMode: z.enum(['normal', 'low']),
+  liveSync: liveSyncSchema,
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = {
+  version: 1,
+  serverUrl: null,
+  latencyMode: 'normal',
+  liveSync: { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 },
+};
+
+export const settingsPatchSchema = z
+  .object({
+    serverUrl: settingsSchema.shape.serverUrl.optional(),
+    latencyMode: settingsSchema.shape.latencyMode.optional(),
+    liveSync: liveSyncSchema.partial().optional(),
+  })
+  .strict();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+export const sessionStateSchema = z.enum(['joining', 'live', 'offline', 'unreachable', 'error', 'closed']);
+export type SessionState = z.infer<typeof sessionStateSchema>;
+
+/** Maps FLV timestamps of a session's stream to origin wall-clock time (for latency). */
+export const timelineSchema = z.object({
+  sessionId,
+  /** Timestamp of the first media tag the gateway wrote: the player's time zero. */
+  firstTs: z.number().int().min(0),
+  /** Recent (segment start timestamp, origin wall-clock ms) pairs, oldest first. */
+  anchors: z.array(z.object({ ts: z.number().int().min(0), originTime: z.number().int().min(0) })).max(64),
+  /** Origin clock minus local clock, ms (0 on one machine). */
+  clockOffsetMs: z.number(),
+});
+export type Timeline = z.infer<typeof timelineSchema>;
+
+export const coreStatsSchema = z.object({
+  sessionId: sessionId.nullable(),
+  channel: channelId.nullable(),
+  state: sessionStateSchema,
+  bitrateKbps: z.number().min(0),
+  bytesCdn: z.number().min(0),
+  bytesP2p: z.number().min(0),
+  bytesUp: z.number().min(0),
+  peers: z.number().int().min(0),
+  /** Latest segment seq the core has, and how far its data reaches behind live (s). */
+  latestSeq: z.number().int().nullable(),
+});
+export type CoreStats = z.infer<typeof coreStatsSchema>;
+
+/** What the player measured, reported back for the core's quality reports. */
+export const playerReportSchema = z.object({
+  sessionId,
+  ttffMs: z.number().min(0).max(600_000).nullable(),
+  latencyS: z.number().min(-60).max(3600).nullable(),
+  bufferS: z.number().min(0).max(3600),
+  stalls: z.number().int().min(0).max(1_000_000),
+  stallSeconds: z.number().min(0).max(1e7),
+});
+export type PlayerReport = z.infer<typeof playerReportSchema>;
+
+const empty = z.object({}).strict();
+
+export const invokeContract = {
+  'app.info': {
+    request: empty,
+    response: z.object({
+      version: z.string(),
+      mode: z.enum(['desktop', 'web']),
+      serverUrl: z.string(),
+      embeddedServer: z.boolean(),
+    }),
+  },
+  'channels.list': {
+    request: empty,
+    response: z.object({ channels: z.array(channelSummarySchema) }),
+  },
+  'player.open': {
+    request: z.object({ channel: channelId }).strict(),
+    /** streamUrl: the gateway's continuous FLV for this session (loopback, token in the path). */
+    response: z.object({ sessionId, channel: channelId, streamUrl: z.string().url() }),
+  },
+  'player.close': {
+    request: z.object({ sessionId }).strict(),
+    response: empty,
+  },
+  'player.report': {
+    request: playerReportSchema.strict(),
+    response: empty,
+  },
+  'settings.get': { request: empty, response: settingsSchema },
+  'settings.set': { request: settingsPatchSchema, response: settingsSchema },
+} as const;
+
+export const eventContract = {
+  'session.status': z.object({
+    sessionId,
+    channel: channelId,
+    state: sessionStateSchema,
+    /** A sentence for the user when the state is not `live`. */
+    message: z.string().max(500).nullable(),
+  }),
+  'session.timeline': timelineSchema,
+  stats: coreStatsSchema,
+  'settings.changed': settingsSchema,
+} as const;
+
+export type InvokeName = keyof typeof invokeContract;
+export type InvokeRequest<N extends InvokeName> = z.input<(typeof invokeContract)[N]['request']>;
+export type InvokeResponse<N extends InvokeName> = z.infer<(typeof invokeContract)[N]['response']>;
+export type EventName = keyof typeof eventContract;
+export type EventPayload<E extends EventName> = z.infer<(typeof eventContract)[E]>;
+
+/** The API object the renderer sees (preload's `window.swarmcast`, or the WebSocket client). */
+export interface SwarmcastApi {
+  invoke<N extends InvokeName>(name: N, request: InvokeRequest<N>): Promise<InvokeResponse<N>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** Electron IPC channel names (the preload and main glue use exactly these). */
+export const IPC_INVOKE_CHANNEL = 'swarmcast:invoke';
+export const IPC_EVENT_CHANNEL = 'swarmcast:event';
+
+/** Browser mode WebSocket frames. */
+export const wsClientFrameSchema = z.object({
+  id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  name: z.string().max(64),
+  request: z.unknown(),
+});
+export type WsServerFrame =
+  | { id: number; ok: true; response: unknown }
+  | { id: number; ok: false; error: string }
+  | { event: EventName; payload: unknown };
+
+export function isInvokeName(name: string): name is InvokeName {
+  return Object.hasOwn(invokeContract, name);
+}

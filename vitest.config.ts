@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'main/**/*.test.ts', 'server/**/*.test.ts', 'common/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration tests start servers, ffmpeg and Chromium: two cores, so two files at a time.
+    maxWorkers: 2,
+    env: { SWARMCAST_LOG_LEVEL: 'silent' },
+  },
+});
