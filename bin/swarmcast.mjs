@@ -6,6 +6,8 @@ register();
 
 const commands = {
   server: '../server/cli.ts',
+  peer: '../main/cli.ts',
+  web: '../main/cli.ts',
 };
 
 const [name, ...args] = process.argv.slice(2);
@@ -18,7 +20,7 @@ if (!entry) {
 }
 try {
   const mod = await import(entry);
-  await mod.main(args);
+  await mod.main(args, name);
 } catch (err) {
   process.stderr.write(`swarmcast ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

@@ -96,7 +96,7 @@ export const invokeContract = {
     request: empty,
     response: z.object({
       version: z.string(),
-      mode: z.enum(['desktop', 'web']),
+      mode: z.enum(['desktop', 'web', 'headless']),
       serverUrl: z.string(),
       embeddedServer: z.boolean(),
     }),

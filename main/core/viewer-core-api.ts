@@ -9,12 +9,15 @@ export type CoreEventListener = <E extends EventName>(event: E, payload: EventPa
 export interface ViewerCoreOptions {
   /** Where settings are persisted (a JSON file is kept in it). */
   dataDir: string;
-  mode: 'desktop' | 'web';
+  /** desktop: the Electron app; web: browser mode (IPC over WebSocket); headless: `swarmcast peer`. */
+  mode: 'desktop' | 'web' | 'headless';
   version: string;
   /** Overrides the settings' server URL (CLI --server). */
   serverUrl?: string;
   /** Folder of the built renderer, served by the gateway in browser mode. */
   rendererDir?: string;
+  /** The demo clip for the embedded local server (packaged apps keep it in resources). */
+  demoClip?: string;
   log: CoreLog;
 }
 

@@ -1,6 +1,357 @@
-import type { ViewerCore, ViewerCoreOptions } from './viewer-core-api';
+/**
+ * The viewer core: settings, joined channels, player sessions on the gateway, and the
+ * IPC contract's calls and events. Plain Node; the Electron glue and browser mode both
+ * drive it through the ViewerCore interface.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  type EventName,
+  type EventPayload,
+  type InvokeName,
+  type InvokeResponse,
+  invokeContract,
+  isInvokeName,
+  type PlayerReport,
+} from '../../common/ipc-contract';
+import { createLogger } from '../../server/log';
+import { type RunningServer, startServer } from '../../server/run-server';
+import { ChannelSession } from './channel-session';
+import { Gateway } from './gateway';
+import { GatewayStream } from './gateway-stream';
+import { OriginClient } from './origin-client';
+import { MemorySegmentCache } from './segment-cache';
+import { SettingsStore } from './settings-store';
+import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
+import { attachWsIpc } from './ws-ipc';
 
-// Placeholder while the core is being written; replaced by the real implementation.
-export async function startViewerCore(_opts: ViewerCoreOptions): Promise<ViewerCore> {
-  throw new Error('viewer core not available yet');
+const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
+
+interface JoinedChannel {
+  session: ChannelSession;
+  cache: MemorySegmentCache;
+  refs: number;
+}
+
+interface PlayerSession {
+  id: string;
+  channel: string;
+  joined: JoinedChannel;
+  streams: Set<GatewayStream>;
+  firstTs: number | null;
+  lastAnchorTs: number | null;
+  report: PlayerReport | null;
+  unsubscribe: () => void;
+}
+
+export class Core implements ViewerCore {
+  private readonly listeners = new Set<CoreEventListener>();
+  private readonly channels = new Map<string, JoinedChannel>();
+  private readonly players = new Map<string, PlayerSession>();
+  private gateway!: Gateway;
+  private embedded: RunningServer | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private current: PlayerSession | null = null;
+  private serverUrl = '';
+
+  constructor(
+    private readonly opts: ViewerCoreOptions,
+    private readonly settings: SettingsStore,
+  ) {}
+
+  get gatewayUrl(): string {
+    return this.gateway.baseUrl;
+  }
+
+  get server(): string {
+    return this.serverUrl;
+  }
+
+  async start(): Promise<void> {
+    await this.resolveServer();
+    this.gateway = new Gateway(
+      {
+        stream: (id, req, res) => this.openStream(id, req, res),
+        ipc: this.opts.mode === 'web' ? (ws) => attachWsIpc(ws, this, this.opts.log) : undefined,
+        rendererDir: this.opts.rendererDir,
+      },
+      this.opts.log,
+    );
+    await this.gateway.start();
+    this.settings.onChange((s) => {
+      this.emit('settings.changed', s);
+      void this.resolveServer();
+    });
+    this.statsTimer = setInterval(() => this.emitStats(), 1000);
+  }
+
+  /** The server to use: CLI override, then settings, else an embedded local origin with the demo channel. */
+  private async resolveServer(): Promise<void> {
+    const wanted = this.opts.serverUrl ?? this.settings.get().serverUrl;
+    if (wanted) {
+      this.serverUrl = wanted.replace(/\/+$/, '');
+      return;
+    }
+    if (!this.embedded) {
+      this.embedded = await startServer({
+        host: '127.0.0.1',
+        httpPort: 0,
+        rtmpPort: 0,
+        dataDir: join(this.opts.dataDir, 'local-server'),
+        demo: true,
+        demoClip: this.opts.demoClip,
+        log: createLogger('embedded-origin'),
+      });
+      this.opts.log.info('embedded server started', {
+        http: this.embedded.httpUrl,
+        rtmp: this.embedded.rtmpUrl,
+      });
+    }
+    this.serverUrl = this.embedded.httpUrl;
+  }
+
+  onEvent(listener: CoreEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    for (const l of this.listeners) {
+      try {
+        l(event, payload);
+      } catch (err) {
+        this.opts.log.error('event listener failed', { event, error: String(err) });
+      }
+    }
+  }
+
+  async invoke(name: string, request: unknown): Promise<unknown> {
+    if (typeof name !== 'string' || !isInvokeName(name)) throw new Error(`unknown call "${String(name)}"`);
+    const parsed = invokeContract[name].request.safeParse(request ?? {});
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
+      this.opts.log.warn('invalid request from the renderer', { name, why });
+      throw new Error(`invalid ${name} request: ${why}`);
+    }
+    return this.dispatch(name, parsed.data);
+  }
+
+  private async dispatch(name: InvokeName, req: unknown): Promise<InvokeResponse<InvokeName>> {
+    switch (name) {
+      case 'app.info':
+        return {
+          version: this.opts.version,
+          mode: this.opts.mode,
+          serverUrl: this.serverUrl,
+          embeddedServer: this.embedded !== null && this.serverUrl === this.embedded.httpUrl,
+        };
+      case 'channels.list':
+        return { channels: await new OriginClient(this.serverUrl).listChannels() };
+      case 'player.open':
+        return this.openPlayer((req as { channel: string }).channel);
+      case 'player.close':
+        this.closePlayer((req as { sessionId: string }).sessionId);
+        return {};
+      case 'player.report': {
+        const r = req as PlayerReport;
+        const p = this.players.get(r.sessionId);
+        if (p) p.report = r;
+        return {};
+      }
+      case 'settings.get':
+        return this.settings.get();
+      case 'settings.set':
+        return this.settings.update(req as Parameters<SettingsStore['update']>[0]);
+      default: {
+        const never: never = name;
+        throw new Error(`unhandled call ${String(never)}`);
+      }
+    }
+  }
+
+  private join(channel: string): JoinedChannel {
+    let j = this.channels.get(channel);
+    if (!j) {
+      const cache = new MemorySegmentCache(DEFAULT_CACHE_BYTES);
+      const session = new ChannelSession({ serverUrl: this.serverUrl, channel, cache, log: this.opts.log });
+      j = { session, cache, refs: 0 };
+      this.channels.set(channel, j);
+    }
+    j.refs++;
+    return j;
+  }
+
+  private leave(j: JoinedChannel): void {
+    if (--j.refs > 0) return;
+    j.session.close();
+    this.channels.delete(j.session.channel);
+  }
+
+  openPlayer(channel: string): { sessionId: string; channel: string; streamUrl: string } {
+    const id = randomBytes(8).toString('hex');
+    const joined = this.join(channel);
+    const player: PlayerSession = {
+      id,
+      channel,
+      joined,
+      streams: new Set(),
+      firstTs: null,
+      lastAnchorTs: null,
+      report: null,
+      unsubscribe: () => undefined,
+    };
+    let last = '';
+    const onChange = () => {
+      const snap = joined.session.snapshot();
+      const key = `${snap.state}|${snap.message}`;
+      if (key !== last) {
+        last = key;
+        this.emit('session.status', { sessionId: id, channel, state: snap.state, message: snap.message });
+      }
+      this.emitTimeline(player);
+    };
+    player.unsubscribe = joined.session.onChange(onChange);
+    this.players.set(id, player);
+    this.current = player;
+    this.opts.log.info('player session opened', { sessionId: id, channel });
+    queueMicrotask(onChange);
+    return { sessionId: id, channel, streamUrl: `${this.gateway.baseUrl}stream/${id}.flv` };
+  }
+
+  closePlayer(id: string): void {
+    const p = this.players.get(id);
+    if (!p) return;
+    this.players.delete(id);
+    for (const s of p.streams) s.close();
+    p.unsubscribe();
+    this.leave(p.joined);
+    if (this.current === p) this.current = [...this.players.values()].pop() ?? null;
+    this.emit('session.status', { sessionId: id, channel: p.channel, state: 'closed', message: null });
+    this.opts.log.info('player session closed', { sessionId: id, channel: p.channel });
+  }
+
+  private emitTimeline(p: PlayerSession): void {
+    if (p.firstTs === null) return;
+    const anchors = p.joined.session.anchors();
+    const newest = anchors[anchors.length - 1]?.ts ?? null;
+    if (newest === p.lastAnchorTs) return;
+    p.lastAnchorTs = newest;
+    this.emit('session.timeline', {
+      sessionId: p.id,
+      firstTs: p.firstTs,
+      anchors,
+      clockOffsetMs: p.joined.session.clockOffsetMs,
+    });
+  }
+
+  private openStream(
+    id: string,
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+  ): void {
+    const p = this.players.get(id);
+    if (!p) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      return void res.end('no such player session\n');
+    }
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
+    if (req.method === 'HEAD') return void res.end();
+    res.socket?.setNoDelay(true);
+    const stream: GatewayStream = new GatewayStream(
+      p.joined.session,
+      p.joined.cache,
+      {
+        write: (bytes) => res.write(bytes),
+        backlog: () => res.writableLength,
+        end: () => res.end(),
+      },
+      this.opts.log,
+      {
+        readerId: `${id}-${p.streams.size}`,
+        onStart: (firstTs) => {
+          p.firstTs = firstTs;
+          p.lastAnchorTs = null;
+          this.emitTimeline(p);
+        },
+      },
+    );
+    p.streams.add(stream);
+    res.on('close', () => {
+      stream.close();
+      p.streams.delete(stream);
+    });
+  }
+
+  /** Byte counters and state of one player session (the CLI's stats lines use it too). */
+  statsOf(p: PlayerSession | null): EventPayload<'stats'> {
+    if (!p) {
+      return {
+        sessionId: null,
+        channel: null,
+        state: 'closed',
+        bitrateKbps: 0,
+        bytesCdn: 0,
+        bytesP2p: 0,
+        bytesUp: 0,
+        peers: 0,
+        latestSeq: null,
+      };
+    }
+    const s = p.joined.session;
+    let bytes = 0;
+    let ms = 0;
+    const latest = s.latestSeq;
+    for (let seq = latest ?? -1; latest !== null && seq > latest - 10; seq--) {
+      const e = s.entry(seq);
+      if (!e) break;
+      bytes += e.size;
+      ms += e.durationMs;
+    }
+    return {
+      sessionId: p.id,
+      channel: p.channel,
+      state: s.snapshot().state,
+      bitrateKbps: ms > 0 ? Math.round((bytes * 8) / ms) : 0,
+      bytesCdn: s.bytesCdn,
+      bytesP2p: s.bytesP2p,
+      bytesUp: 0,
+      peers: 0,
+      latestSeq: latest,
+    };
+  }
+
+  /** The player session's timeline and stream position, for the headless player. */
+  player(id: string): { session: ChannelSession; firstTs: number | null } | null {
+    const p = this.players.get(id);
+    return p ? { session: p.joined.session, firstTs: p.firstTs } : null;
+  }
+
+  currentStats(): EventPayload<'stats'> {
+    return this.statsOf(this.current);
+  }
+
+  private emitStats(): void {
+    if (this.listeners.size) this.emit('stats', this.currentStats());
+  }
+
+  async close(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    for (const id of [...this.players.keys()]) this.closePlayer(id);
+    for (const j of this.channels.values()) j.session.close();
+    this.channels.clear();
+    await this.gateway?.close();
+    await this.embedded?.close();
+  }
+}
+
+export async function startViewerCore(opts: ViewerCoreOptions): Promise<Core> {
+  const settings = await SettingsStore.open(opts.dataDir, opts.log);
+  const core = new Core(opts, settings);
+  try {
+    await core.start();
+  } catch (err) {
+    await core.close().catch(() => undefined);
+    throw err;
+  }
+  return core;
 }

@@ -1,0 +1,148 @@
+/**
+ * A player without a decoder, for `swarmcast peer`: it reads its gateway stream over real
+ * HTTP and moves a virtual playhead through the received media at real time, exactly as a
+ * video element would (start behind the buffered end, speed up or seek to hold latency,
+ * stall when the buffer runs dry), so swarm tests and benchmarks measure what a viewer sees.
+ */
+import { FlvDemuxer, isMediaFrame } from '../../common/flv';
+import type { LiveSync } from '../../common/ipc-contract';
+import { decideLiveSync } from '../../common/live-sync';
+
+export interface TimelineSource {
+  firstTs: number | null;
+  anchors(): Array<{ ts: number; originTime: number }>;
+  clockOffsetMs: number;
+}
+
+export interface HeadlessPlayerStats {
+  ttffMs: number | null;
+  latencyS: number | null;
+  bufferS: number;
+  stalls: number;
+  stallSeconds: number;
+  bytes: number;
+  playing: boolean;
+}
+
+/** Buffer (s) needed before playback resumes after a stall. */
+const REBUFFER_S = 0.3;
+
+export class HeadlessPlayer {
+  private readonly abort = new AbortController();
+  private readonly startedAt = Date.now();
+  private firstFrameAt: number | null = null;
+  /** Playhead and buffered end as FLV timestamps (ms). */
+  private playheadTs: number | null = null;
+  private bufferedEndTs: number | null = null;
+  private rate = 1;
+  private stalled = false;
+  private stallStartedAt = 0;
+  private stalls = 0;
+  private stallMs = 0;
+  private bytes = 0;
+  private lastTick = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  done: Promise<void>;
+
+  constructor(
+    private readonly url: string,
+    private readonly timeline: () => TimelineSource | null,
+    private readonly liveSync: () => LiveSync,
+  ) {
+    this.timer = setInterval(() => this.tick(), 50);
+    this.done = this.read().catch(() => undefined);
+  }
+
+  private async read(): Promise<void> {
+    const res = await fetch(this.url, { signal: this.abort.signal });
+    if (!res.ok || !res.body) throw new Error(`gateway answered ${res.status}`);
+    const demuxer = new FlvDemuxer();
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      this.bytes += value.length;
+      for (const tag of demuxer.push(value)) {
+        if (!isMediaFrame(tag)) continue;
+        if (this.bufferedEndTs === null || tag.timestamp > this.bufferedEndTs)
+          this.bufferedEndTs = tag.timestamp;
+      }
+      if (this.playheadTs === null && this.bufferedEndTs !== null) this.firstFrame();
+    }
+  }
+
+  /** The first GOP is in: jump to just behind its end, as the renderer does. */
+  private firstFrame(): void {
+    const tl = this.timeline();
+    const start = tl?.firstTs ?? this.bufferedEndTs!;
+    const target = this.liveSync().targetLatencyS * 1000;
+    this.playheadTs = Math.max(start, this.bufferedEndTs! - target);
+    this.firstFrameAt = Date.now();
+    this.lastTick = Date.now();
+  }
+
+  private originTimeOf(ts: number, tl: TimelineSource): number | null {
+    let best: { ts: number; originTime: number } | null = null;
+    for (const a of tl.anchors()) if (a.ts <= ts && (!best || a.ts > best.ts)) best = a;
+    return best ? best.originTime + (ts - best.ts) : null;
+  }
+
+  private latencyS(): number | null {
+    const tl = this.timeline();
+    if (!tl || this.playheadTs === null) return null;
+    const origin = this.originTimeOf(this.playheadTs, tl);
+    return origin === null ? null : (Date.now() + tl.clockOffsetMs - origin) / 1000;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const dt = now - this.lastTick;
+    this.lastTick = now;
+    if (this.playheadTs === null || this.bufferedEndTs === null) return;
+    const bufferMs = this.bufferedEndTs - this.playheadTs;
+    if (this.stalled) {
+      if (bufferMs >= REBUFFER_S * 1000) {
+        this.stalled = false;
+        this.stallMs += now - this.stallStartedAt;
+      }
+      return;
+    }
+    this.playheadTs += dt * this.rate;
+    if (this.playheadTs >= this.bufferedEndTs) {
+      this.playheadTs = this.bufferedEndTs;
+      this.stalled = true;
+      this.stalls++;
+      this.stallStartedAt = now;
+      return;
+    }
+    const d = decideLiveSync({
+      latencyS: this.latencyS(),
+      bufferAheadS: (this.bufferedEndTs - this.playheadTs) / 1000,
+      currentRate: this.rate,
+      settings: this.liveSync(),
+    });
+    this.rate = d.rate;
+    if (d.seekBy !== null) this.playheadTs = Math.min(this.bufferedEndTs, this.playheadTs + d.seekBy * 1000);
+  }
+
+  stats(): HeadlessPlayerStats {
+    const stalling = this.stalled ? Date.now() - this.stallStartedAt : 0;
+    return {
+      ttffMs: this.firstFrameAt === null ? null : this.firstFrameAt - this.startedAt,
+      latencyS: this.latencyS(),
+      bufferS:
+        this.playheadTs === null || this.bufferedEndTs === null
+          ? 0
+          : (this.bufferedEndTs - this.playheadTs) / 1000,
+      stalls: this.stalls,
+      stallSeconds: (this.stallMs + stalling) / 1000,
+      bytes: this.bytes,
+      playing: this.playheadTs !== null && !this.stalled,
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.abort.abort();
+  }
+}

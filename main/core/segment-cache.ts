@@ -1,0 +1,209 @@
+/**
+ * Segment cache: segment bytes by seq, filled by sources (CDN today, peers and seeds next),
+ * read by the gateway. Verified data only is offered for re-sharing; a segment still
+ * arriving from the CDN's live edge is readable tag by tag (whole tags only) so the player
+ * stays close to live. A byte budget evicts what every reader has passed, oldest first.
+ */
+import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../../common/flv';
+
+export type SourceKind = 'cdn' | 'p2p' | 'seed';
+
+export interface CachedSegment {
+  readonly seq: number;
+  /** Bytes received so far (a prefix of the segment). */
+  readonly bytes: Uint8Array;
+  /** Length of the prefix made of whole FLV tags: what a reader may use. */
+  readonly tagEnd: number;
+  readonly complete: boolean;
+  /** True once the complete bytes matched the signed manifest's SHA-256. */
+  readonly verified: boolean;
+  readonly source: SourceKind;
+  /**
+   * May be played before verification: the live-edge segment streaming from the origin/CDN
+   * (trusted HTTPS transport). Still verified when complete, and never re-shared before that.
+   */
+  readonly streamable: boolean;
+}
+
+export interface CacheEvents {
+  /** New readable bytes (or completion / verification) for `seq`. */
+  onUpdate(seq: number): void;
+  /** A segment's bytes were thrown away (corrupt or evicted). */
+  onDrop?(seq: number, reason: string): void;
+}
+
+export interface SegmentCache {
+  get(seq: number): CachedSegment | undefined;
+  has(seq: number): boolean;
+  /** Starts (or restarts) a segment from `source`; discards what an earlier attempt left. */
+  begin(seq: number, source: SourceKind, streamable?: boolean): void;
+  append(seq: number, chunk: Uint8Array): void;
+  /** Marks the segment complete; `verified` says whether its hash matched. */
+  finish(seq: number, verified: boolean): void;
+  /** Stores a whole verified segment at once. */
+  put(seq: number, bytes: Uint8Array, source: SourceKind): void;
+  drop(seq: number, reason: string): void;
+  /** Seqs at or after `seq` are still wanted by a reader (pins them against eviction). */
+  setReaderPosition(reader: string, seq: number | null): void;
+  subscribe(listener: CacheEvents): () => void;
+  readonly totalBytes: number;
+  readonly budgetBytes: number;
+  setBudget(bytes: number): void;
+}
+
+class Entry implements CachedSegment {
+  bytes: Uint8Array;
+  length = 0;
+  tagEnd = 0;
+  complete = false;
+  verified = false;
+
+  constructor(
+    readonly seq: number,
+    public source: SourceKind,
+    readonly streamable: boolean,
+    capacity = 64 * 1024,
+  ) {
+    this.bytes = new Uint8Array(capacity);
+  }
+
+  view(): CachedSegment {
+    return {
+      seq: this.seq,
+      bytes: this.bytes.subarray(0, this.length),
+      tagEnd: this.tagEnd,
+      complete: this.complete,
+      verified: this.verified,
+      source: this.source,
+      streamable: this.streamable,
+    };
+  }
+
+  append(chunk: Uint8Array): void {
+    if (this.length + chunk.length > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + chunk.length));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.bytes.set(chunk, this.length);
+    this.length += chunk.length;
+    // Advance over whole tags only.
+    for (;;) {
+      if (this.length - this.tagEnd < TAG_HEADER_SIZE) return;
+      const b = this.bytes;
+      const p = this.tagEnd;
+      const size = (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+      const total = TAG_HEADER_SIZE + size + PREV_TAG_SIZE;
+      if (this.length - p < total) return;
+      this.tagEnd = p + total;
+    }
+  }
+}
+
+export class MemorySegmentCache implements SegmentCache {
+  private readonly entries = new Map<number, Entry>();
+  private readonly listeners = new Set<CacheEvents>();
+  private readonly readers = new Map<string, number | null>();
+  private bytes = 0;
+
+  constructor(private budget: number) {}
+
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  get budgetBytes(): number {
+    return this.budget;
+  }
+
+  setBudget(bytes: number): void {
+    this.budget = bytes;
+    this.evict();
+  }
+
+  get(seq: number): CachedSegment | undefined {
+    return this.entries.get(seq)?.view();
+  }
+
+  has(seq: number): boolean {
+    return this.entries.has(seq);
+  }
+
+  begin(seq: number, source: SourceKind, streamable = false): void {
+    this.remove(seq);
+    this.entries.set(seq, new Entry(seq, source, streamable));
+  }
+
+  append(seq: number, chunk: Uint8Array): void {
+    const e = this.entries.get(seq);
+    if (!e || e.complete) return;
+    const before = e.tagEnd;
+    e.append(chunk);
+    this.bytes += chunk.length;
+    if (e.tagEnd !== before) this.emit(seq);
+    this.evict();
+  }
+
+  finish(seq: number, verified: boolean): void {
+    const e = this.entries.get(seq);
+    if (!e) return;
+    e.complete = true;
+    e.verified = verified;
+    this.emit(seq);
+  }
+
+  put(seq: number, bytes: Uint8Array, source: SourceKind): void {
+    this.remove(seq);
+    const e = new Entry(seq, source, false, bytes.length);
+    e.append(bytes);
+    e.complete = true;
+    e.verified = true;
+    this.entries.set(seq, e);
+    this.bytes += bytes.length;
+    this.emit(seq);
+    this.evict();
+  }
+
+  drop(seq: number, reason: string): void {
+    if (!this.remove(seq)) return;
+    for (const l of this.listeners) l.onDrop?.(seq, reason);
+  }
+
+  setReaderPosition(reader: string, seq: number | null): void {
+    if (seq === null) this.readers.delete(reader);
+    else this.readers.set(reader, seq);
+    this.evict();
+  }
+
+  subscribe(listener: CacheEvents): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private remove(seq: number): boolean {
+    const e = this.entries.get(seq);
+    if (!e) return false;
+    this.entries.delete(seq);
+    this.bytes -= e.length;
+    return true;
+  }
+
+  private emit(seq: number): void {
+    for (const l of this.listeners) l.onUpdate(seq);
+  }
+
+  /** Over budget: evict complete segments that no reader still needs, oldest first. */
+  private evict(): void {
+    if (this.bytes <= this.budget) return;
+    let floor = Number.POSITIVE_INFINITY;
+    for (const pos of this.readers.values()) if (pos !== null && pos < floor) floor = pos;
+    const seqs = [...this.entries.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) {
+      if (this.bytes <= this.budget) return;
+      const e = this.entries.get(seq)!;
+      if (seq >= floor || !e.complete) continue;
+      this.remove(seq);
+      for (const l of this.listeners) l.onDrop?.(seq, 'evicted');
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The viewer's settings, persisted in the app's data folder: schema-checked on load (a
+ * corrupt or foreign file is kept aside and defaults are used, with a log line), unknown
+ * fields dropped, versioned, and written atomically (temp file + rename) on every change.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DEFAULT_SETTINGS,
+  type Settings,
+  type SettingsPatch,
+  settingsPatchSchema,
+  settingsSchema,
+} from '../../common/ipc-contract';
+import type { CoreLog } from './viewer-core-api';
+
+export const SETTINGS_FILE = 'settings.json';
+
+export class SettingsStore {
+  private listeners = new Set<(s: Settings) => void>();
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly file: string,
+    private current: Settings,
+    private readonly log: CoreLog,
+  ) {}
+
+  static async open(dataDir: string, log: CoreLog): Promise<SettingsStore> {
+    await mkdir(dataDir, { recursive: true });
+    const file = join(dataDir, SETTINGS_FILE);
+    let text: string | null = null;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        log.error('settings unreadable', { file, error: String(err) });
+    }
+    if (text === null) return new SettingsStore(file, structuredClone(DEFAULT_SETTINGS), log);
+    let reason: string;
+    try {
+      const parsed = settingsSchema.safeParse(JSON.parse(text));
+      if (parsed.success) return new SettingsStore(file, parsed.data, log);
+      reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    } catch (err) {
+      reason = `not JSON (${(err as Error).message})`;
+    }
+    const aside = `${file}.corrupt-${Date.now()}`;
+    await rename(file, aside).catch(() => undefined);
+    log.error('settings file is invalid; using defaults', { file, keptAs: aside, reason });
+    return new SettingsStore(file, structuredClone(DEFAULT_SETTINGS), log);
+  }
+
+  get(): Settings {
+    return structuredClone(this.current);
+  }
+
+  onChange(listener: (s: Settings) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Applies a validated patch, persists it, tells listeners; throws on an invalid patch. */
+  async update(patch: SettingsPatch): Promise<Settings> {
+    const p = settingsPatchSchema.parse(patch);
+    const next = settingsSchema.parse({
+      ...this.current,
+      ...(p.serverUrl !== undefined ? { serverUrl: p.serverUrl } : {}),
+      ...(p.latencyMode !== undefined ? { latencyMode: p.latencyMode } : {}),
+      liveSync: { ...this.current.liveSync, ...(p.liveSync ?? {}) },
+    });
+    this.current = next;
+    await this.persist();
+    for (const l of this.listeners) l(this.get());
+    return this.get();
+  }
+
+  private persist(): Promise<void> {
+    const text = `${JSON.stringify(this.current, null, 2)}\n`;
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    this.writing = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        await writeFile(tmp, text, { mode: 0o600 });
+        await rename(tmp, this.file);
+      });
+    return this.writing.catch((err) => {
+      this.log.error('settings could not be saved', { file: this.file, error: String(err) });
+      throw err;
+    });
+  }
+}
