@@ -28,16 +28,8 @@ import {
   until,
   writeFlv,
 } from './support/media';
-import { startTamperProxy, type TamperProxy } from './support/tamper-proxy';
-
-export function memoryLog(): CoreLog & {
-  lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }>;
-} {
-  const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-    void lines.push({ level, msg, fields });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
-}
+import { memoryLog } from './support/memory-log';
+import { startTamperProxy } from './support/tamper-proxy';
 
 async function core(serverUrl: string, log: CoreLog = memoryLog()): Promise<Core> {
   const dataDir = await mkdtemp(join(tmpdir(), 'swarmcast-core-'));

@@ -176,7 +176,7 @@ export class Gateway {
     const rest = this.authorise(req, null);
     const origin = req.headers.origin;
     const originOk = origin === this.origin || origin === `http://localhost:${this.port}`;
-    if (!rest || rest[0] !== 'ipc' || !this.wss || !this.handlers.ipc || !originOk) {
+    if (rest?.[0] !== 'ipc' || !this.wss || !this.handlers.ipc || !originOk) {
       this.log.warn('gateway refused a WebSocket', { origin });
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
