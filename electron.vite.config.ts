@@ -11,7 +11,13 @@ export default defineConfig({
   preload: {
     build: {
       outDir: 'out/preload',
-      rollupOptions: { input: { index: 'preload/index.ts' } },
+      // Sandboxed preloads cannot be ES modules and may only require('electron'): one
+      // self-contained CommonJS file (.cjs, since package.json says "type": "module").
+      externalizeDeps: false,
+      rollupOptions: {
+        input: { index: 'preload/index.ts' },
+        output: { format: 'cjs', entryFileNames: '[name].cjs', inlineDynamicImports: true },
+      },
     },
   },
   renderer: {
