@@ -3,7 +3,13 @@
  * core. Lifecycle, logging, the app:// scheme with its CSP, one hardened window, and the IPC
  * bridge. No business logic lives here.
  */
-import path from 'node:path';
+
+/**
+ * Swarmcast desktop app, main process: thin glue between Electron and the plain-Node viewer
+ * core. Lifecycle, logging, the app:// scheme with its CSP, one hardened window, and the IPC
+ * bridge. No business logic lives here.
+ */
+import path, { join } from 'node:path';
 import { app, type BrowserWindow, dialog, session } from 'electron';
 import { startViewerCore } from '../core/viewer-core';
 import type { ViewerCore } from '../core/viewer-core-api';
@@ -60,6 +66,10 @@ async function run(): Promise<void> {
       mode: 'desktop',
       version: app.getVersion(),
       rendererDir: undefined,
+      // The embedded local server loops the demo clip: shipped in resources, or in the checkout.
+      demoClip: app.isPackaged
+        ? path.join(process.resourcesPath, 'demo.flv')
+        : path.join(app.getAppPath(), 'assets', 'demo.flv'),
       log: coreLogOver(log),
     }),
   );
