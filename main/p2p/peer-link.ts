@@ -1,0 +1,206 @@
+/**
+ * Transport to one neighbour: a node-datachannel PeerConnection (ICE/STUN/TURN, DTLS, SCTP
+ * over UDP) with one data channel carrying wire messages. Every native callback body is
+ * guarded (an exception inside one aborts the whole process), connecting has its own short
+ * timeout (ICE alone would take ~40 s to fail), and a protocol violation closes this link only.
+ */
+import { type DataChannel, type IceServer, PeerConnection } from 'node-datachannel';
+import type { IceServer as IceServerConfig } from '../../common/com';
+import type { SignalData } from '../../common/tracker-protocol';
+import type { CoreLog } from '../core/viewer-core-api';
+import { decodeMessage, encodeMessage, GoodbyeReason, MsgType, type WireMessage } from './wire';
+
+export type { IceServerConfig, SignalData };
+
+export interface LinkEvents {
+  open(link: PeerLink): void;
+  message(link: PeerLink, msg: WireMessage): void;
+  close(link: PeerLink, reason: string): void;
+  /** Local description or candidate to relay to the neighbour through the tracker. */
+  signal(link: PeerLink, data: SignalData): void;
+  /** The data channel's queue drained below the low-water mark. */
+  writable(link: PeerLink): void;
+}
+
+/** ICE servers from channel info in node-datachannel's form (TURN with credentials). */
+export function toIceServers(list: readonly IceServerConfig[]): Array<string | IceServer> {
+  const out: Array<string | IceServer> = [];
+  for (const s of list) {
+    for (const url of s.urls) {
+      const m = /^(stun|turns?):([^:?]+|\[[^\]]+\]):?(\d+)?(\?transport=(udp|tcp))?$/.exec(url);
+      if (!m) continue;
+      const [, scheme, host, port, , transport] = m;
+      if (scheme === 'stun') {
+        out.push(`stun:${host}:${port ?? 3478}`);
+      } else if (s.username && s.credential) {
+        out.push({
+          hostname: host!,
+          port: Number(port ?? (scheme === 'turns' ? 5349 : 3478)),
+          username: s.username,
+          password: s.credential,
+          relayType: scheme === 'turns' ? 'TurnTls' : transport === 'tcp' ? 'TurnTcp' : 'TurnUdp',
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export const LOW_WATER_BYTES = 256 * 1024;
+
+export class PeerLink {
+  private readonly pc: PeerConnection;
+  private dc: DataChannel | null = null;
+  private closed = false;
+  private opened = false;
+  private remoteSet = false;
+  private readonly pendingCandidates: Array<{ candidate: string; mid: string }> = [];
+  private readonly connectTimer: NodeJS.Timeout;
+  readonly openedAt: number | null = null;
+  /** Set by the node after the neighbour's hello. */
+  remoteRole: 'viewer' | 'seed' | null = null;
+
+  constructor(
+    readonly remoteId: string,
+    readonly initiator: boolean,
+    iceServers: Array<string | IceServer>,
+    private readonly events: LinkEvents,
+    private readonly log: CoreLog,
+    connectTimeoutMs = 8000,
+  ) {
+    this.pc = new PeerConnection(`sc-${remoteId}`, { iceServers, maxMessageSize: 256 * 1024 });
+    this.pc.onLocalDescription((sdp, type) =>
+      this.guard('local description', () => {
+        if (type === 'offer' || type === 'answer') this.events.signal(this, { kind: type, sdp });
+      }),
+    );
+    this.pc.onLocalCandidate((candidate, mid) =>
+      this.guard('local candidate', () => this.events.signal(this, { kind: 'candidate', candidate, mid })),
+    );
+    this.pc.onStateChange((state) =>
+      this.guard('state', () => {
+        if (state === 'failed' || state === 'closed' || state === 'disconnected')
+          this.close(`connection ${state}`);
+      }),
+    );
+    this.pc.onDataChannel((dc) => this.guard('data channel', () => this.adopt(dc)));
+    if (initiator) this.adopt(this.pc.createDataChannel('swarmcast'));
+    this.connectTimer = setTimeout(() => {
+      if (!this.opened) this.close(`not connected within ${connectTimeoutMs} ms`);
+    }, connectTimeoutMs);
+  }
+
+  get isOpen(): boolean {
+    return this.opened && !this.closed;
+  }
+
+  /** Runs a native callback's body; an exception closes this link instead of the process. */
+  private guard(what: string, fn: () => void): void {
+    if (this.closed) return;
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn('peer callback failed', { peer: this.remoteId, what, error: String(err) });
+      this.close(`${what} failed`);
+    }
+  }
+
+  private adopt(dc: DataChannel): void {
+    if (this.dc) {
+      dc.close();
+      return;
+    }
+    this.dc = dc;
+    dc.setBufferedAmountLowThreshold(LOW_WATER_BYTES);
+    dc.onOpen(() =>
+      this.guard('open', () => {
+        this.opened = true;
+        (this as { openedAt: number | null }).openedAt = Date.now();
+        clearTimeout(this.connectTimer);
+        this.events.open(this);
+      }),
+    );
+    dc.onMessage((data) =>
+      this.guard('message', () => {
+        if (typeof data === 'string') throw new Error('text message on a binary channel');
+        const bytes =
+          data instanceof ArrayBuffer
+            ? new Uint8Array(data)
+            : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        let msg: WireMessage;
+        try {
+          msg = decodeMessage(bytes);
+        } catch (err) {
+          this.log.warn('peer sent a malformed message; dropping it', {
+            peer: this.remoteId,
+            error: String(err),
+          });
+          this.close('protocol error', GoodbyeReason.ProtocolError);
+          return;
+        }
+        this.events.message(this, msg);
+      }),
+    );
+    dc.onBufferedAmountLow(() => this.guard('drain', () => this.events.writable(this)));
+    dc.onClosed(() => this.guard('closed', () => this.close('channel closed')));
+    dc.onError((err) => this.guard('error', () => this.close(`channel error: ${err}`)));
+  }
+
+  handleSignal(data: SignalData): void {
+    this.guard('remote signal', () => {
+      if (data.kind === 'candidate') {
+        if (this.remoteSet) this.pc.addRemoteCandidate(data.candidate, data.mid);
+        else if (this.pendingCandidates.length < 64) this.pendingCandidates.push(data);
+        return;
+      }
+      if (data.kind === 'offer' && this.initiator) throw new Error('offer sent to the offering side');
+      this.pc.setRemoteDescription(data.sdp, data.kind);
+      this.remoteSet = true;
+      for (const c of this.pendingCandidates.splice(0)) this.pc.addRemoteCandidate(c.candidate, c.mid);
+    });
+  }
+
+  /** Queues a message; false if the link is not open. */
+  send(msg: WireMessage): boolean {
+    if (!this.isOpen || !this.dc) return false;
+    try {
+      this.dc.sendMessageBinary(encodeMessage(msg));
+      return true;
+    } catch (err) {
+      this.log.warn('send to peer failed', { peer: this.remoteId, error: String(err) });
+      this.close('send failed');
+      return false;
+    }
+  }
+
+  bufferedAmount(): number {
+    try {
+      return this.dc?.bufferedAmount() ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  rttMs(): number | null {
+    try {
+      const r = this.pc.rtt();
+      return r > 0 ? r : null;
+    } catch {
+      return null;
+    }
+  }
+
+  close(reason: string, goodbye: GoodbyeReason | null = GoodbyeReason.Leaving): void {
+    if (this.closed) return;
+    if (goodbye !== null && this.isOpen) this.send({ type: MsgType.Goodbye, reason: goodbye });
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    try {
+      this.dc?.close();
+      this.pc.close();
+    } catch {
+      // already closing
+    }
+    this.events.close(this, reason);
+  }
+}

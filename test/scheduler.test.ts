@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chooseNeighbour,
+  type NeighbourView,
+  neighbourScore,
+  planFetches,
+  type SchedulePolicy,
+  type SegmentView,
+  worstNeighbour,
+} from '../main/p2p/scheduler';
+
+const policy: SchedulePolicy = { p2p: true, cdnMarginMs: 800, maxCdnParallel: 2, maxP2pParallel: 3 };
+const seg = (seq: number, deadline: number, extra: Partial<SegmentView> = {}): SegmentView => ({
+  seq,
+  deadline,
+  size: 100_000,
+  state: 'missing',
+  holders: 0,
+  ...extra,
+});
+const peer = (id: string, extra: Partial<NeighbourView> = {}): NeighbourView => ({
+  id,
+  role: 'viewer',
+  inflight: 0,
+  bytesPerMs: null,
+  successes: 0,
+  failures: 0,
+  backoffUntil: 0,
+  ...extra,
+});
+
+describe('planFetches', () => {
+  const now = 10_000;
+  const cases: Array<[string, SegmentView[], SchedulePolicy, string[]]> = [
+    ['due soon and missing: CDN', [seg(1, now + 500)], policy, ['1:cdn']],
+    ['not due, a neighbour has it: peers', [seg(1, now + 3000, { holders: 2 })], policy, ['1:p2p']],
+    ['not due, nobody has it yet: wait', [seg(1, now + 3000)], policy, []],
+    [
+      'already here or on its way: nothing',
+      [seg(1, now, { state: 'have' }), seg(2, now, { state: 'cdn' })],
+      policy,
+      [],
+    ],
+    [
+      'P2P off: everything from the CDN',
+      [seg(1, now + 5000, { holders: 3 })],
+      { ...policy, p2p: false },
+      ['1:cdn'],
+    ],
+    [
+      'urgent first, CDN parallelism capped',
+      [seg(3, now + 100), seg(1, now - 50), seg(2, now + 10)],
+      policy,
+      ['1:cdn', '2:cdn'],
+    ],
+    [
+      'slow peer transfer near its deadline: moved to the CDN',
+      [seg(1, now + 400, { state: 'p2p', holders: 1, progress: { received: 10_000, bytesPerMs: 10 } })],
+      policy,
+      ['1:move-to-cdn'],
+    ],
+    [
+      'fast peer transfer near its deadline: left alone',
+      [seg(1, now + 400, { state: 'p2p', holders: 1, progress: { received: 90_000, bytesPerMs: 1000 } })],
+      policy,
+      [],
+    ],
+    [
+      'peer transfer far from its deadline: left alone even if slow',
+      [seg(1, now + 5000, { state: 'p2p', holders: 1, progress: { received: 0, bytesPerMs: 0 } })],
+      policy,
+      [],
+    ],
+    [
+      'peer parallelism capped',
+      [1, 2, 3, 4, 5].map((s) => seg(s, now + 3000 + s, { holders: 1 })),
+      policy,
+      ['1:p2p', '2:p2p', '3:p2p'],
+    ],
+  ];
+  it.each(cases)('%s', (_name, segments, pol, expected) => {
+    expect(planFetches(now, segments, pol).map((d) => `${d.seq}:${d.action}`)).toEqual(expected);
+  });
+});
+
+describe('neighbour choice', () => {
+  const now = 1000;
+  it('asks the fastest reliable neighbour', () => {
+    const pick = chooseNeighbour(
+      now,
+      [peer('a', { bytesPerMs: 100, successes: 5 }), peer('b', { bytesPerMs: 900, successes: 5 })],
+      2,
+    );
+    expect(pick?.id).toBe('b');
+  });
+  it('tries an unmeasured neighbour over a slow one', () => {
+    expect(chooseNeighbour(now, [peer('slow', { bytesPerMs: 50, successes: 4 }), peer('new')], 2)?.id).toBe(
+      'new',
+    );
+  });
+  it('discounts unreliable neighbours and busy ones', () => {
+    const flaky = peer('flaky', { bytesPerMs: 1000, successes: 1, failures: 9 });
+    const steady = peer('steady', { bytesPerMs: 400, successes: 9 });
+    expect(chooseNeighbour(now, [flaky, steady], 2)?.id).toBe('steady');
+    const busy = peer('busy', { bytesPerMs: 1000, successes: 9, inflight: 1 });
+    const idle = peer('idle', { bytesPerMs: 700, successes: 9 });
+    expect(chooseNeighbour(now, [busy, idle], 2)?.id).toBe('idle');
+  });
+  it('skips neighbours in back-off or at their in-flight limit', () => {
+    expect(
+      chooseNeighbour(now, [peer('a', { backoffUntil: now + 10 }), peer('b', { inflight: 2 })], 2),
+    ).toBeNull();
+    expect(chooseNeighbour(now, [peer('a', { backoffUntil: now - 1 })], 2)?.id).toBe('a');
+  });
+  it('prefers a viewer to a seed of the same quality', () => {
+    expect(chooseNeighbour(now, [peer('s', { role: 'seed' }), peer('v')], 2)?.id).toBe('v');
+    expect(neighbourScore(peer('s', { role: 'seed' }))).toBeLessThan(neighbourScore(peer('v')));
+  });
+});
+
+describe('competing neighbours', () => {
+  const good = (id: string) => peer(id, { bytesPerMs: 800, successes: 10 });
+  it('replaces a neighbour far below the median once it had a fair trial', () => {
+    const list = [
+      good('a'),
+      good('b'),
+      good('c'),
+      peer('bad', { bytesPerMs: 20, successes: 2, failures: 6 }),
+    ];
+    expect(worstNeighbour(list, 4)?.id).toBe('bad');
+  });
+  it('keeps everyone while the set is not full or the weak one is untried', () => {
+    expect(
+      worstNeighbour([good('a'), good('b'), peer('bad', { bytesPerMs: 1, successes: 0, failures: 5 })], 4),
+    ).toBeNull();
+    expect(worstNeighbour([good('a'), good('b'), good('c'), peer('new')], 4)).toBeNull();
+  });
+  it('never replaces a seed for being a seed', () => {
+    const list = [
+      good('a'),
+      good('b'),
+      good('c'),
+      peer('seed', { role: 'seed', bytesPerMs: 10, successes: 5, failures: 0 }),
+    ];
+    expect(worstNeighbour(list, 4)).toBeNull();
+  });
+});
