@@ -8,6 +8,7 @@ const commands = {
   server: '../server/cli.ts',
   peer: '../main/cli.ts',
   web: '../main/cli.ts',
+  seed: '../main/cli.ts',
 };
 
 const [name, ...args] = process.argv.slice(2);

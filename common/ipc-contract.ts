@@ -29,6 +29,8 @@ export const settingsSchema = z.object({
   serverUrl: z.string().url().max(2048).nullable(),
   /** normal leaves peers time to share; low stays close to live from the CDN (streamer preview). */
   latencyMode: z.enum(['normal', 'low']),
+  /** Exchange segments with other viewers (off: everything from the CDN, nothing uploaded). */
+  p2pEnabled: z.boolean(),
   liveSync: liveSyncSchema,
 });
 export type Settings = z.infer<typeof settingsSchema>;
@@ -37,6 +39,7 @@ export const DEFAULT_SETTINGS: Settings = {
   version: 1,
   serverUrl: null,
   latencyMode: 'normal',
+  p2pEnabled: true,
   liveSync: { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 },
 };
 
@@ -44,6 +47,7 @@ export const settingsPatchSchema = z
   .object({
     serverUrl: settingsSchema.shape.serverUrl.optional(),
     latencyMode: settingsSchema.shape.latencyMode.optional(),
+    p2pEnabled: settingsSchema.shape.p2pEnabled.optional(),
     liveSync: liveSyncSchema.partial().optional(),
   })
   .strict();
@@ -61,6 +65,8 @@ export const timelineSchema = z.object({
   anchors: z.array(z.object({ ts: z.number().int().min(0), originTime: z.number().int().min(0) })).max(64),
   /** Origin clock minus local clock, ms (0 on one machine). */
   clockOffsetMs: z.number(),
+  /** The live-sync thresholds in force for this session (they depend on the latency mode and peers). */
+  liveSync: liveSyncSchema,
 });
 export type Timeline = z.infer<typeof timelineSchema>;
 
@@ -71,10 +77,15 @@ export const coreStatsSchema = z.object({
   bitrateKbps: z.number().min(0),
   bytesCdn: z.number().min(0),
   bytesP2p: z.number().min(0),
+  /** From seed servers (peers run next to the CDN). */
+  bytesSeed: z.number().min(0),
   bytesUp: z.number().min(0),
   peers: z.number().int().min(0),
-  /** Latest segment seq the core has, and how far its data reaches behind live (s). */
+  /** Newest segment seq in the manifest. */
   latestSeq: z.number().int().nullable(),
+  /** Segments that failed their hash check (from the CDN or peers), and peers dropped for bad data. */
+  hashFailures: z.number().int().min(0),
+  peersBanned: z.number().int().min(0),
 });
 export type CoreStats = z.infer<typeof coreStatsSchema>;
 

@@ -44,3 +44,22 @@ export function decideLiveSync({
   }
   return { rate: 1, seekBy: null };
 }
+
+/**
+ * Normal mode sits this far behind live so that each new segment has time to travel from
+ * viewer to viewer before the player needs it; low-latency mode (the streamer's preview)
+ * plays close to live from the CDN.
+ */
+export const NORMAL_MODE_TARGET_S = 4;
+
+/** The thresholds the player follows, from the settings and whether peers are in use. */
+export function effectiveLiveSync(liveSync: LiveSync, mode: 'normal' | 'low', p2pActive: boolean): LiveSync {
+  if (mode === 'low' || !p2pActive) return liveSync;
+  const target = Math.max(liveSync.targetLatencyS, NORMAL_MODE_TARGET_S);
+  return {
+    ...liveSync,
+    targetLatencyS: target,
+    speedUpAboveS: Math.max(liveSync.speedUpAboveS, target + 1.5),
+    seekAboveS: Math.max(liveSync.seekAboveS, target + 6),
+  };
+}

@@ -11,9 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SETTINGS } from '../common/ipc-contract';
 import { createLogger, type Logger } from '../server/log';
+import { ChannelSession } from './core/channel-session';
 import { HeadlessPlayer } from './core/headless-player';
+import { MemorySegmentCache } from './core/segment-cache';
 import { startViewerCore } from './core/viewer-core';
 import type { CoreLog } from './core/viewer-core-api';
+import { startSwarm } from './p2p/swarm';
 
 const VERSION = '0.1.0';
 
@@ -44,13 +47,19 @@ async function peer(argv: string[]): Promise<void> {
       server: { type: 'string' },
       channel: { type: 'string', default: 'demo' },
       duration: { type: 'string' },
+      'no-p2p': { type: 'boolean', default: false },
+      'low-latency': { type: 'boolean', default: false },
+      isp: { type: 'string' },
+      region: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help || !values.server) {
     process.stdout.write(
-      'usage: swarmcast peer --server URL [--channel ID] [--duration SECONDS]\n' +
-        '  prints one JSON line of stats a second; stops on SIGINT/SIGTERM or after --duration\n',
+      'usage: swarmcast peer --server URL [--channel ID] [--duration SECONDS] [--no-p2p] [--low-latency]\n' +
+        '                      [--isp NAME] [--region NAME]\n' +
+        '  a viewer without a screen: prints one JSON line of stats a second; stops on SIGINT/SIGTERM\n' +
+        '  or after --duration\n',
     );
     if (!values.server && !values.help) process.exitCode = 2;
     return;
@@ -62,7 +71,12 @@ async function peer(argv: string[]): Promise<void> {
     mode: 'headless',
     version: VERSION,
     serverUrl: values.server,
+    hints: { isp: values.isp, region: values.region },
     log: pinoCoreLog(log),
+  });
+  await core.invoke('settings.set', {
+    p2pEnabled: !values['no-p2p'],
+    latencyMode: values['low-latency'] ? 'low' : 'normal',
   });
   const channel = values.channel;
   const opened = core.openPlayer(channel);
@@ -78,7 +92,10 @@ async function peer(argv: string[]): Promise<void> {
         clockOffsetMs: p.session.clockOffsetMs,
       };
     },
-    () => DEFAULT_SETTINGS.liveSync,
+    () => {
+      const p = core.player(opened.sessionId);
+      return p ? core.liveSyncOf(p.session) : DEFAULT_SETTINGS.liveSync;
+    },
   );
   const line = () => {
     const s = core.currentStats();
@@ -92,6 +109,7 @@ async function peer(argv: string[]): Promise<void> {
         peers: s.peers,
         bytes_cdn: s.bytesCdn,
         bytes_p2p: s.bytesP2p,
+        bytes_seed: s.bytesSeed,
         bytes_up: s.bytesUp,
         latency_s: round(p.latencyS),
         buffer_s: round(p.bufferS),
@@ -99,6 +117,8 @@ async function peer(argv: string[]): Promise<void> {
         stall_s: round(p.stallSeconds),
         ttff_ms: p.ttffMs,
         bytes_played: p.bytes,
+        hash_failures: s.hashFailures,
+        peers_banned: s.peersBanned,
       })}\n`,
     );
   };
@@ -116,6 +136,61 @@ async function peer(argv: string[]): Promise<void> {
     if (!(seconds > 0)) throw new Error(`--duration: not a number of seconds: ${values.duration}`);
     setTimeout(() => void stop().finally(() => process.exit(0)), seconds * 1000);
   }
+}
+
+async function seed(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string' },
+      channel: { type: 'string', default: 'demo' },
+      copies: { type: 'string', default: '2' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || !values.server) {
+    process.stdout.write(
+      'usage: swarmcast seed --server URL [--channel ID] [--copies N]\n' +
+        '  a seed server: takes every segment from the origin as it is cut and gives each one to at\n' +
+        '  most N viewers of its sub-room, who spread it further; one JSON stats line a second\n',
+    );
+    if (!values.server && !values.help) process.exitCode = 2;
+    return;
+  }
+  const copies = Number(values.copies);
+  if (!Number.isInteger(copies) || copies < 1 || copies > 64)
+    throw new Error(`--copies: 1..64, got ${values.copies}`);
+  const log = pinoCoreLog(createLogger('swarmcast-seed'));
+  const cache = new MemorySegmentCache(64 * 1024 * 1024);
+  const session = new ChannelSession({
+    serverUrl: values.server,
+    channel: values.channel,
+    cache,
+    log,
+    role: 'seed',
+    swarm: (info, s) => startSwarm(info, s, { role: 'seed', log, seedCopiesPerSegment: copies }),
+    policy: () => ({ p2p: true, latencyTargetMs: 0 }),
+  });
+  const started = Date.now();
+  const line = () =>
+    process.stdout.write(
+      `${JSON.stringify({
+        t: Number(((Date.now() - started) / 1000).toFixed(1)),
+        channel: values.channel,
+        role: 'seed',
+        state: session.snapshot().state,
+        peers: session.peerCount,
+        bytes_cdn: session.bytesCdn,
+        bytes_up: session.bytesUp,
+        latest_seq: session.latestSeq,
+      })}\n`,
+    );
+  const timer = setInterval(line, 1000);
+  onSignals(async () => {
+    clearInterval(timer);
+    line();
+    session.close();
+  });
 }
 
 export const RENDERER_DIR = fileURLToPath(new URL('../out/renderer', import.meta.url));
@@ -156,5 +231,6 @@ async function web(argv: string[]): Promise<void> {
 
 export async function main(argv: string[], command = 'peer'): Promise<void> {
   if (command === 'web') return web(argv);
+  if (command === 'seed') return seed(argv);
   return peer(argv);
 }

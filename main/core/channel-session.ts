@@ -8,11 +8,32 @@
  * the segments that are not urgent without the gateway or the renderer noticing.
  */
 import type { KeyObject } from 'node:crypto';
+import type { ComChannelInfo, SubRoomHints } from '../../common/com';
 import type { SessionState } from '../../common/ipc-contract';
 import type { Manifest, SegmentEntry } from '../../common/manifest';
+import { planFetches, type SchedulePolicy, type SegmentView } from '../p2p/scheduler';
 import { ManifestRejected, OriginClient, OriginError, sha256Hex } from './origin-client';
-import type { SegmentCache } from './segment-cache';
+import type { SegmentCache, SourceKind } from './segment-cache';
 import type { CoreLog } from './viewer-core-api';
+
+/** The swarm side of a session (the peer node), as the scheduling loop uses it. */
+export interface Swarm {
+  holders(seq: number): number;
+  progress(seq: number): { received: number; bytesPerMs: number } | undefined;
+  /** Starts a peer transfer; false when no neighbour can be asked now. */
+  fetch(seq: number, deadline: number, done: (ok: boolean) => void): boolean;
+  cancel(seq: number): void;
+  announce(seq: number): void;
+  /** A peer's segment failed verification after all: drop that peer for good. */
+  banPeer(peerId: string, why: string): void;
+  readonly peerCount: number;
+  readonly bytesUp: number;
+  readonly peersBanned: number;
+  close(): void;
+}
+
+/** Builds the swarm once channel info (tracker, ICE servers) is known; null = CDN only. */
+export type SwarmFactory = (info: ComChannelInfo, session: ChannelSession) => Swarm | null;
 
 export interface ChannelSessionOptions {
   serverUrl: string;
@@ -23,6 +44,15 @@ export interface ChannelSessionOptions {
   maxParallel?: number;
   /** First retry delay after an error; doubles up to 10 s. */
   retryBaseMs?: number;
+  hints?: SubRoomHints;
+  swarm?: SwarmFactory;
+  /**
+   * Fetch policy, read on every scheduling step (settings apply live): whether peers are
+   * used, and how far behind live the player sits (which sets each segment's deadline).
+   */
+  policy?: () => { p2p: boolean; latencyTargetMs: number };
+  /** Seeds take every segment at once from the CDN and never fetch from peers. */
+  role?: 'viewer' | 'seed';
 }
 
 export interface ChannelSnapshot {
@@ -37,6 +67,9 @@ interface LiveEdge {
 }
 
 const MAX_FETCH_ATTEMPTS = 4;
+/** The player needs a segment this long (ms) before its playhead reaches it. */
+const PLAYER_MARGIN_MS = 300;
+const CDN_MARGIN_MS = 800;
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -44,14 +77,22 @@ function describe(err: unknown): string {
 
 export class ChannelSession {
   readonly channel: string;
-  private readonly client: OriginClient;
+  /** COM service (channel info). */
+  private readonly com: OriginClient;
+  /** CDN/origin (manifests, init, segments); known after the first channel info. */
+  private client: OriginClient;
+  private swarm: Swarm | null = null;
+  private readonly p2pInFlight = new Set<number>();
+  /** Peer segments that arrived before their manifest entry: verified when it comes. */
+  private readonly pendingPeer = new Map<number, { bytes: Uint8Array; source: SourceKind; peerId: string }>();
+  private loopTimer: NodeJS.Timeout | null = null;
   private readonly cache: SegmentCache;
   private readonly log: CoreLog;
   private readonly maxParallel: number;
   private readonly retryBaseMs: number;
   private readonly abort = new AbortController();
   private key: KeyObject | null = null;
-  private stream: string | null = null;
+  private stream_: string | null = null;
   private live = false;
   private readonly entries = new Map<number, SegmentEntry>();
   private readonly inits = new Map<number, Uint8Array>();
@@ -71,18 +112,23 @@ export class ChannelSession {
   clockOffsetMs = 0;
   bytesCdn = 0;
   bytesP2p = 0;
+  bytesSeed = 0;
   hashFailures = 0;
   closed = false;
 
   constructor(opts: ChannelSessionOptions) {
+    this.opts = opts;
     this.channel = opts.channel;
-    this.client = new OriginClient(opts.serverUrl);
+    this.com = new OriginClient(opts.serverUrl);
+    this.client = this.com;
     this.cache = opts.cache;
     this.log = opts.log;
     this.maxParallel = opts.maxParallel ?? 4;
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
     void this.run();
   }
+
+  private readonly opts: ChannelSessionOptions;
 
   /** Called on every change of state, manifest or live edge. */
   onChange(listener: () => void): () => void {
@@ -136,12 +182,84 @@ export class ChannelSession {
     return out.slice(-max);
   }
 
+  get hasSwarm(): boolean {
+    return this.swarm !== null;
+  }
+
+  get peerCount(): number {
+    return this.swarm?.peerCount ?? 0;
+  }
+
+  get bytesUp(): number {
+    return this.swarm?.bytesUp ?? 0;
+  }
+
+  get peersBanned(): number {
+    return this.swarm?.peersBanned ?? 0;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.state = 'closed';
     this.abort.abort();
+    if (this.loopTimer) clearInterval(this.loopTimer);
+    this.swarm?.close();
     this.listeners.clear();
+  }
+
+  // ---- what the peer node needs (SegmentStore) ----
+
+  stream(): string | null {
+    return this.stream_;
+  }
+
+  initVersion(): number {
+    return this.latestInitVersion ?? 0;
+  }
+
+  verifiedBytes(seq: number): Uint8Array | null {
+    const c = this.cache.get(seq);
+    return c?.verified ? c.bytes : null;
+  }
+
+  verifiedSeqs(): number[] {
+    const out: number[] = [];
+    for (const seq of this.entries.keys()) if (this.cache.get(seq)?.verified) out.push(seq);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** A segment downloaded from a neighbour: stored only if its hash matches the signed entry. */
+  acceptFromPeer(
+    seq: number,
+    bytes: Uint8Array,
+    source: 'p2p' | 'seed',
+    peerId: string,
+  ): 'ok' | 'bad' | 'pending' {
+    const entry = this.entries.get(seq);
+    if (!entry) {
+      if (this.latest !== null && seq > this.latest + 3) return 'bad'; // not a segment of this stream's window
+      if (this.pendingPeer.size < 8) this.pendingPeer.set(seq, { bytes, source, peerId });
+      return 'pending';
+    }
+    if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.sha256) {
+      this.hashFailures++;
+      this.log.warn('segment from a peer failed its hash check', {
+        channel: this.channel,
+        seq,
+        peer: peerId,
+      });
+      return 'bad';
+    }
+    if (!this.cache.get(seq)?.verified) {
+      if (source === 'seed') this.bytesSeed += bytes.length;
+      else this.bytesP2p += bytes.length;
+      if (this.inFlight.has(seq)) this.log.debug('peer delivered while the CDN was asked too', { seq });
+      this.cache.put(seq, bytes, source);
+      this.swarm?.announce(seq);
+    }
+    this.changed();
+    return 'ok';
   }
 
   private setState(state: SessionState, message: string | null): void {
@@ -181,9 +299,12 @@ export class ChannelSession {
     while (!this.closed) {
       try {
         if (!this.key) {
-          const info = await this.client.channelInfo(this.channel, this.abort.signal);
+          const info = await this.com.channelInfo(this.channel, this.opts.hints, this.abort.signal);
           this.key = info.publicKey;
           this.clockOffsetMs = info.clockOffsetMs;
+          this.client = new OriginClient(info.com.originBaseUrl);
+          // The swarm first: whether peers are in use sets the latency target the start depends on.
+          this.startSwarm(info.com);
           await this.apply(info.manifest);
         } else {
           const after = this.live ? (this.latest ?? -1) : null;
@@ -205,13 +326,13 @@ export class ChannelSession {
   }
 
   private async apply(m: Manifest): Promise<void> {
-    if (this.stream !== m.stream) {
-      if (this.stream !== null) {
+    if (this.stream_ !== m.stream) {
+      if (this.stream_ !== null) {
         this.log.info('channel restarted with a new stream', { channel: this.channel, stream: m.stream });
         for (const seq of this.entries.keys()) this.cache.drop(seq, 'stream changed');
         if (this.liveEdge) this.cache.drop(this.liveEdge.seq, 'stream changed');
       }
-      this.stream = m.stream;
+      this.stream_ = m.stream;
       this.entries.clear();
       this.inits.clear();
       this.attempts.clear();
@@ -234,6 +355,16 @@ export class ChannelSession {
     for (const s of m.segments) {
       if (this.entries.has(s.seq)) continue;
       this.entries.set(s.seq, s);
+      const pending = this.pendingPeer.get(s.seq);
+      if (pending) {
+        this.pendingPeer.delete(s.seq);
+        if (
+          this.acceptFromPeer(s.seq, pending.bytes, pending.source as 'p2p' | 'seed', pending.peerId) ===
+          'bad'
+        ) {
+          this.swarm?.banPeer(pending.peerId, `segment ${s.seq} failed its hash check`);
+        }
+      }
       // A segment that finished arriving before its manifest entry is verified now.
       const cached = this.cache.get(s.seq);
       if (cached?.complete && !cached.verified && !this.inFlight.has(s.seq)) this.verify(s.seq);
@@ -245,9 +376,13 @@ export class ChannelSession {
     const last = m.segments[m.segments.length - 1];
     if (last) this.latest = last.seq;
     if (this.wantFrom === null && last) {
-      // Start at the newest segment holding a keyframe: the gateway's first GOP comes from there.
-      const withKey = [...m.segments].reverse().find((s) => s.keyframeOffset !== null);
-      this.wantFrom = withKey?.seq ?? last.seq;
+      // Start at the newest keyframe that leaves the player its target latency of media (the
+      // gateway's first GOP comes from there); a seed starts at the live edge.
+      const behindMs = this.opts.role === 'seed' ? 0 : this.policy().latencyTargetMs;
+      const edgeTs = last.startTs + last.durationMs;
+      const keyed = [...m.segments].reverse().filter((s) => s.keyframeOffset !== null);
+      const start = keyed.find((s) => edgeTs - s.startTs >= behindMs) ?? keyed[keyed.length - 1];
+      this.wantFrom = start?.seq ?? last.seq;
     }
     if (this.liveEdge && this.latest !== null && this.liveEdge.seq <= this.latest && !this.liveEdgeFetching) {
       this.liveEdge = null;
@@ -263,9 +398,95 @@ export class ChannelSession {
    * The scheduling step: which segments to fetch, from where. Today the CDN serves all of
    * them; the live-edge segment streams while it is being cut.
    */
+  private policy(): { p2p: boolean; latencyTargetMs: number } {
+    return this.opts.policy?.() ?? { p2p: false, latencyTargetMs: 500 };
+  }
+
+  private startSwarm(info: ComChannelInfo): void {
+    if (!this.opts.swarm || this.swarm || this.closed) return;
+    try {
+      this.swarm = this.opts.swarm(info, this);
+    } catch (err) {
+      this.log.warn('swarm could not start; playing from the CDN', {
+        channel: this.channel,
+        error: describe(err),
+      });
+    }
+    if (this.swarm && !this.loopTimer) this.loopTimer = setInterval(() => this.schedule(), 100);
+  }
+
+  /** Wakes the scheduling loop (a neighbour announced a segment, a transfer ended). */
+  wake(): void {
+    this.schedule();
+  }
+
+  /**
+   * The scheduling step: which segments to fetch, from where. Without peers (or in
+   * low-latency mode) the CDN serves everything and the live edge streams while it is cut;
+   * with peers, the CDN gets only what is due soon and no neighbour can deliver in time.
+   */
   private schedule(): void {
-    if (this.closed || this.wantFrom === null || this.latest === null || !this.stream) return;
-    for (let seq = this.wantFrom; seq <= this.latest; seq++) {
+    if (this.closed || this.wantFrom === null || this.latest === null || !this.stream_) return;
+    const policy = this.policy();
+    if (this.swarm && (policy.p2p || this.opts.role === 'seed')) {
+      if (this.opts.role === 'seed') this.scheduleCdn(false);
+      else this.scheduleSwarm(policy.latencyTargetMs);
+      if (this.opts.role === 'seed') this.scheduleLiveEdge();
+      return;
+    }
+    this.scheduleCdn(true);
+  }
+
+  private scheduleSwarm(latencyTargetMs: number): void {
+    const swarm = this.swarm!;
+    const now = Date.now();
+    const views: SegmentView[] = [];
+    for (let seq = this.wantFrom!; seq <= this.latest!; seq++) {
+      const e = this.entries.get(seq);
+      if (!e || this.lost.has(seq)) continue;
+      const c = this.cache.get(seq);
+      views.push({
+        seq,
+        deadline: e.originTime - this.clockOffsetMs + latencyTargetMs - PLAYER_MARGIN_MS,
+        size: e.size,
+        state:
+          c?.verified || (c?.complete && !this.inFlight.has(seq))
+            ? 'have'
+            : this.inFlight.has(seq)
+              ? 'cdn'
+              : this.p2pInFlight.has(seq)
+                ? 'p2p'
+                : 'missing',
+        holders: swarm.holders(seq),
+        progress: swarm.progress(seq),
+      });
+    }
+    const policy: SchedulePolicy = {
+      p2p: true,
+      cdnMarginMs: CDN_MARGIN_MS,
+      maxCdnParallel: this.maxParallel,
+      maxP2pParallel: 4,
+    };
+    for (const d of planFetches(now, views, policy)) {
+      if (d.action === 'cdn') void this.fetchSegment(d.seq, false);
+      else if (d.action === 'move-to-cdn') {
+        swarm.cancel(d.seq);
+        this.p2pInFlight.delete(d.seq);
+        this.log.debug('peer transfer too slow for its deadline; moved to the CDN', { seq: d.seq });
+        void this.fetchSegment(d.seq, false);
+      } else {
+        const view = views.find((v) => v.seq === d.seq)!;
+        const started = swarm.fetch(d.seq, view.deadline, () => {
+          this.p2pInFlight.delete(d.seq);
+          queueMicrotask(() => this.schedule());
+        });
+        if (started) this.p2pInFlight.add(d.seq);
+      }
+    }
+  }
+
+  private scheduleCdn(liveEdge: boolean): void {
+    for (let seq = this.wantFrom!; seq <= this.latest!; seq++) {
       if (this.inFlight.size >= this.maxParallel) break;
       if (this.inFlight.has(seq) || this.lost.has(seq) || !this.entries.has(seq)) continue;
       const c = this.cache.get(seq);
@@ -273,14 +494,18 @@ export class ChannelSession {
       if (c?.complete) continue; // awaiting verification
       void this.fetchSegment(seq, false);
     }
-    const edge = Math.max(this.latest, this.edgeDone ?? -1) + 1;
+    if (liveEdge) this.scheduleLiveEdge();
+  }
+
+  private scheduleLiveEdge(): void {
+    const edge = Math.max(this.latest!, this.edgeDone ?? -1) + 1;
     if (this.live && !this.liveEdgeFetching && !this.cache.has(edge) && !this.inFlight.has(edge)) {
       void this.fetchSegment(edge, true);
     }
   }
 
   private async fetchSegment(seq: number, isLiveEdge: boolean): Promise<void> {
-    const stream = this.stream!;
+    const stream = this.stream_!;
     this.inFlight.add(seq);
     if (isLiveEdge) {
       this.liveEdgeFetching = true;
@@ -301,7 +526,7 @@ export class ChannelSession {
       if (isLiveEdge && this.liveEdge?.seq === seq) {
         this.liveEdge = { seq, originTime: meta.originTime, startTs: meta.startTs };
       }
-      if (this.stream !== stream) return;
+      if (this.stream_ !== stream) return;
       this.inFlight.delete(seq);
       if (isLiveEdge) this.edgeDone = seq;
       this.cache.finish(seq, false);
@@ -345,6 +570,7 @@ export class ChannelSession {
     if (!entry || !c?.complete) return;
     if (c.bytes.length === entry.size && sha256Hex(c.bytes) === entry.sha256) {
       this.cache.finish(seq, true);
+      this.swarm?.announce(seq);
       return;
     }
     this.hashFailures++;

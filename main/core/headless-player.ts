@@ -100,6 +100,17 @@ export class HeadlessPlayer {
     this.lastTick = now;
     if (this.playheadTs === null || this.bufferedEndTs === null) return;
     const bufferMs = this.bufferedEndTs - this.playheadTs;
+    // The first GOP may come in several reads: keep jumping to the target while it arrives.
+    if (this.firstFrameAt !== null && now - this.firstFrameAt < 1000) {
+      const targetMs = this.liveSync().targetLatencyS * 1000;
+      const latency = this.latencyS();
+      const excess = latency !== null ? latency * 1000 - targetMs : bufferMs - targetMs;
+      const room = bufferMs - 400;
+      if (excess > 250 && room > 0) {
+        this.playheadTs += Math.min(excess, room);
+        return;
+      }
+    }
     if (this.stalled) {
       if (bufferMs >= REBUFFER_S * 1000) {
         this.stalled = false;

@@ -4,6 +4,7 @@
  */
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
+import { type ComChannelInfo, channelInfoPath, channelInfoSchema, type SubRoomHints } from '../../common/com';
 import {
   type ChannelSummary,
   channelSummarySchema,
@@ -31,13 +32,6 @@ export class ManifestRejected extends Error {
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
 const START_TS_HEADER = 'swarmcast-start-ts';
-
-const channelInfoSchema = z.object({
-  channel: z.string(),
-  publicKey: z.string().max(200),
-  live: z.boolean(),
-  manifest: z.unknown(),
-});
 
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -96,6 +90,8 @@ async function readJson(res: Response): Promise<unknown> {
 }
 
 export interface ChannelInfo {
+  /** The COM answer as it came (tracker, ICE servers, seeds, CDN base URL). */
+  com: ComChannelInfo;
   publicKey: KeyObject;
   manifest: Manifest;
   /** Origin clock minus local clock (ms), estimated from this exchange. */
@@ -117,15 +113,22 @@ export class OriginClient {
     return parsed.data.channels;
   }
 
-  async channelInfo(channel: string, signal?: AbortSignal): Promise<ChannelInfo> {
+  /** Asks the COM service for a channel: CDN base URL, key, manifest, tracker and sub-room. */
+  async channelInfo(channel: string, hints: SubRoomHints = {}, signal?: AbortSignal): Promise<ChannelInfo> {
     const sent = Date.now();
-    const body = await readJson(await request(this.base + originPaths.channelInfo(channel), signal));
+    const body = await readJson(await request(this.base + channelInfoPath(channel, hints), signal));
     const received = Date.now();
     const info = channelInfoSchema.safeParse(body);
-    if (!info.success) throw new OriginError('malformed channel info', 200);
+    if (!info.success) {
+      throw new OriginError(
+        `malformed channel info: ${info.error.issues[0]?.path.join('.')} ${info.error.issues[0]?.message}`,
+        200,
+      );
+    }
     const publicKey = loadPublicKey(info.data.publicKey);
     const manifest = verifySignedManifest(info.data.manifest, publicKey, channel);
     return {
+      com: info.data,
       publicKey,
       manifest,
       clockOffsetMs: manifest.generatedAt - (sent + received) / 2,

@@ -67,6 +67,7 @@ export class SettingsStore {
       ...this.current,
       ...(p.serverUrl !== undefined ? { serverUrl: p.serverUrl } : {}),
       ...(p.latencyMode !== undefined ? { latencyMode: p.latencyMode } : {}),
+      ...(p.p2pEnabled !== undefined ? { p2pEnabled: p.p2pEnabled } : {}),
       liveSync: { ...this.current.liveSync, ...(p.liveSync ?? {}) },
     });
     this.current = next;

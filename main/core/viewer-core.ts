@@ -12,10 +12,13 @@ import {
   type InvokeResponse,
   invokeContract,
   isInvokeName,
+  type LiveSync,
   type PlayerReport,
 } from '../../common/ipc-contract';
+import { effectiveLiveSync } from '../../common/live-sync';
 import { createLogger } from '../../server/log';
 import { type RunningServer, startServer } from '../../server/run-server';
+import { startSwarm } from '../p2p/swarm';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway';
 import { GatewayStream } from './gateway-stream';
@@ -173,12 +176,36 @@ export class Core implements ViewerCore {
     let j = this.channels.get(channel);
     if (!j) {
       const cache = new MemorySegmentCache(DEFAULT_CACHE_BYTES);
-      const session = new ChannelSession({ serverUrl: this.serverUrl, channel, cache, log: this.opts.log });
+      const log = this.opts.log;
+      const session: ChannelSession = new ChannelSession({
+        serverUrl: this.serverUrl,
+        channel,
+        cache,
+        log,
+        hints: this.opts.hints,
+        swarm: (info, s) =>
+          this.settings.get().p2pEnabled
+            ? startSwarm(info, s, { role: 'viewer', log, ...this.opts.hints })
+            : null,
+        policy: () => {
+          const s = this.settings.get();
+          return {
+            p2p: s.p2pEnabled && s.latencyMode === 'normal',
+            latencyTargetMs: this.liveSyncOf(session).targetLatencyS * 1000,
+          };
+        },
+      });
       j = { session, cache, refs: 0 };
       this.channels.set(channel, j);
     }
     j.refs++;
     return j;
+  }
+
+  /** The live-sync thresholds in force for a channel: settings, latency mode, and whether peers are in use. */
+  liveSyncOf(session: ChannelSession): LiveSync {
+    const s = this.settings.get();
+    return effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled && session.hasSwarm);
   }
 
   private leave(j: JoinedChannel): void {
@@ -241,6 +268,7 @@ export class Core implements ViewerCore {
       firstTs: p.firstTs,
       anchors,
       clockOffsetMs: p.joined.session.clockOffsetMs,
+      liveSync: this.liveSyncOf(p.joined.session),
     });
   }
 
@@ -268,6 +296,7 @@ export class Core implements ViewerCore {
       this.opts.log,
       {
         readerId: `${id}-${p.streams.size}`,
+        minStartBufferMs: this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
         onStart: (firstTs) => {
           p.firstTs = firstTs;
           p.lastAnchorTs = null;
@@ -292,9 +321,12 @@ export class Core implements ViewerCore {
         bitrateKbps: 0,
         bytesCdn: 0,
         bytesP2p: 0,
+        bytesSeed: 0,
         bytesUp: 0,
         peers: 0,
         latestSeq: null,
+        hashFailures: 0,
+        peersBanned: 0,
       };
     }
     const s = p.joined.session;
@@ -314,9 +346,12 @@ export class Core implements ViewerCore {
       bitrateKbps: ms > 0 ? Math.round((bytes * 8) / ms) : 0,
       bytesCdn: s.bytesCdn,
       bytesP2p: s.bytesP2p,
-      bytesUp: 0,
-      peers: 0,
+      bytesSeed: s.bytesSeed,
+      bytesUp: s.bytesUp,
+      peers: s.peerCount,
       latestSeq: latest,
+      hashFailures: s.hashFailures,
+      peersBanned: s.peersBanned,
     };
   }
 

@@ -147,10 +147,18 @@ export class PeerLink {
   }
 
   handleSignal(data: SignalData): void {
+    if (data.kind === 'candidate' && this.remoteSet) {
+      // A candidate that does not fit (e.g. for an ICE transport already gone) is not fatal.
+      try {
+        if (!this.closed) this.pc.addRemoteCandidate(data.candidate, data.mid);
+      } catch (err) {
+        this.log.debug('remote candidate ignored', { peer: this.remoteId, error: String(err) });
+      }
+      return;
+    }
     this.guard('remote signal', () => {
       if (data.kind === 'candidate') {
-        if (this.remoteSet) this.pc.addRemoteCandidate(data.candidate, data.mid);
-        else if (this.pendingCandidates.length < 64) this.pendingCandidates.push(data);
+        if (this.pendingCandidates.length < 64) this.pendingCandidates.push(data);
         return;
       }
       if (data.kind === 'offer' && this.initiator) throw new Error('offer sent to the offering side');
@@ -192,9 +200,16 @@ export class PeerLink {
 
   close(reason: string, goodbye: GoodbyeReason | null = GoodbyeReason.Leaving): void {
     if (this.closed) return;
-    if (goodbye !== null && this.isOpen) this.send({ type: MsgType.Goodbye, reason: goodbye });
+    const wasOpen = this.isOpen;
     this.closed = true;
     clearTimeout(this.connectTimer);
+    try {
+      // Straight to the channel: send() would close again on failure.
+      if (goodbye !== null && wasOpen)
+        this.dc?.sendMessageBinary(encodeMessage({ type: MsgType.Goodbye, reason: goodbye }));
+    } catch {
+      // the channel is already gone
+    }
     try {
       this.dc?.close();
       this.pc.close();

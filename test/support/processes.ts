@@ -1,0 +1,42 @@
+/** Running `swarmcast` subcommands as real processes and reading their JSON stats lines. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/swarmcast.mjs', import.meta.url));
+
+export interface RunningCommand {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr: string[];
+  exited: Promise<number | null>;
+  last(): Record<string, unknown> | undefined;
+}
+
+export function runSwarmcast(args: string[], env: Record<string, string> = {}): RunningCommand {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, SWARMCAST_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a stats line
+      }
+      i = buf.indexOf('\n');
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (stderr.length < 500) stderr.push(d.toString());
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
+}
