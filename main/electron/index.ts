@@ -9,7 +9,7 @@
  * core. Lifecycle, logging, the app:// scheme with its CSP, one hardened window, and the IPC
  * bridge. No business logic lives here.
  */
-import path, { join } from 'node:path';
+import path from 'node:path';
 import { app, type BrowserWindow, dialog, session } from 'electron';
 import { startViewerCore } from '../core/viewer-core';
 import type { ViewerCore } from '../core/viewer-core-api';
