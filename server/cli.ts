@@ -1,4 +1,4 @@
-/** `swarmcast server`: the origin (and, as they arrive, the other services) in one process. */
+/** `swarmcast server`: origin, COM service, tracker and STUN (and, as they arrive, the other services) in one process. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,15 @@ const USAGE = `usage: swarmcast server [options]
   --no-demo              do not run the demo channel
   --demo-clip FILE       FLV clip to loop as the demo channel
   --stream-key KEY=CH    allow publishing channel CH with stream key KEY (repeatable);
-                         without any, the stream key is the channel name`;
+                         without any, the stream key is the channel name
+  --stun-port N          STUN (UDP) port (default 3478, or any free port if it is taken; 0 = any)
+  --no-stun              no STUN server
+  --public-url URL       base URL viewers reach this server at (default: from the request's Host);
+                         channel info names the origin, tracker and STUN server from it
+  --turn URL             TURN server handed to viewers (repeatable: turn:host:3478?transport=udp, …)
+  --turn-user U          TURN username
+  --turn-pass P          TURN password
+  --sub-room-size N      viewers per sub-room before another one is opened (default: no split)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -28,6 +36,13 @@ export async function main(argv: string[]): Promise<void> {
       'no-demo': { type: 'boolean', default: false },
       'demo-clip': { type: 'string' },
       'stream-key': { type: 'string', multiple: true, default: [] },
+      'stun-port': { type: 'string' },
+      'no-stun': { type: 'boolean', default: false },
+      'public-url': { type: 'string' },
+      turn: { type: 'string', multiple: true, default: [] },
+      'turn-user': { type: 'string' },
+      'turn-pass': { type: 'string' },
+      'sub-room-size': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -47,6 +62,23 @@ export async function main(argv: string[]): Promise<void> {
     if (!key || !channel) throw new Error(`--stream-key wants KEY=CHANNEL, got "${pair}"`);
     streamKeys.set(key, channel);
   }
+  let turn: { urls: string[]; username: string; credential: string } | undefined;
+  if (values.turn.length > 0) {
+    if (values['turn-user'] === undefined || values['turn-pass'] === undefined) {
+      throw new Error('--turn needs --turn-user and --turn-pass');
+    }
+    for (const u of values.turn) {
+      if (!/^turns?:\S+$/.test(u)) throw new Error(`--turn wants a turn: or turns: URL, got "${u}"`);
+    }
+    turn = { urls: values.turn, username: values['turn-user'], credential: values['turn-pass'] };
+  }
+  let subRoomSize: number | undefined;
+  if (values['sub-room-size'] !== undefined) {
+    subRoomSize = Number(values['sub-room-size']);
+    if (!Number.isInteger(subRoomSize) || subRoomSize < 1) {
+      throw new Error(`--sub-room-size: not a positive integer: ${values['sub-room-size']}`);
+    }
+  }
   const log = createLogger('swarmcast-server');
   const server = await startServer({
     host: values.host,
@@ -56,10 +88,19 @@ export async function main(argv: string[]): Promise<void> {
     demo: !values['no-demo'],
     demoClip: values['demo-clip'],
     streamKeys,
+    // Unset: 3478, or a free port when 3478 is taken; given: that port or fail.
+    stunPort: values['no-stun']
+      ? null
+      : values['stun-port'] === undefined
+        ? undefined
+        : port('stun-port', values['stun-port']),
+    publicUrl: values['public-url'],
+    turn,
+    subRoomSize,
     log,
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', http: server.httpUrl, rtmp: server.rtmpUrl, httpPort: server.httpPort, rtmpPort: server.rtmpPort })}\n`,
+    `${JSON.stringify({ event: 'ready', http: server.httpUrl, rtmp: server.rtmpUrl, tracker: server.trackerUrl, httpPort: server.httpPort, rtmpPort: server.rtmpPort, stunPort: server.stunPort })}\n`,
   );
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -1,14 +1,20 @@
 /**
- * `swarmcast server` as a library: origin (HTTP + RTMP ingest + demo channel) in one process.
+ * `swarmcast server` as a library: origin (HTTP + RTMP ingest + demo channel), the COM service
+ * (GET /api/channels/:id), the tracker (WebSocket upgrade on /tracker of the same HTTP server)
+ * and the STUN server (UDP) in one process.
  * Used by the CLI, by tests, and by the desktop app's embedded local origin.
  */
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { IceServer } from '../common/com';
+import { ComService, type TurnOptions } from './com/com-service';
 import type { Logger } from './log';
 import { OriginHttpApi, sendError } from './origin/http-api';
 import { Origin } from './origin/origin';
 import { RtmpIngest } from './origin/rtmp-ingest';
 import { loadOrCreateSigner } from './origin/signing-key';
+import { type RunningStun, startStun } from './stun/stun-server';
+import { TRACKER_PATH, Tracker } from './tracker/tracker';
 
 export const DEFAULT_DEMO_CLIP = fileURLToPath(new URL('../assets/demo.flv', import.meta.url));
 
@@ -23,13 +29,34 @@ export interface ServerOptions {
   streamKeys?: ReadonlyMap<string, string>;
   windowSize?: number;
   blockingTimeoutMs?: number;
+  /**
+   * STUN (UDP) port: default 3478 (if it is taken, a free port is used instead, with a warning);
+   * 0 = any free port; null = no STUN server.
+   */
+  stunPort?: number | null;
+  /** Public base URL viewers reach this server at; default: derived from each request's Host. */
+  publicUrl?: string;
+  /** ICE servers handed to viewers; default: this server's STUN. */
+  iceServers?: IceServer[];
+  turn?: TurnOptions;
+  logServers?: string[];
+  /** Viewers per sub-room before the COM opens another one (default: no split). */
+  subRoomSize?: number;
+  /** Tracker base URLs (ws[s]://) sub-rooms are spread over; default: this server's /tracker. */
+  trackerUrls?: string[];
+  /** Tracker heartbeat period (default 5000 ms). */
+  heartbeatMs?: number;
   log: Logger;
 }
 
 export interface RunningServer {
   origin: Origin;
+  tracker: Tracker;
   httpPort: number;
   rtmpPort: number | null;
+  stunPort: number | null;
+  /** Tracker URL for clients on this machine. */
+  trackerUrl: string;
   /** Base URL for clients on this machine. */
   httpUrl: string;
   rtmpUrl: string | null;
@@ -53,10 +80,48 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const signer = await loadOrCreateSigner(opts.dataDir, log);
   const origin = new Origin({ signer, log, streamKeys: opts.streamKeys, windowSize: opts.windowSize });
   const api = new OriginHttpApi(origin, { blockingTimeoutMs: opts.blockingTimeoutMs });
+  const tracker = new Tracker({ log: log.child({ part: 'tracker' }), heartbeatMs: opts.heartbeatMs });
+
+  let stun: RunningStun | null = null;
+  if (opts.stunPort !== null) {
+    const stunLog = log.child({ part: 'stun' });
+    try {
+      stun = await startStun({ port: opts.stunPort ?? 3478, host, log: stunLog });
+    } catch (err) {
+      // The default port is a convenience: when it is taken, take any (the COM names the real one).
+      if (opts.stunPort !== undefined) throw err;
+      log.warn({ err: String(err) }, 'stun: default port 3478 unavailable, using a free port');
+      stun = await startStun({ port: 0, host, log: stunLog });
+    }
+  }
+  const stopEarly = async () => {
+    await tracker.close();
+    await stun?.close();
+  };
+  let com: ComService;
+  try {
+    com = new ComService({
+      origin,
+      log: log.child({ part: 'com' }),
+      publicUrl: opts.publicUrl,
+      trackerUrls: opts.trackerUrls,
+      iceServers: opts.iceServers,
+      stunPort: stun?.port ?? null,
+      turn: opts.turn,
+      logServers: opts.logServers,
+      subRoomSize: opts.subRoomSize,
+      occupancy: (channel) => tracker.occupancy(channel),
+    });
+  } catch (err) {
+    await stopEarly();
+    throw err;
+  }
 
   const http = createServer((req, res) => {
     try {
       if (req.url === '/healthz') return void res.end('ok');
+      // The COM answers /api/channels/:id before the origin's minimal version of it.
+      if (com.handle(req, res)) return;
       if (!api.handle(req, res)) sendError(res, 404, 'not found');
     } catch (err) {
       log.error({ err: String(err), url: req.url }, 'request failed');
@@ -69,7 +134,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log.debug({ err: err.message }, 'bad http request');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
-  const httpPort = await listen(http, opts.httpPort ?? 8080, host);
+  tracker.attach(http);
+  let httpPort: number;
+  try {
+    httpPort = await listen(http, opts.httpPort ?? 8080, host);
+  } catch (err) {
+    await stopEarly();
+    throw err;
+  }
 
   let rtmp: RtmpIngest | null = null;
   let rtmpPort: number | null = null;
@@ -83,15 +155,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (opts.demo !== false) await origin.startDemo(opts.demoClip ?? DEFAULT_DEMO_CLIP);
 
   const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  log.info({ httpPort, rtmpPort }, 'server ready');
+  const stunPort = stun?.port ?? null;
+  log.info({ httpPort, rtmpPort, stunPort }, 'server ready');
   return {
     origin,
+    tracker,
     httpPort,
     rtmpPort,
+    stunPort,
+    trackerUrl: `ws://${local}:${httpPort}${TRACKER_PATH}`,
     httpUrl: `http://${local}:${httpPort}`,
     rtmpUrl: rtmpPort === null ? null : `rtmp://${local}:${rtmpPort}/live`,
     async close() {
       origin.close();
+      await tracker.close();
+      await stun?.close();
       await rtmp?.close();
       http.closeAllConnections();
       await new Promise<void>((ok) => http.close(() => ok()));

@@ -1,0 +1,87 @@
+/**
+ * The COM service's channel info: the answer to GET /api/channels/:id, the first thing a viewer
+ * asks. Everything a viewer needs to join a channel's swarm: where to fetch manifests and
+ * segments, the key that signs them, the latest signed manifest, NAT-traversal servers, log
+ * servers, the seed servers of its sub-room, and the tracker of the sub-room it was put in.
+ */
+import { z } from 'zod';
+import { signedManifestSchema } from './manifest';
+import { channelIdSchema, hintSchema, peerIdSchema, subRoomSchema } from './tracker-protocol';
+
+export const MAX_URL_CHARS = 512;
+export const MAX_ICE_SERVERS = 16;
+export const MAX_ICE_URLS = 8;
+export const MAX_LOG_SERVERS = 16;
+export const MAX_SEEDS = 32;
+
+const url = (protocols: readonly string[]) =>
+  z
+    .string()
+    .max(MAX_URL_CHARS)
+    .refine(
+      (text) => {
+        try {
+          return protocols.includes(new URL(text).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(' or ')} URL`,
+    );
+
+export const httpUrlSchema = url(['http:', 'https:']);
+export const wsUrlSchema = url(['ws:', 'wss:']);
+
+/** An RTCIceServer: STUN ("penetration") servers, and TURN relays with their credentials. */
+export const iceServerSchema = z.object({
+  urls: z
+    .array(
+      z
+        .string()
+        .max(256)
+        .regex(/^(stun|stuns|turn|turns):[^\s]+$/),
+    )
+    .min(1)
+    .max(MAX_ICE_URLS),
+  username: z.string().max(256).optional(),
+  credential: z.string().max(256).optional(),
+});
+
+export const channelInfoSchema = z.object({
+  channel: channelIdSchema,
+  live: z.boolean(),
+  /** The origin's Ed25519 manifest-signing key, SPKI DER in base64. */
+  publicKey: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/),
+  /** CDN/origin base URL: manifests, init data and segments are fetched below it. */
+  originBaseUrl: httpUrlSchema,
+  /** The latest signed manifest, as the origin serves it. */
+  manifest: signedManifestSchema,
+  iceServers: z.array(iceServerSchema).max(MAX_ICE_SERVERS),
+  logServers: z.array(httpUrlSchema).max(MAX_LOG_SERVERS),
+  /** Peer ids of the seed servers in the viewer's sub-room. */
+  seeds: z.array(peerIdSchema).max(MAX_SEEDS),
+  tracker: z.object({ url: wsUrlSchema, subRoom: subRoomSchema }),
+});
+
+export type IceServer = z.infer<typeof iceServerSchema>;
+export type ComChannelInfo = z.infer<typeof channelInfoSchema>;
+
+/** Query hints a viewer may add to the channel-info request (the tracker uses them for neighbour choice). */
+export const subRoomHintsSchema = z.object({
+  isp: hintSchema.optional(),
+  region: hintSchema.optional(),
+});
+export type SubRoomHints = z.infer<typeof subRoomHintsSchema>;
+
+/** Path and query of the channel-info request. */
+export function channelInfoPath(channel: string, hints: SubRoomHints = {}): string {
+  const q = new URLSearchParams();
+  if (hints.isp) q.set('isp', hints.isp);
+  if (hints.region) q.set('region', hints.region);
+  const query = q.toString();
+  return `/api/channels/${encodeURIComponent(channel)}${query ? `?${query}` : ''}`;
+}

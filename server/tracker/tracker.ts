@@ -1,0 +1,402 @@
+/**
+ * The tracker: who is watching which sub-room, neighbour suggestions, and the relay of WebRTC
+ * offers/answers/candidates between members of one sub-room. WebSocket (ws), JSON frames as
+ * common/tracker-protocol.ts defines them.
+ *
+ * A connection must join first; every frame is size-, JSON- and schema-checked and counted
+ * against a per-connection token bucket. A connection that breaks a rule (malformed or oversized
+ * frame, flooding, not joining first, a taken peer id) gets one error frame and is closed, with
+ * one log line; nobody else is touched. A connection silent for 3 heartbeat periods is dropped.
+ *
+ * Attach it to an http.Server (`attach`, upgrade path /tracker) or run it alone (`startTracker`).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import {
+  type ClientMessage,
+  DEFAULT_HEARTBEAT_MS,
+  encodeMessage,
+  type JoinMessage,
+  MAX_FRAME_BYTES,
+  type PeerInfo,
+  type PeerRole,
+  parseClientMessage,
+  type ServerMessage,
+  type TrackerErrorCode,
+} from '../../common/tracker-protocol';
+import type { Logger } from '../log';
+import { chooseNeighbours, type RandomSource } from './neighbours';
+import { TokenBucket } from './token-bucket';
+
+export const TRACKER_PATH = '/tracker';
+/** Silence longer than this many heartbeat periods drops a connection. */
+export const HEARTBEAT_MISSES = 3;
+/** A relayed frame is dropped when the receiver has this much unsent data queued. */
+const MAX_BUFFERED_BYTES = 512 * 1024;
+
+export interface TrackerOptions {
+  log: Logger;
+  /** Heartbeat period announced to clients (default 5000 ms). */
+  heartbeatMs?: number;
+  /** Per-connection rate limit: sustained messages per second (default 20)… */
+  ratePerSecond?: number;
+  /** …and burst (default 40). */
+  burst?: number;
+  random?: RandomSource;
+  /** Monotonic milliseconds (default performance.now). */
+  now?: () => number;
+  /** Upgrade path when attached to an http.Server (default /tracker). */
+  path?: string;
+}
+
+interface Member {
+  readonly peerId: string;
+  readonly role: PeerRole;
+  readonly isp?: string;
+  readonly region?: string;
+  readonly channel: string;
+  readonly subRoom: string;
+  readonly conn: Connection;
+  latestSeq?: number;
+  uploadKbps?: number;
+}
+
+interface Connection {
+  readonly ws: WebSocket;
+  readonly bucket: TokenBucket;
+  log: Logger;
+  lastSeen: number;
+  member: Member | null;
+  closed: boolean;
+}
+
+/** What a sub-room holds now; the COM service reads it for sub-room assignment and seed lists. */
+export interface SubRoomOccupancy {
+  viewers: number;
+  seeds: string[];
+  isps: ReadonlyMap<string, number>;
+  regions: ReadonlyMap<string, number>;
+}
+
+function publicInfo(m: Member): PeerInfo {
+  const info: PeerInfo = { peerId: m.peerId, role: m.role };
+  if (m.isp !== undefined) info.isp = m.isp;
+  if (m.region !== undefined) info.region = m.region;
+  return info;
+}
+
+function frameBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+export class Tracker {
+  readonly heartbeatMs: number;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: RandomSource;
+  private readonly path: string;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  /** channel → sub-room → peer id → member */
+  private readonly rooms = new Map<string, Map<string, Map<string, Member>>>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly opts: TrackerOptions) {
+    this.log = opts.log;
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.now = opts.now ?? (() => performance.now());
+    this.random = opts.random ?? Math.random;
+    this.path = opts.path ?? TRACKER_PATH;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.sweep = setInterval(() => this.dropSilent(), Math.max(10, Math.floor(this.heartbeatMs / 2)));
+    this.sweep.unref();
+  }
+
+  /** Takes over the upgrade if it is for the tracker's path; returns false otherwise. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://tracker.invalid').pathname;
+    } catch {
+      return false;
+    }
+    if (pathname !== this.path) return false;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    return true;
+  }
+
+  /**
+   * Serves WebSocket upgrades on the tracker path of `server`. Other upgrades are left to other
+   * listeners, or refused when there are none. Returns a function that detaches.
+   */
+  attach(server: Server): () => void {
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.handleUpgrade(req, socket, head)) return;
+      if (server.listenerCount('upgrade') <= 1) socket.destroy();
+    };
+    server.on('upgrade', listener);
+    return () => server.off('upgrade', listener);
+  }
+
+  /** Sub-rooms of a channel and what they hold. */
+  occupancy(channel: string): Map<string, SubRoomOccupancy> {
+    const out = new Map<string, SubRoomOccupancy>();
+    for (const [subRoom, members] of this.rooms.get(channel) ?? []) {
+      const isps = new Map<string, number>();
+      const regions = new Map<string, number>();
+      const seeds: string[] = [];
+      let viewers = 0;
+      for (const m of members.values()) {
+        if (m.role === 'seed') {
+          seeds.push(m.peerId);
+          continue;
+        }
+        viewers++;
+        if (m.isp !== undefined) isps.set(m.isp, (isps.get(m.isp) ?? 0) + 1);
+        if (m.region !== undefined) regions.set(m.region, (regions.get(m.region) ?? 0) + 1);
+      }
+      out.set(subRoom, { viewers, seeds, isps, regions });
+    }
+    return out;
+  }
+
+  /** Number of open connections (joined or not). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweep);
+    for (const conn of this.connections) {
+      conn.closed = true;
+      conn.ws.terminate();
+    }
+    this.connections.clear();
+    this.rooms.clear();
+    await new Promise<void>((ok) => this.wss.close(() => ok()));
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const conn: Connection = {
+      ws,
+      bucket: new TokenBucket(this.opts.ratePerSecond ?? 20, this.opts.burst ?? 40, this.now),
+      log: this.log.child({ remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` }),
+      lastSeen: this.now(),
+      member: null,
+      closed: false,
+    };
+    this.connections.add(conn);
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.onFrame(conn, data, isBinary);
+      } catch (err) {
+        conn.log.error({ err: String(err) }, 'tracker message handler failed');
+        this.kick(conn, 'bad-frame', 'internal error');
+      }
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes the socket itself after a protocol error (e.g. a frame over maxPayload: 1009).
+      if (conn.closed) return;
+      conn.closed = true;
+      conn.log.warn({ reason: err.message, code: err.code }, 'peer disconnected: bad websocket frame');
+      this.removeMember(conn);
+    });
+    ws.on('close', () => {
+      this.connections.delete(conn);
+      if (conn.closed) return;
+      conn.closed = true;
+      if (conn.member) conn.log.info('peer left (connection closed)');
+      this.removeMember(conn);
+    });
+  }
+
+  private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.closed) return;
+    conn.lastSeen = this.now();
+    if (!conn.bucket.take()) return this.kick(conn, 'rate-limited', 'message rate limit exceeded');
+    if (isBinary) return this.kick(conn, 'bad-frame', 'binary frames are not accepted');
+    const parsed = parseClientMessage(frameBytes(data));
+    if (!parsed.ok) return this.kick(conn, 'bad-frame', parsed.error);
+    const msg = parsed.message;
+    if (msg.type === 'join') return this.join(conn, msg);
+    const member = conn.member;
+    if (!member) return this.kick(conn, 'not-joined', 'the first message must be join');
+    this.onMessage(member, msg);
+  }
+
+  private onMessage(member: Member, msg: Exclude<ClientMessage, JoinMessage>): void {
+    const conn = member.conn;
+    switch (msg.type) {
+      case 'heartbeat':
+        if (msg.latestSeq !== undefined) member.latestSeq = msg.latestSeq;
+        if (msg.uploadKbps !== undefined) member.uploadKbps = msg.uploadKbps;
+        return;
+      case 'neighbours': {
+        const room = this.room(member.channel, member.subRoom);
+        const peers = chooseNeighbours(member, room.values(), msg.want, msg.exclude ?? [], this.random);
+        this.send(conn, { type: 'neighbours', peers: peers.map(publicInfo) });
+        return;
+      }
+      case 'signal': {
+        const target = this.room(member.channel, member.subRoom).get(msg.to);
+        if (!target || target === member) {
+          conn.log.debug({ to: msg.to }, 'signal refused: not in this sub-room');
+          this.send(conn, {
+            type: 'error',
+            code: 'not-in-sub-room',
+            message: `peer ${msg.to} is not in sub-room ${member.subRoom}`,
+          });
+          return;
+        }
+        if (target.conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+          target.conn.log.debug('signal dropped: receiver is not reading');
+          return;
+        }
+        this.send(target.conn, { type: 'signal', from: member.peerId, data: msg.data });
+        return;
+      }
+      case 'leave':
+        conn.closed = true;
+        conn.log.info('peer left');
+        this.removeMember(conn);
+        conn.ws.close(1000, 'bye');
+        return;
+      default: {
+        const never: never = msg;
+        throw new Error(`unhandled message ${String(never)}`);
+      }
+    }
+  }
+
+  private join(conn: Connection, msg: JoinMessage): void {
+    if (conn.member) return this.kick(conn, 'already-joined', 'join was already sent on this connection');
+    const room = this.room(msg.channel, msg.subRoom);
+    if (room.has(msg.peerId)) {
+      return this.kick(conn, 'duplicate-peer', `peer id ${msg.peerId} is already in this sub-room`);
+    }
+    const member: Member = {
+      peerId: msg.peerId,
+      role: msg.role,
+      isp: msg.isp,
+      region: msg.region,
+      channel: msg.channel,
+      subRoom: msg.subRoom,
+      conn,
+    };
+    room.set(msg.peerId, member);
+    conn.member = member;
+    conn.log = conn.log.child({
+      peer: msg.peerId,
+      channel: msg.channel,
+      subRoom: msg.subRoom,
+      role: msg.role,
+    });
+    conn.log.info({ isp: msg.isp, region: msg.region, members: room.size }, 'peer joined');
+    this.send(conn, {
+      type: 'welcome',
+      peerId: msg.peerId,
+      subRoom: msg.subRoom,
+      heartbeatMs: this.heartbeatMs,
+    });
+  }
+
+  private room(channel: string, subRoom: string): Map<string, Member> {
+    let subRooms = this.rooms.get(channel);
+    if (!subRooms) {
+      subRooms = new Map();
+      this.rooms.set(channel, subRooms);
+    }
+    let room = subRooms.get(subRoom);
+    if (!room) {
+      room = new Map();
+      subRooms.set(subRoom, room);
+    }
+    return room;
+  }
+
+  private removeMember(conn: Connection): void {
+    const m = conn.member;
+    if (!m) return;
+    conn.member = null;
+    const subRooms = this.rooms.get(m.channel);
+    const room = subRooms?.get(m.subRoom);
+    if (!subRooms || !room || room.get(m.peerId) !== m) return;
+    room.delete(m.peerId);
+    if (room.size === 0) subRooms.delete(m.subRoom);
+    if (subRooms.size === 0) this.rooms.delete(m.channel);
+  }
+
+  private send(conn: Connection, msg: ServerMessage): void {
+    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(encodeMessage(msg));
+  }
+
+  /** One error frame, one log line, close; the member leaves its sub-room at once. */
+  private kick(conn: Connection, code: TrackerErrorCode, message: string): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.log.warn({ code, reason: message }, 'peer disconnected');
+    this.removeMember(conn);
+    this.send(conn, { type: 'error', code, message: message.slice(0, 500) });
+    conn.ws.close(code === 'timeout' ? 1001 : 1008, code);
+    // Do not wait 30 s for a misbehaving peer to finish the closing handshake.
+    setTimeout(() => conn.ws.terminate(), 1000).unref();
+  }
+
+  private dropSilent(): void {
+    const limit = this.now() - HEARTBEAT_MISSES * this.heartbeatMs;
+    for (const conn of this.connections) {
+      if (conn.closed || conn.lastSeen >= limit) continue;
+      this.kick(conn, 'timeout', `silent for more than ${HEARTBEAT_MISSES} heartbeat periods`);
+    }
+  }
+}
+
+export interface StartTrackerOptions {
+  port?: number;
+  host?: string;
+  log: Logger;
+  heartbeatMs?: number;
+}
+
+export interface RunningTracker {
+  tracker: Tracker;
+  port: number;
+  /** ws:// URL of the tracker for clients on this machine. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The tracker alone on its own port (`swarmcast tracker`): upgrades on /tracker, GET /healthz. */
+export async function startTracker(opts: StartTrackerOptions): Promise<RunningTracker> {
+  const host = opts.host ?? '127.0.0.1';
+  const tracker = new Tracker({ log: opts.log, heartbeatMs: opts.heartbeatMs });
+  const http = createServer((req, res) => {
+    const ok = req.url === '/healthz';
+    res.writeHead(ok ? 200 : 404, { 'Content-Type': 'text/plain' });
+    res.end(ok ? 'ok' : 'not found');
+  });
+  tracker.attach(http);
+  const port = await new Promise<number>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port ?? 0, host, () => {
+      http.off('error', reject);
+      const addr = http.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0));
+    });
+  });
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  opts.log.info({ port }, 'tracker ready');
+  return {
+    tracker,
+    port,
+    url: `ws://${local}:${port}${TRACKER_PATH}`,
+    async close() {
+      await tracker.close();
+      http.closeAllConnections();
+      await new Promise<void>((ok) => http.close(() => ok()));
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/** Sub-room assignment as a pure function, table-driven. */
+import { describe, expect, it } from 'vitest';
+import type { SubRoomHints } from '../common/com';
+import {
+  assignSubRoom,
+  EMPTY_ROOM,
+  type RoomState,
+  type SubRoomPolicy,
+  type SubRoomState,
+} from '../server/com/sub-rooms';
+
+const T = ['ws://t0/tracker', 'ws://t1/tracker', 'ws://t2/tracker'];
+const sub = (id: string, tracker: number, viewers: number, isps = {}, regions = {}): SubRoomState => ({
+  id,
+  tracker,
+  viewers,
+  isps,
+  regions,
+});
+
+describe('assignSubRoom', () => {
+  const table: Array<{
+    name: string;
+    room: RoomState;
+    hints?: SubRoomHints;
+    policy: SubRoomPolicy;
+    subRoom: string;
+    tracker: string;
+    created: boolean;
+    nextTracker: number;
+  }> = [
+    {
+      name: 'first viewer opens s0 on the first tracker',
+      room: EMPTY_ROOM,
+      policy: { splitThreshold: Number.POSITIVE_INFINITY, trackerUrls: T },
+      subRoom: 's0',
+      tracker: T[0]!,
+      created: true,
+      nextTracker: 1,
+    },
+    {
+      name: 'default policy: a huge room stays one sub-room',
+      room: { subRooms: [sub('s0', 0, 1_000_000)], nextTracker: 1 },
+      policy: { splitThreshold: Number.POSITIVE_INFINITY, trackerUrls: T },
+      subRoom: 's0',
+      tracker: T[0]!,
+      created: false,
+      nextTracker: 1,
+    },
+    {
+      name: 'full sub-room: the next one opens on the next tracker',
+      room: { subRooms: [sub('s0', 0, 100)], nextTracker: 1 },
+      policy: { splitThreshold: 100, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: true,
+      nextTracker: 2,
+    },
+    {
+      name: 'round-robin wraps around the tracker list',
+      room: { subRooms: [sub('s0', 0, 2), sub('s1', 1, 2), sub('s2', 2, 2)], nextTracker: 0 },
+      policy: { splitThreshold: 2, trackerUrls: T },
+      subRoom: 's3',
+      tracker: T[0]!,
+      created: true,
+      nextTracker: 1,
+    },
+    {
+      name: 'space left in an older sub-room is used before opening one',
+      room: { subRooms: [sub('s0', 0, 2), sub('s1', 1, 1)], nextTracker: 2 },
+      policy: { splitThreshold: 2, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'oldest sub-room with space wins when hints do not decide',
+      room: { subRooms: [sub('s0', 0, 5), sub('s1', 1, 1)], nextTracker: 2 },
+      policy: { splitThreshold: 10, trackerUrls: T },
+      subRoom: 's0',
+      tracker: T[0]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'same ISP attracts',
+      room: {
+        subRooms: [sub('s0', 0, 5, { ispa: 4 }), sub('s1', 1, 5, { ispb: 3 })],
+        nextTracker: 2,
+      },
+      hints: { isp: 'ispb' },
+      policy: { splitThreshold: 10, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'ISP before region',
+      room: {
+        subRooms: [sub('s0', 0, 5, { ispa: 1 }, { eu: 5 }), sub('s1', 1, 5, { ispa: 2 }, {})],
+        nextTracker: 2,
+      },
+      hints: { isp: 'ispa', region: 'eu' },
+      policy: { splitThreshold: 10, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'region decides when ISP counts tie',
+      room: {
+        subRooms: [sub('s0', 0, 5, {}, { us: 2 }), sub('s1', 1, 5, {}, { eu: 1 })],
+        nextTracker: 2,
+      },
+      hints: { isp: 'ispa', region: 'eu' },
+      policy: { splitThreshold: 10, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'a full sub-room is skipped even when its ISP matches',
+      room: {
+        subRooms: [sub('s0', 0, 10, { ispa: 10 }), sub('s1', 1, 3)],
+        nextTracker: 2,
+      },
+      hints: { isp: 'ispa' },
+      policy: { splitThreshold: 10, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+    {
+      name: 'new ids skip taken ones',
+      room: { subRooms: [sub('s1', 0, 1)], nextTracker: 0 },
+      policy: { splitThreshold: 1, trackerUrls: T },
+      subRoom: 's2',
+      tracker: T[0]!,
+      created: true,
+      nextTracker: 1,
+    },
+    {
+      name: 'a shorter tracker list still maps every sub-room',
+      room: { subRooms: [sub('s0', 2, 1)], nextTracker: 0 },
+      policy: { splitThreshold: 5, trackerUrls: ['ws://only/tracker'] },
+      subRoom: 's0',
+      tracker: 'ws://only/tracker',
+      created: false,
+      nextTracker: 0,
+    },
+    {
+      name: 'hints named like Object.prototype members are plain keys',
+      room: { subRooms: [sub('s0', 0, 1), sub('s1', 1, 1, { ['__proto__']: 1 })], nextTracker: 2 },
+      hints: { isp: '__proto__', region: 'constructor' },
+      policy: { splitThreshold: 5, trackerUrls: T },
+      subRoom: 's1',
+      tracker: T[1]!,
+      created: false,
+      nextTracker: 2,
+    },
+  ];
+
+  it.each(table)('$name', (row) => {
+    const before = JSON.stringify(row.room);
+    const r = assignSubRoom(row.room, row.hints ?? {}, row.policy);
+    expect({ subRoom: r.subRoom, tracker: r.trackerUrl, created: r.created }).toEqual({
+      subRoom: row.subRoom,
+      tracker: row.tracker,
+      created: row.created,
+    });
+    expect(r.state.nextTracker).toBe(row.nextTracker);
+    // Pure: the input is untouched, the output counts the viewer in.
+    expect(JSON.stringify(row.room)).toBe(before);
+    const chosen = r.state.subRooms.find((s) => s.id === row.subRoom)!;
+    const old = row.room.subRooms.find((s) => s.id === row.subRoom);
+    expect(chosen.viewers).toBe((old?.viewers ?? 0) + 1);
+    if (row.hints?.isp) expect(Object.hasOwn(chosen.isps, row.hints.isp)).toBe(true);
+  });
+
+  it('fills sub-rooms one after another as viewers arrive', () => {
+    let room = EMPTY_ROOM;
+    const seen: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = assignSubRoom(room, {}, { splitThreshold: 3, trackerUrls: T.slice(0, 2) });
+      room = r.state;
+      seen.push(`${r.subRoom}@${r.trackerUrl.slice(5, 7)}`);
+    }
+    expect(seen).toEqual(['s0@t0', 's0@t0', 's0@t0', 's1@t1', 's1@t1', 's1@t1', 's2@t0']);
+  });
+
+  it('refuses a policy without trackers or with a bad threshold', () => {
+    expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 5, trackerUrls: [] })).toThrow(/no tracker/);
+    expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 0, trackerUrls: T })).toThrow(/threshold/);
+    expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: Number.NaN, trackerUrls: T })).toThrow();
+  });
+});

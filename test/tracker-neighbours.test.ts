@@ -1,0 +1,170 @@
+/** Neighbour choice as a pure function: fake peers, a seeded random source. */
+import { describe, expect, it } from 'vitest';
+import type { PeerInfo } from '../common/tracker-protocol';
+import { chooseNeighbours, seededRandom } from '../server/tracker/neighbours';
+import { TokenBucket } from '../server/tracker/token-bucket';
+
+/** Peer ids: the name, a 'z' and padding to 16 characters, so tables stay readable. */
+const id = (name: string) => `${name}z`.padEnd(16, '0');
+const viewer = (name: string, isp?: string, region?: string): PeerInfo => ({
+  peerId: id(name),
+  role: 'viewer',
+  ...(isp ? { isp } : {}),
+  ...(region ? { region } : {}),
+});
+const seed = (name: string): PeerInfo => ({ peerId: id(name), role: 'seed' });
+
+const me = { peerId: id('me'), isp: 'ispa', region: 'north' };
+const room: PeerInfo[] = [
+  viewer('me', 'ispa', 'north'),
+  viewer('ab1', 'ispa', 'north'), // same ISP and region
+  viewer('ab2', 'ispa', 'north'),
+  viewer('a1', 'ispa', 'south'), // same ISP
+  viewer('a2', 'ispa'),
+  viewer('b1', 'ispb', 'north'), // same region
+  viewer('o1', 'ispb', 'south'), // neither
+  viewer('o2'),
+  seed('s1'),
+  seed('s2'),
+];
+
+/** Names of the chosen peers, with each locality class sorted (order inside a class is random). */
+function classes(peers: PeerInfo[]): string[][] {
+  const cls = (p: PeerInfo) =>
+    p.role === 'seed'
+      ? 'seed'
+      : p.isp === me.isp && p.region === me.region
+        ? 'isp+region'
+        : p.isp === me.isp
+          ? 'isp'
+          : p.region === me.region
+            ? 'region'
+            : 'other';
+  const out: string[][] = [];
+  let last = '';
+  for (const p of peers) {
+    const c = cls(p);
+    if (c !== last) out.push([c]);
+    out[out.length - 1]!.push(p.peerId.replace(/z0*$/, ''));
+    last = c;
+  }
+  return out.map(([c, ...names]) => [c!, ...names.sort()]);
+}
+
+describe('chooseNeighbours', () => {
+  const table: Array<{
+    name: string;
+    want: number;
+    exclude?: string[];
+    members?: PeerInfo[];
+    expect: string[][];
+  }> = [
+    {
+      name: 'small want: no seed, best locality first',
+      want: 2,
+      expect: [['isp+region', 'ab1', 'ab2']],
+    },
+    {
+      name: 'want 3 spills into same-ISP',
+      want: 3,
+      expect: [
+        ['isp+region', 'ab1', 'ab2'],
+        ['isp', expect.any(String) as unknown as string],
+      ],
+    },
+    {
+      name: 'want ≥ 4: one seed first, then by locality',
+      want: 4,
+      expect: [
+        ['seed', expect.stringMatching(/^s[12]$/) as unknown as string],
+        ['isp+region', 'ab1', 'ab2'],
+        ['isp', expect.any(String) as unknown as string],
+      ],
+    },
+    {
+      name: 'everyone: still only one seed',
+      want: 32,
+      expect: [
+        ['seed', expect.stringMatching(/^s[12]$/) as unknown as string],
+        ['isp+region', 'ab1', 'ab2'],
+        ['isp', 'a1', 'a2'],
+        ['region', 'b1'],
+        ['other', 'o1', 'o2'],
+      ],
+    },
+    {
+      name: 'exclude is honoured (and self never appears)',
+      want: 3,
+      exclude: [id('ab1'), id('a1'), id('me')],
+      expect: [
+        ['isp+region', 'ab2'],
+        ['isp', 'a2'],
+        ['region', 'b1'],
+      ],
+    },
+    {
+      name: 'only seeds left: one seed even for a small want',
+      want: 2,
+      members: [viewer('me', 'ispa'), seed('s1'), seed('s2'), viewer('x1')],
+      exclude: [id('x1')],
+      expect: [['seed', expect.stringMatching(/^s[12]$/) as unknown as string]],
+    },
+    { name: 'alone', want: 8, members: [viewer('me')], expect: [] },
+    { name: 'want 0', want: 0, expect: [] },
+  ];
+
+  it.each(table)('$name', (row) => {
+    const got = chooseNeighbours(me, row.members ?? room, row.want, row.exclude ?? [], seededRandom(7));
+    expect(classes(got)).toEqual(row.expect);
+    expect(got.length).toBeLessThanOrEqual(Math.max(0, row.want));
+    expect(new Set(got.map((p) => p.peerId)).size).toBe(got.length);
+    expect(got.some((p) => p.peerId === me.peerId || row.exclude?.includes(p.peerId))).toBe(false);
+  });
+
+  it('without hints every viewer is one class', () => {
+    const got = chooseNeighbours({ peerId: id('me') }, room, 7, [], seededRandom(1));
+    expect(got[0]!.role).toBe('seed');
+    expect(got.slice(1).every((p) => p.role === 'viewer')).toBe(true);
+    expect(got).toHaveLength(7);
+  });
+
+  it('is reproducible with the same seed and spreads choices across a class', () => {
+    const big: PeerInfo[] = Array.from({ length: 100 }, (_, i) => viewer(`v${i}`, 'ispz'));
+    const a = chooseNeighbours(me, big, 5, [], seededRandom(42)).map((p) => p.peerId);
+    const b = chooseNeighbours(me, big, 5, [], seededRandom(42)).map((p) => p.peerId);
+    expect(a).toEqual(b);
+    const picked = new Map<string, number>();
+    const random = seededRandom(3);
+    for (let i = 0; i < 400; i++) {
+      for (const p of chooseNeighbours(me, big, 5, [], random))
+        picked.set(p.peerId, (picked.get(p.peerId) ?? 0) + 1);
+    }
+    // 2000 picks over 100 peers: every peer picked, none more than ~3× its share.
+    expect(picked.size).toBe(100);
+    expect(Math.max(...picked.values())).toBeLessThan(60);
+  });
+
+  it('copes with a random source that returns 1', () => {
+    const got = chooseNeighbours(me, room, 32, [], () => 0.9999999999999999);
+    expect(got).toHaveLength(8);
+    expect(chooseNeighbours(me, room, 32, [], () => 1)).toHaveLength(8);
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows the burst, then the sustained rate', () => {
+    let t = 0;
+    const b = new TokenBucket(20, 40, () => t);
+    let ok = 0;
+    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    expect(ok).toBe(40);
+    t += 500; // half a second: 10 tokens
+    ok = 0;
+    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    expect(ok).toBe(10);
+    t += 60_000; // refills only up to the burst
+    ok = 0;
+    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    expect(ok).toBe(40);
+  });
+});
