@@ -174,7 +174,8 @@ class ByteQueue {
   take(n: number): Uint8Array {
     const out = this.peek(n);
     // peek may return a view into a chunk that we keep; copy so callers own their bytes.
-    const owned = out.byteOffset === 0 && out.buffer.byteLength === n ? out : out.slice();
+    // (new Uint8Array, not slice(): a Node Buffer's slice() is a view, not a copy.)
+    const owned = out.byteOffset === 0 && out.buffer.byteLength === n ? out : new Uint8Array(out);
     this.skip(n);
     return owned;
   }

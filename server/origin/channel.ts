@@ -154,8 +154,7 @@ export class Channel {
       end: (reason) => {
         if (this.publisher !== slot) return;
         this.publisher = null;
-        this.segmenter.flush();
-        this.resumeAt = Math.max(this.segmenter.nextTimestamp, rebaser.lastOutput + 1);
+        this.resumeAt = Math.max(this.segmenter.flush(), rebaser.lastOutput + 1);
         this.gop = [];
         this.gopBytes = 0;
         this.log.info({ publisher: id, reason, dropped: this.segmenter.droppedTags }, 'publisher ended');

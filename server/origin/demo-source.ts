@@ -3,14 +3,14 @@
  * Each loop is shifted by the clip's length so timestamps stay continuous and monotonic.
  */
 import { readFile } from 'node:fs/promises';
-import { type FlvTag, isMediaFrame, parseFlv, TAG_VIDEO } from '../../common/flv';
+import { type FlvTag, isMediaFrame, parseFlv, TAG_AUDIO, TAG_VIDEO } from '../../common/flv';
 import type { PublisherSink } from './channel';
 
 export interface DemoClip {
   /** Tags of one loop; headers first. */
   headers: FlvTag[];
   frames: FlvTag[];
-  /** Length of one loop in ms (last video frame + one frame interval). */
+  /** Length of one loop in ms (the end of the longer track: its last frame + one frame interval). */
   loopMs: number;
 }
 
@@ -19,11 +19,17 @@ export async function loadDemoClip(path: string): Promise<DemoClip> {
   const headers = tags.filter((t) => !isMediaFrame(t));
   const frames = tags.filter(isMediaFrame);
   const first = frames[0]?.timestamp ?? 0;
-  const video = frames.filter((t) => t.type === TAG_VIDEO);
-  const interval = video.length > 1 ? video[1]!.timestamp - video[0]!.timestamp : 40;
-  const last = Math.max(...frames.map((t) => t.timestamp));
+  // A loop ends where each track's next frame would be; the longest track sets the length,
+  // so that the next loop's audio follows on without a gap (and video with the smallest one).
+  let end = first + 40;
+  for (const type of [TAG_AUDIO, TAG_VIDEO]) {
+    const track = frames.filter((t) => t.type === type);
+    if (track.length === 0) continue;
+    const step = track.length > 1 ? track[1]!.timestamp - track[0]!.timestamp : 40;
+    end = Math.max(end, track[track.length - 1]!.timestamp + step);
+  }
   for (const f of frames) f.timestamp -= first;
-  return { headers, frames, loopMs: last - first + interval };
+  return { headers, frames, loopMs: end - first };
 }
 
 export interface DemoLoop {

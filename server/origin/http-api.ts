@@ -283,7 +283,13 @@ export class OriginHttpApi {
         setTimeout(() => req.destroy(), 100).unref();
       }
     });
-    req.on('end', () => finish('publisher finished', 200));
+    req.on('end', () => {
+      if (done) return;
+      if (demuxer.pendingBytes === 0) return finish('publisher finished', 200);
+      const msg = `truncated FLV: the stream ended inside a tag (${demuxer.pendingBytes} bytes dropped)`;
+      log.warn({ reason: msg }, 'http publish truncated');
+      finish(msg, 400);
+    });
     req.on('close', () => {
       if (!done) log.warn({ pendingBytes: demuxer.pendingBytes }, 'http publisher vanished');
       finish(

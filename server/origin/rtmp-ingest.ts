@@ -163,6 +163,9 @@ export class RtmpIngest {
     socket.setTimeout(IDLE_TIMEOUT_MS, () => fail('idle for 30 s'));
     socket.on('data', (data) => {
       if (failed) return;
+      // C0: plain RTMP is version 3. Anything else (an HTTP request, random bytes) is not ours;
+      // without this check the engine would wait for a 1536-byte handshake that never comes.
+      if (received === 0 && data[0] !== 3) return fail(`not RTMP (first byte 0x${data[0]?.toString(16)})`);
       received += data.length;
       try {
         const err = rtmp.parserData(data);

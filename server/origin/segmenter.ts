@@ -187,11 +187,20 @@ export class Segmenter {
     this.append(tag);
   }
 
-  /** The publisher went away: close the open segment; the next publisher starts on a keyframe. */
-  flush(): void {
-    if (this.open) this.cut(this.open.lastTs + this.frameIntervalMs);
+  /**
+   * The publisher went away: close the open segment; the next publisher starts on a keyframe.
+   * Returns the timestamp at which the next publisher should continue (the closed segment's end).
+   */
+  flush(): number {
+    let resumeAt = this.nextTimestamp;
+    if (this.open) {
+      const end = this.open.lastTs + this.frameIntervalMs;
+      this.cut(end);
+      resumeAt = Math.max(resumeAt, end);
+    }
     this.waitingForKeyframe = true;
     this.lastVideoTs = null;
+    return resumeAt;
   }
 
   /** Timestamp at which the next publisher should continue. */
