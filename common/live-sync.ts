@@ -50,7 +50,7 @@ export function decideLiveSync({
  * viewer to viewer before the player needs it; low-latency mode (the streamer's preview)
  * plays close to live from the CDN.
  */
-export const NORMAL_MODE_TARGET_S = 4;
+export const NORMAL_MODE_TARGET_S = 3;
 
 /** The thresholds the player follows, from the settings and whether peers are in use. */
 export function effectiveLiveSync(liveSync: LiveSync, mode: 'normal' | 'low', p2pActive: boolean): LiveSync {

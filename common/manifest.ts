@@ -99,7 +99,6 @@ export const originPaths = {
   segment: (channel: string, stream: string, seq: number) => `/live/${channel}/${stream}/${seq}.flv`,
   httpFlv: (channel: string) => `/live/${channel}.flv`,
   channels: '/api/channels',
-  channelInfo: (channel: string) => `/api/channels/${channel}`,
   originKey: '/api/origin-key',
   ingest: (streamKey: string) => `/ingest/${streamKey}`,
 } as const;

@@ -119,11 +119,16 @@ export type TrackerErrorCode = z.infer<typeof errorCodeSchema>;
 
 export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
 
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
 function frameText(frame: string | Uint8Array): string | null {
   if (typeof frame === 'string') {
-    return Buffer.byteLength(frame) > MAX_FRAME_BYTES ? null : frame;
+    // UTF-8 is at most 3 bytes per UTF-16 unit: only long strings need measuring.
+    if (frame.length * 3 <= MAX_FRAME_BYTES) return frame;
+    return utf8Encoder.encode(frame).length > MAX_FRAME_BYTES ? null : frame;
   }
-  return frame.byteLength > MAX_FRAME_BYTES ? null : Buffer.from(frame).toString('utf8');
+  return frame.byteLength > MAX_FRAME_BYTES ? null : utf8Decoder.decode(frame);
 }
 
 function parseWith<T>(schema: z.ZodType<T>, frame: string | Uint8Array): Parsed<T> {

@@ -144,7 +144,7 @@ async function seed(argv: string[]): Promise<void> {
     options: {
       server: { type: 'string' },
       channel: { type: 'string', default: 'demo' },
-      copies: { type: 'string', default: '2' },
+      copies: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

@@ -6,6 +6,7 @@
  * dropped and never taken back.
  */
 import type { CoreLog } from '../core/viewer-core-api';
+import { kbpsToBytesPerMs } from './pacer';
 import { type IceServerConfig, type LinkEvents, PeerLink, type SignalData, toIceServers } from './peer-link';
 import { chooseNeighbour, type NeighbourView, worstNeighbour } from './scheduler';
 import { Uploader } from './uploader';
@@ -45,6 +46,10 @@ export interface PeerNodeOptions {
   now?: () => number;
   /** Something the scheduler cares about changed (a neighbour announced a segment). */
   wake?: () => void;
+  /** Upload cap for all links (kbit/s), null = automatic (the rate control finds the spare capacity). */
+  uploadCapKbps?: number | null;
+  /** Delay-based rate control and pacing (off only for comparison benchmarks). */
+  rateControl?: boolean;
   log: CoreLog;
 }
 
@@ -52,7 +57,15 @@ interface Neighbour extends NeighbourView {
   link: PeerLink;
   hello: boolean;
   haves: Set<number>;
+  connectedAt: number;
+  /** Bytes this neighbour gave us, and we gave it (anti-leech). */
+  bytesFrom: number;
+  bytesTo: number;
 }
+
+/** A viewer that has taken this much from us and given nothing back for this long is served last. */
+const LEECH_BYTES = 2 * 1024 * 1024;
+const LEECH_GRACE_MS = 20_000;
 
 interface Download {
   reqId: number;
@@ -95,9 +108,16 @@ export class PeerNode {
     this.now = opts.now ?? Date.now;
     this.uploader = new Uploader({
       role: opts.role,
-      copiesPerSegment: opts.seedCopiesPerSegment ?? 2,
+      copiesPerSegment: opts.seedCopiesPerSegment ?? 1,
       bytesOf: (seq) => store.verifiedBytes(seq),
       now: this.now,
+      capBytesPerMs: kbpsToBytesPerMs(opts.uploadCapKbps ?? null),
+      rateControl: opts.rateControl,
+      isLeech: (link) => this.isLeech(link),
+      onSent: (link, n) => {
+        const nb = this.neighbours.get(link.remoteId);
+        if (nb) nb.bytesTo += n;
+      },
     });
     tracker.onSignal((from, data) => this.onSignal(from, data));
     this.timer = setInterval(() => this.maintain(), 500);
@@ -116,6 +136,26 @@ export class PeerNode {
 
   get bytesUp(): number {
     return this.uploader.bytesSent;
+  }
+
+  /** Current upload rate (kbit/s) and the cap in force (null = automatic). */
+  uploadRate(): { kbps: number; capKbps: number | null } {
+    const cap = this.uploader.capBytesPerMs;
+    return {
+      kbps: Math.round((this.uploader.rateBytesPerSecond() * 8) / 1000),
+      capKbps: cap === null ? null : Math.round(cap * 8),
+    };
+  }
+
+  /** Applies a new upload cap live. */
+  setUploadCap(kbps: number | null): void {
+    this.uploader.setCap(kbpsToBytesPerMs(kbps));
+  }
+
+  private isLeech(link: PeerLink): boolean {
+    const nb = this.neighbours.get(link.remoteId);
+    if (!nb || nb.role === 'seed' || this.opts.role === 'seed') return false;
+    return nb.bytesFrom === 0 && nb.bytesTo > LEECH_BYTES && this.now() - nb.connectedAt > LEECH_GRACE_MS;
   }
 
   /** How many connected neighbours announced `seq`. */
@@ -206,6 +246,9 @@ export class PeerNode {
       link,
       hello: false,
       haves: new Set(),
+      connectedAt: this.now(),
+      bytesFrom: 0,
+      bytesTo: 0,
       inflight: 0,
       bytesPerMs: null,
       successes: 0,
@@ -400,6 +443,7 @@ export class PeerNode {
     d.parts.push(msg.payload.slice());
     d.received += msg.payload.length;
     d.lastDataAt = now;
+    nb.bytesFrom += msg.payload.length;
     if (nb.role === 'seed') this.bytesFromSeeds += msg.payload.length;
     else this.bytesFromPeers += msg.payload.length;
     nb.link.send({

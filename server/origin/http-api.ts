@@ -1,7 +1,6 @@
 /**
  * The origin's HTTP API, shaped so that any CDN can sit in front of it:
  *   GET  /api/channels                         live channel list
- *   GET  /api/channels/:id                     minimal channel info (base URL, key, manifest)
  *   GET  /api/origin-key                       the manifest-signing public key
  *   GET  /live/:ch/manifest.json[?after=N]     signed manifest; with `after`, a blocking reload
  *   GET  /live/:ch/:stream/init-:v.flv         init data (immutable)
@@ -123,14 +122,6 @@ export class OriginHttpApi {
   private api(parts: string[], res: ServerResponse): boolean {
     if (parts[1] === 'channels' && parts.length === 2) {
       sendJson(res, 200, { channels: this.origin.summaries() }, 'public, max-age=2');
-    } else if (parts[1] === 'channels' && parts.length === 3) {
-      const ch = this.origin.channels.get(parts[2]!);
-      if (!ch) return (sendError(res, 404, `no channel "${parts[2]}"`), true);
-      sendJson(
-        res,
-        200,
-        `{"channel":${JSON.stringify(ch.id)},"publicKey":${JSON.stringify(this.origin.publicKey)},"live":${ch.live},"manifest":${this.origin.signedManifestBody(ch)}}`,
-      );
     } else if (parts[1] === 'origin-key' && parts.length === 2) {
       sendJson(
         res,
