@@ -1,0 +1,48 @@
+/**
+ * Wires the core's pushed events into the stores and the playback session, loads settings,
+ * starts the channel list refresh and installs the test hook. Events are checked against the
+ * contract's schemas, so a malformed payload is dropped rather than breaking the player.
+ */
+import { type EventName, type EventPayload, eventContract } from '../../common/ipc-contract';
+import { getClient } from './api';
+import { playbackSession } from './player/session';
+import { installTestHook } from './player/test-hook';
+import { refreshChannels, startChannelPolling } from './stores/channels-store';
+import { useConnectionStore } from './stores/connection-store';
+import { applySettings, loadSettings } from './stores/settings-store';
+import { setCoreStats } from './stores/stats-store';
+
+let started = false;
+
+export function bootstrap(): void {
+  if (started) return;
+  started = true;
+  const client = getClient();
+  const { api } = client;
+
+  const onValid = <E extends EventName>(event: E, fn: (payload: EventPayload<E>) => void) =>
+    api.on(event, (payload: unknown) => {
+      const parsed = eventContract[event].safeParse(payload);
+      if (parsed.success) fn(parsed.data as EventPayload<E>);
+      else console.warn(`swarmcast: dropped malformed '${event}' event`, parsed.error);
+    });
+
+  onValid('settings.changed', applySettings);
+  onValid('stats', setCoreStats);
+  onValid('session.status', (p) => playbackSession.handleStatus(p));
+  onValid('session.timeline', (p) => playbackSession.handleTimeline(p));
+
+  useConnectionStore.setState({ transport: client.transport, connected: client.isConnected() });
+  client.onConnectionChange((connected) => {
+    useConnectionStore.setState({ connected });
+    if (connected) {
+      void loadSettings();
+      void refreshChannels();
+      playbackSession.handleReconnect();
+    }
+  });
+
+  void loadSettings();
+  startChannelPolling();
+  installTestHook();
+}

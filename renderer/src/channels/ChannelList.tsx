@@ -1,0 +1,95 @@
+/**
+ * The channel list: live channels from the server (demo first, refreshed every few seconds),
+ * a field to play any channel id, and a clear state when the list cannot be had.
+ */
+import { type FormEvent, type SyntheticEvent, useState } from 'react';
+import { CHANNEL_ID_PATTERN } from '../../../common/manifest';
+import { fmtKbps } from '../format';
+import { playbackSession } from '../player/session';
+import { useChannelsStore } from '../stores/channels-store';
+import { useConnectionStore } from '../stores/connection-store';
+import { usePlayerStore } from '../stores/player-store';
+
+/** performance.now() of the user's gesture, for time to first frame. */
+function clickTime(e: SyntheticEvent): number {
+  const now = performance.now();
+  const t = e.nativeEvent.timeStamp;
+  return t > 0 && t <= now ? t : now;
+}
+
+export function ChannelList() {
+  const channels = useChannelsStore((s) => s.channels);
+  const status = useChannelsStore((s) => s.status);
+  const error = useChannelsStore((s) => s.error);
+  const current = usePlayerStore((s) => s.channel);
+  const connected = useConnectionStore((s) => s.connected);
+  const [draft, setDraft] = useState('');
+  const id = draft.trim().toLowerCase();
+  const valid = CHANNEL_ID_PATTERN.test(id);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (valid) playbackSession.play(id, clickTime(e));
+  };
+
+  return (
+    <div className="channels">
+      <h2 className="section-title">Channels</h2>
+      <form className="channel-form" onSubmit={submit}>
+        <input
+          data-testid="channel-input"
+          className="input"
+          placeholder="Channel id"
+          aria-label="Channel id"
+          value={draft}
+          spellCheck={false}
+          autoComplete="off"
+          onChange={(e) => setDraft(e.target.value)}
+          aria-invalid={draft !== '' && !valid}
+        />
+        <button data-testid="channel-play" className="btn btn-primary" type="submit" disabled={!valid}>
+          Play
+        </button>
+      </form>
+      {draft !== '' && !valid && (
+        <p className="hint">Lowercase letters, digits, “-” and “_”, starting with a letter or digit.</p>
+      )}
+
+      {status === 'error' && (
+        <div className="notice notice-error" data-testid="channels-error" role="alert">
+          <strong>
+            {connected ? 'Cannot reach the Swarmcast server.' : 'Lost the connection to the Swarmcast core.'}
+          </strong>
+          {connected && <span>{error}</span>}
+          <span className="muted">Trying again every few seconds…</span>
+        </div>
+      )}
+      {status === 'loading' && channels.length === 0 && <p className="muted pad">Loading channels…</p>}
+      {status === 'ok' && channels.length === 0 && (
+        <div className="empty" data-testid="channels-empty">
+          <strong>No channels live right now.</strong>
+          <span className="muted">Start a broadcast, or type a channel id above.</span>
+        </div>
+      )}
+
+      <ul className="channel-list">
+        {channels.map((c) => (
+          <li key={c.id}>
+            <button
+              type="button"
+              data-testid={`channel-${c.id}`}
+              className={`channel ${current === c.id ? 'channel-active' : ''}`}
+              aria-current={current === c.id ? 'true' : undefined}
+              onClick={(e) => playbackSession.play(c.id, clickTime(e))}
+            >
+              <span className={`live-dot ${c.live ? 'on' : ''}`} aria-hidden="true" />
+              <span className="channel-name">{c.id}</span>
+              {c.demo && <span className="tag">demo</span>}
+              <span className="channel-meta">{c.live ? fmtKbps(c.bitrateKbps) : 'offline'}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

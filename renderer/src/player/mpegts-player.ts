@@ -1,0 +1,58 @@
+/**
+ * Creating and fully destroying mpegts.js players for the gateway's live FLV, and counting
+ * the ones alive (channel switching must leave none behind).
+ */
+import mpegts from 'mpegts.js';
+
+export type LivePlayer = mpegts.Player;
+
+let alive = 0;
+/** mpegts.js players created and not yet destroyed (the leak check reads it). */
+export function livePlayers(): number {
+  return alive;
+}
+
+let loggingSet = false;
+function quietLogging(): void {
+  if (loggingSet) return;
+  loggingSet = true;
+  mpegts.LoggingControl.applyConfig({ enableVerbose: false, enableDebug: false, enableInfo: false });
+}
+
+export function canPlayLiveFlv(): boolean {
+  return mpegts.getFeatureList().mseLivePlayback;
+}
+
+export const PlayerEvents = mpegts.Events;
+
+/** Instant start: no stash buffer, no lazy load, data from the gateway's fast write; latency is ours. */
+export function createLivePlayer(url: string): LivePlayer {
+  quietLogging();
+  const player = mpegts.createPlayer(
+    { type: 'flv', isLive: true, url },
+    {
+      enableStashBuffer: false,
+      lazyLoad: false,
+      enableWorker: false,
+      liveBufferLatencyChasing: false,
+      autoCleanupSourceBuffer: true,
+      // Start the HTTP request while the MediaSource is still opening; mpegts.js queues what arrives.
+      deferLoadAfterSourceOpen: false,
+    },
+  );
+  alive++;
+  return player;
+}
+
+/** pause, unload, detachMediaElement, destroy: releases the request, the MediaSource and the element. */
+export function destroyLivePlayer(player: LivePlayer): void {
+  try {
+    player.pause();
+    player.unload();
+    player.detachMediaElement();
+    player.destroy();
+  } catch (err) {
+    console.warn('swarmcast: player teardown', err);
+  }
+  alive--;
+}

@@ -1,0 +1,289 @@
+/**
+ * One mpegts.js player for one gateway stream, on the page's one <video>. It does the instant
+ * start (the gateway writes init + the latest GOP at once: once that burst is buffered, jump to
+ * targetLatencyS behind the buffered end, then play), measures time to first frame, counts
+ * stalls, runs the live-sync policy, and watches for a broken stream. destroy() releases
+ * everything (pause, unload, detach, destroy, listeners, timers).
+ */
+import type { LiveSync, Timeline } from '../../../common/ipc-contract';
+import { latencyBehindLiveS } from './latency';
+import { liveSyncDecision } from './live-sync';
+import { mark } from './marks';
+import { bufferAhead, lastRange, playWithMutedFallback, rangeAt } from './media';
+import { describePlayerError } from './messages';
+import {
+  canPlayLiveFlv,
+  createLivePlayer,
+  destroyLivePlayer,
+  type LivePlayer,
+  PlayerEvents,
+} from './mpegts-player';
+import { StallCounter } from './stall-counter';
+
+export type FailureReason = 'ended' | 'broken';
+
+export interface PlayerMetrics {
+  latencyS: number | null;
+  bufferS: number;
+  stalls: number;
+  stallSeconds: number;
+  playbackRate: number;
+}
+
+export interface ControllerHooks {
+  getLiveSync(): LiveSync;
+  getTimeline(): Timeline | null;
+  onFirstFrame(ttffMs: number): void;
+  onFailure(reason: FailureReason, message: string): void;
+  onMetrics(m: PlayerMetrics): void;
+  onMutedByBrowser(): void;
+}
+
+/** Poll while starting (ms); the burst settles when buffered end stops moving between polls. */
+const STARTUP_POLL_MS = 10;
+/** Jump at the latest this long after the first buffered data, settled or not. */
+const MAX_SETTLE_MS = 200;
+/** Jump at start only when it skips at least this much; a second jump before the first frame, this. */
+const FIRST_JUMP_MIN_S = 0.15;
+const REJUMP_MIN_S = 0.4;
+/** Buffered data this close to live (by the timeline) is the end of the start-up burst. */
+const EDGE_LATENCY_S = 0.3;
+/** Live-sync and watchdog period (ms). */
+const SYNC_PERIOD_MS = 250;
+/** No first frame after this long: the stream is broken. */
+const START_TIMEOUT_MS = 10_000;
+/** Playing but currentTime has not moved for this long: the stream is broken. */
+const NO_PROGRESS_MS = 5_000;
+
+export class PlayerController {
+  private player: LivePlayer | null = null;
+  private destroyed = false;
+  private readonly cleanups: (() => void)[] = [];
+  private startupTimer: ReturnType<typeof setInterval> | null = null;
+  private syncTimer: ReturnType<typeof setInterval> | null = null;
+  private firstDataAt: number | null = null;
+  private lastEnd = -1;
+  private jumpTarget: number | null = null;
+  private playRequested = false;
+  private firstFrameAt: number | null = null;
+  private rvfcArmed = false;
+  private readonly stalls = new StallCounter();
+  private progressTime = -1;
+  private progressAt = 0;
+
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly url: string,
+    /** performance.now() of the click (or open call) that started this, for ttff. */
+    private readonly t0: number,
+    private readonly hooks: ControllerHooks,
+  ) {}
+
+  get hasFirstFrame(): boolean {
+    return this.firstFrameAt !== null;
+  }
+
+  start(): void {
+    if (!canPlayLiveFlv()) {
+      this.fail('broken', 'This browser cannot play live FLV (no Media Source Extensions).');
+      return;
+    }
+    const player = createLivePlayer(this.url);
+    this.player = player;
+    player.on(PlayerEvents.ERROR, this.onPlayerError);
+    player.on(PlayerEvents.LOADING_COMPLETE, this.onLoadingComplete);
+    this.listen('playing', this.onPlaying);
+    this.listen('waiting', this.onWaiting);
+    this.listen('play', this.onPlay);
+    this.listen('error', this.onMediaError);
+    this.video.playbackRate = 1;
+    player.attachMediaElement(this.video);
+    mark('load');
+    player.load();
+    this.progressAt = performance.now();
+    this.startupTimer = setInterval(this.startupCheck, STARTUP_POLL_MS);
+    this.syncTimer = setInterval(this.syncTick, SYNC_PERIOD_MS);
+  }
+
+  /** Full teardown; safe to call twice. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.startupTimer) clearInterval(this.startupTimer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    // Our listeners go first: detaching sets src='' and fires 'error'/'emptied' on the element.
+    for (const off of this.cleanups.splice(0)) off();
+    const player = this.player;
+    this.player = null;
+    if (!player) return;
+    player.off(PlayerEvents.ERROR, this.onPlayerError);
+    player.off(PlayerEvents.LOADING_COMPLETE, this.onLoadingComplete);
+    destroyLivePlayer(player);
+    this.video.playbackRate = 1;
+  }
+
+  /** Runs live sync now (e.g. right after the user resumes from pause). */
+  syncNow(): void {
+    this.syncTick();
+  }
+
+  private listen<K extends keyof HTMLMediaElementEventMap>(type: K, fn: () => void): void {
+    this.video.addEventListener(type, fn);
+    this.cleanups.push(() => this.video.removeEventListener(type, fn));
+  }
+
+  private fail(reason: FailureReason, message: string): void {
+    if (this.destroyed) return;
+    this.hooks.onFailure(reason, message);
+  }
+
+  // ── start-up: wait for the GOP burst, jump behind its end, play ──────────────────────────
+
+  private readonly startupCheck = (): void => {
+    if (this.destroyed || this.firstFrameAt !== null) return;
+    const r = lastRange(this.video.buffered);
+    if (!r) return;
+    const now = performance.now();
+    if (this.firstDataAt === null) {
+      this.firstDataAt = now;
+      mark('first-data');
+    }
+    // The burst is in when the buffered end stops moving, or the timeline says it is at the live edge.
+    const endLatency = latencyBehindLiveS(this.hooks.getTimeline(), r.end, Date.now());
+    const atEdge = endLatency !== null && endLatency < EDGE_LATENCY_S;
+    const settled = atEdge || r.end === this.lastEnd || now - this.firstDataAt >= MAX_SETTLE_MS;
+    this.lastEnd = r.end;
+    if (!settled) return;
+    const target = this.hooks.getLiveSync().targetLatencyS;
+    const want = Math.max(r.start, r.end - target);
+    const ct = this.video.currentTime;
+    // During a seek currentTime already reads the target, so a pending jump is not repeated; a
+    // second jump (more of the burst came in) restarts decoding, so it must be worth it.
+    const minGain = this.jumpTarget === null ? FIRST_JUMP_MIN_S : REJUMP_MIN_S;
+    if (ct < r.start || want - ct > minGain) {
+      this.jumpTarget = want;
+      this.video.currentTime = want;
+      mark('jump');
+    }
+    if (!this.playRequested) {
+      this.playRequested = true;
+      playWithMutedFallback(this.video, () => this.destroyed || this.hooks.onMutedByBrowser());
+    }
+  };
+
+  private readonly onPlaying = (): void => {
+    this.stalls.end(performance.now());
+    if (this.firstFrameAt !== null) return;
+    mark('playing');
+    this.armFirstFrame();
+  };
+
+  /** ttff = first requestVideoFrameCallback after 'playing' that shows the jump target. */
+  private armFirstFrame(): void {
+    if (this.rvfcArmed || this.destroyed) return;
+    const v = this.video;
+    if (typeof v.requestVideoFrameCallback !== 'function') {
+      this.firstFrame();
+      return;
+    }
+    this.rvfcArmed = true;
+    v.requestVideoFrameCallback((_now, meta) => {
+      this.rvfcArmed = false;
+      if (this.destroyed || this.firstFrameAt !== null) return;
+      const onTarget = this.jumpTarget === null || meta.mediaTime >= this.jumpTarget - 0.1;
+      if (onTarget && !v.paused && !v.seeking) this.firstFrame();
+      else this.armFirstFrame();
+    });
+  }
+
+  private firstFrame(): void {
+    const now = performance.now();
+    mark('first-frame');
+    // Measure now, so latency and buffer at the first frame are in the store with the ttff.
+    this.syncTick();
+    this.firstFrameAt = now;
+    this.progressAt = now;
+    this.progressTime = this.video.currentTime;
+    if (this.startupTimer) clearInterval(this.startupTimer);
+    this.startupTimer = null;
+    this.hooks.onFirstFrame(Math.max(0, now - this.t0));
+  }
+
+  // ── afterwards: stalls, live sync, watchdog ──────────────────────────────────────────────
+
+  private readonly onWaiting = (): void => {
+    if (this.firstFrameAt !== null && !this.video.seeking) this.stalls.begin(performance.now());
+  };
+
+  private readonly onPlay = (): void => {
+    // Resumed after a pause: the watchdog restarts, and live sync may jump back to the edge.
+    this.progressAt = performance.now();
+    if (this.firstFrameAt !== null) queueMicrotask(() => this.syncTick());
+  };
+
+  private readonly syncTick = (): void => {
+    if (this.destroyed) return;
+    const v = this.video;
+    const now = performance.now();
+    const latencyS = latencyBehindLiveS(this.hooks.getTimeline(), v.currentTime, Date.now());
+    const bufferS = bufferAhead(v);
+
+    if (this.firstFrameAt === null) {
+      if (now - this.progressAt > START_TIMEOUT_MS) {
+        this.fail('broken', 'The stream did not start: no picture after 10 s.');
+        return;
+      }
+    } else if (!v.paused && !v.seeking) {
+      if (Math.abs(v.currentTime - this.progressTime) > 0.01) {
+        this.progressTime = v.currentTime;
+        this.progressAt = now;
+      } else if (now - this.progressAt > NO_PROGRESS_MS) {
+        this.fail('broken', 'The stream stopped: no new picture for 5 s.');
+        return;
+      }
+      this.applyLiveSync(latencyS, bufferS);
+    } else {
+      this.progressAt = now;
+    }
+
+    this.hooks.onMetrics({
+      latencyS,
+      bufferS,
+      stalls: this.stalls.count,
+      stallSeconds: this.stalls.secondsAt(now),
+      playbackRate: v.playbackRate,
+    });
+  };
+
+  private applyLiveSync(latencyS: number | null, bufferS: number): void {
+    const v = this.video;
+    const d = liveSyncDecision({
+      latencyS,
+      bufferAheadS: bufferS,
+      currentTime: v.currentTime,
+      currentRate: v.playbackRate,
+      settings: this.hooks.getLiveSync(),
+    });
+    if (d.seekTo !== undefined) {
+      const r = rangeAt(v.buffered, v.currentTime);
+      // Stay inside the data we hold: a seek outside it would make mpegts.js re-request the stream.
+      if (r && d.seekTo < r.end - 0.05 && d.seekTo > v.currentTime) v.currentTime = d.seekTo;
+    }
+    if (v.playbackRate !== d.rate) v.playbackRate = d.rate;
+  }
+
+  // ── failures ─────────────────────────────────────────────────────────────────────────────
+
+  private readonly onPlayerError = (type: unknown, detail: unknown, info: unknown): void => {
+    this.fail('broken', describePlayerError(type, detail, info));
+  };
+
+  private readonly onLoadingComplete = (): void => {
+    this.fail('ended', 'The stream ended.');
+  };
+
+  private readonly onMediaError = (): void => {
+    const err = this.video.error;
+    this.fail('broken', `The video could not be decoded${err?.message ? ` (${err.message})` : ''}.`);
+  };
+}

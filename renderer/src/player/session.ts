@@ -1,0 +1,293 @@
+/**
+ * The playback session: which channel the user selected, the core session behind it
+ * ('player.open' / 'player.close'), the one PlayerController playing it, and automatic
+ * recovery. On offline / unreachable / broken it tears the player down, tells the user why,
+ * and retries 'player.open' with backoff (1 s, 2 s, 4 s … 10 s) while the channel stays
+ * selected. Reports the player's measurements to the core every second.
+ */
+import type { EventPayload, Timeline } from '../../../common/ipc-contract';
+import { getApi, getClient } from '../api';
+import { classifyFailure, errorText } from '../api/errors';
+import { freshMeasurements, type Phase, usePlayerStore } from '../stores/player-store';
+import { useSettingsStore } from '../stores/settings-store';
+import { clearHistory, pushHistory } from '../stores/stats-store';
+import { mark } from './marks';
+import { failureMessage } from './messages';
+import { type FailureReason, PlayerController } from './player-controller';
+import { playerReport } from './report';
+import { mirrorVideoState } from './video-mirror';
+
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 10_000;
+/** Playing this long without trouble resets the retry backoff. */
+const STEADY_MS = 5_000;
+const TICK_MS = 500;
+
+type Status = EventPayload<'session.status'>;
+
+class PlaybackSession {
+  private video: HTMLVideoElement | null = null;
+  private detachVideoListeners: (() => void) | null = null;
+  private controller: PlayerController | null = null;
+  private channel: string | null = null;
+  private sessionId: string | null = null;
+  private gen = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryDelayMs = RETRY_MIN_MS;
+  private firstFrameAt: number | null = null;
+  private tickCount = 0;
+  private readonly timelines = new Map<string, Timeline>();
+  /** Statuses that arrived before 'player.open' answered with their session id. */
+  private readonly earlyStatus = new Map<string, Status>();
+
+  constructor() {
+    setInterval(this.tick, TICK_MS);
+  }
+
+  get videoElement(): HTMLVideoElement | null {
+    return this.video;
+  }
+
+  attachVideo(video: HTMLVideoElement | null): void {
+    if (video === this.video) return;
+    if (this.video) this.stop();
+    this.detachVideoListeners?.();
+    this.detachVideoListeners = null;
+    this.video = video;
+    if (!video) return;
+    const s = usePlayerStore.getState();
+    video.muted = s.muted;
+    video.volume = s.volume;
+    this.detachVideoListeners = mirrorVideoState(video);
+  }
+
+  /** Starts (or switches to) a channel. `t0` is performance.now() of the user's click. */
+  play(channel: string, t0 = performance.now()): void {
+    this.teardown();
+    this.clearRetry();
+    const gen = ++this.gen;
+    this.channel = channel;
+    this.retryDelayMs = RETRY_MIN_MS;
+    this.earlyStatus.clear();
+    clearHistory();
+    usePlayerStore.setState({
+      ...freshMeasurements,
+      channel,
+      phase: 'opening',
+      message: null,
+      retryAt: null,
+    });
+    void this.open(gen, t0);
+  }
+
+  /** Stops playback and forgets the channel (no retries). */
+  stop(): void {
+    this.gen++;
+    this.teardown();
+    this.clearRetry();
+    this.channel = null;
+    usePlayerStore.setState({
+      ...freshMeasurements,
+      channel: null,
+      phase: 'idle',
+      message: null,
+      retryAt: null,
+    });
+  }
+
+  handleStatus(status: Status): void {
+    if (status.sessionId !== this.sessionId) {
+      if (this.sessionId === null && status.channel === this.channel) {
+        this.earlyStatus.set(status.sessionId, status);
+      }
+      return;
+    }
+    usePlayerStore.setState({ coreState: status.state });
+    this.applyStatus(status);
+  }
+
+  handleTimeline(timeline: Timeline): void {
+    if (timeline.sessionId === this.sessionId || this.sessionId === null) {
+      this.timelines.set(timeline.sessionId, timeline);
+      if (this.timelines.size > 8) {
+        const oldest = this.timelines.keys().next().value;
+        if (oldest !== undefined && oldest !== this.sessionId) this.timelines.delete(oldest);
+      }
+    }
+  }
+
+  /** The link to the core came back: retry now instead of waiting out the backoff. */
+  handleReconnect(): void {
+    const phase = usePlayerStore.getState().phase;
+    if (this.channel && this.retryTimer && phase === 'unreachable') {
+      this.clearRetry();
+      void this.open(this.gen, performance.now());
+    }
+  }
+
+  setMuted(muted: boolean): void {
+    const v = this.video;
+    if (v) {
+      v.muted = muted;
+      if (!muted && v.volume === 0) v.volume = 0.5;
+    }
+    usePlayerStore.setState({ muted, volume: v ? v.volume : usePlayerStore.getState().volume });
+  }
+
+  setVolume(volume: number): void {
+    const v = Math.min(1, Math.max(0, volume));
+    if (this.video) {
+      this.video.volume = v;
+      if (v > 0 && this.video.muted) this.video.muted = false;
+    }
+    usePlayerStore.setState({ volume: v, muted: this.video ? this.video.muted : v === 0 });
+  }
+
+  togglePause(): void {
+    const v = this.video;
+    if (!v || !this.controller) return;
+    if (v.paused) {
+      v.play().catch(() => {});
+      this.controller.syncNow();
+    } else {
+      v.pause();
+    }
+  }
+
+  /** The core's message is a sentence for the user; ours stands in when it sends none. */
+  private applyStatus(status: Status): void {
+    const { channel, state, message } = status;
+    if (state === 'offline' || state === 'unreachable' || state === 'error') {
+      this.fail(state, message ?? failureMessage(state, channel, null));
+    } else if (state === 'closed') {
+      this.fail('error', message ?? failureMessage('error', channel, 'The core closed the session.'));
+    }
+  }
+
+  private async open(gen: number, t0: number): Promise<void> {
+    const channel = this.channel;
+    if (!channel) return;
+    let res: { sessionId: string; streamUrl: string };
+    mark('open');
+    try {
+      res = await getApi().invoke('player.open', { channel });
+    } catch (err) {
+      if (gen !== this.gen) return;
+      const kind = classifyFailure(err);
+      this.fail(kind, failureMessage(kind, channel, kind === 'unreachable' ? null : errorText(err)));
+      return;
+    }
+    if (gen !== this.gen) {
+      getApi()
+        .invoke('player.close', { sessionId: res.sessionId })
+        .catch(() => {});
+      return;
+    }
+    this.sessionId = res.sessionId;
+    usePlayerStore.setState({ sessionId: res.sessionId });
+    const early = this.earlyStatus.get(res.sessionId);
+    this.earlyStatus.clear();
+    if (early) {
+      usePlayerStore.setState({ coreState: early.state });
+      this.applyStatus(early);
+      if (gen !== this.gen || this.sessionId !== res.sessionId) return;
+    }
+    const video = this.video;
+    if (!video) {
+      this.fail('error', 'No video element to play in.');
+      return;
+    }
+    video.muted = usePlayerStore.getState().muted;
+    const controller = new PlayerController(video, res.streamUrl, t0, {
+      // The core sends the thresholds in force for this session (latency mode, peers); until then, settings.
+      getLiveSync: () =>
+        this.timelines.get(res.sessionId)?.liveSync ?? useSettingsStore.getState().settings.liveSync,
+      getTimeline: () => this.timelines.get(res.sessionId) ?? null,
+      onFirstFrame: (ttffMs) => {
+        if (this.controller !== controller) return;
+        this.firstFrameAt = performance.now();
+        usePlayerStore.setState({ phase: 'playing', ttffMs, message: null, retryAt: null });
+      },
+      onFailure: (reason, message) => {
+        if (this.controller !== controller) return;
+        this.onPlayerFailure(reason, message);
+      },
+      onMetrics: (m) => {
+        if (this.controller === controller) usePlayerStore.setState(m);
+      },
+      onMutedByBrowser: () => usePlayerStore.setState({ muted: true }),
+    });
+    this.controller = controller;
+    this.firstFrameAt = null;
+    controller.start();
+  }
+
+  private onPlayerFailure(reason: FailureReason, message: string): void {
+    const channel = this.channel ?? '';
+    // The stream dies with the core: say so, rather than blaming the stream.
+    if (!getClient().isConnected()) this.fail('unreachable', failureMessage('unreachable', channel, null));
+    else if (reason === 'ended') this.fail('offline', failureMessage('offline', channel, message));
+    else this.fail('error', failureMessage('error', channel, message));
+  }
+
+  /** Tears down, shows why, and schedules the next 'player.open'. */
+  private fail(kind: Exclude<Phase, 'idle' | 'opening' | 'playing'>, message: string): void {
+    const channel = this.channel;
+    if (!channel) return;
+    this.teardown();
+    this.clearRetry();
+    const gen = this.gen;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+    usePlayerStore.setState({
+      phase: kind,
+      message,
+      retryAt: Date.now() + delay,
+      sessionId: null,
+      latencyS: null,
+      bufferS: 0,
+      playbackRate: 1,
+      waiting: false,
+    });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (gen !== this.gen) return;
+      usePlayerStore.setState({ retryAt: null });
+      void this.open(gen, performance.now());
+    }, delay);
+  }
+
+  private teardown(): void {
+    this.controller?.destroy();
+    this.controller = null;
+    this.firstFrameAt = null;
+    const id = this.sessionId;
+    this.sessionId = null;
+    if (id) {
+      this.timelines.delete(id);
+      getApi()
+        .invoke('player.close', { sessionId: id })
+        .catch(() => {});
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private readonly tick = (): void => {
+    this.tickCount++;
+    const s = usePlayerStore.getState();
+    if (!this.controller || !this.sessionId || s.phase !== 'playing') return;
+    const now = performance.now();
+    if (this.firstFrameAt !== null && now - this.firstFrameAt > STEADY_MS) this.retryDelayMs = RETRY_MIN_MS;
+    pushHistory(Date.now(), s.latencyS, s.bufferS);
+    if (this.tickCount % 2 !== 0 || s.paused) return;
+    getApi()
+      .invoke('player.report', playerReport(this.sessionId, s))
+      .catch(() => {});
+  };
+}
+
+export const playbackSession = new PlaybackSession();

@@ -1,0 +1,55 @@
+/**
+ * window.__swarmcastPlayer: a read-only view of the player for tests and benchmarks,
+ * present in every build.
+ */
+import { type Phase, usePlayerStore } from '../stores/player-store';
+import { decodedFrames } from './media';
+import { livePlayers } from './mpegts-player';
+import { playbackSession } from './session';
+
+export interface PlayerTestState {
+  phase: Phase;
+  ttffMs: number | null;
+  latencyS: number | null;
+  bufferS: number;
+  stalls: number;
+  currentTime: number;
+  playing: boolean;
+  decodedFrames: number;
+  sessionId: string | null;
+  channel: string | null;
+  /** The message shown when playback is offline / unreachable / broken, else null. */
+  error: string | null;
+  /** mpegts.js players alive right now (0 or 1; more would be a leak). */
+  players: number;
+  playbackRate: number;
+  stallSeconds: number;
+}
+
+export function playerTestState(): PlayerTestState {
+  const s = usePlayerStore.getState();
+  const video = playbackSession.videoElement;
+  const failed = s.phase === 'offline' || s.phase === 'unreachable' || s.phase === 'error';
+  return {
+    phase: s.phase,
+    ttffMs: s.ttffMs,
+    latencyS: s.latencyS,
+    bufferS: s.bufferS,
+    stalls: s.stalls,
+    currentTime: video?.currentTime ?? 0,
+    playing: s.phase === 'playing' && !!video && !video.paused && !s.waiting,
+    decodedFrames: video ? decodedFrames(video) : 0,
+    sessionId: s.sessionId,
+    channel: s.channel,
+    error: failed ? s.message : null,
+    players: livePlayers(),
+    playbackRate: video?.playbackRate ?? 1,
+    stallSeconds: s.stallSeconds,
+  };
+}
+
+export function installTestHook(): void {
+  if (window.__swarmcastPlayer) return;
+  const hook = Object.freeze({ state: playerTestState });
+  Object.defineProperty(window, '__swarmcastPlayer', { value: hook, configurable: true, writable: false });
+}

@@ -1,0 +1,59 @@
+/** The stats overlay: what the player measured, what the core reports, and a 60 s chart. */
+import { fmtBytes, fmtKbps, fmtMs, fmtSeconds, fmtShare } from '../format';
+import { usePlayerStore } from '../stores/player-store';
+import { useStatsStore } from '../stores/stats-store';
+import { LiveChart } from './LiveChart';
+
+function Row({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="stat-row">
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value}</dd>
+    </div>
+  );
+}
+
+export function StatsOverlay() {
+  const ttffMs = usePlayerStore((s) => s.ttffMs);
+  const latencyS = usePlayerStore((s) => s.latencyS);
+  const bufferS = usePlayerStore((s) => s.bufferS);
+  const stalls = usePlayerStore((s) => s.stalls);
+  const stallSeconds = usePlayerStore((s) => s.stallSeconds);
+  const rate = usePlayerStore((s) => s.playbackRate);
+  const sessionId = usePlayerStore((s) => s.sessionId);
+  const core = useStatsStore((s) => s.core);
+  // Core stats of another (old) session would mislead; show them only for ours or when unscoped.
+  const c = core && (core.sessionId === null || core.sessionId === sessionId) ? core : null;
+  const total = c ? c.bytesCdn + c.bytesP2p + c.bytesSeed : 0;
+
+  return (
+    <section className="stats" data-testid="stats" aria-label="Playback statistics">
+      <dl>
+        <Row label="Time to first frame" value={fmtMs(ttffMs)} testId="stat-ttff" />
+        <Row label="Latency behind live" value={fmtSeconds(latencyS)} testId="stat-latency" />
+        <Row label="Buffer ahead" value={fmtSeconds(bufferS)} testId="stat-buffer" />
+        <Row label="Playback rate" value={`${rate.toFixed(2)}×`} testId="stat-rate" />
+        <Row label="Bitrate" value={fmtKbps(c?.bitrateKbps)} testId="stat-bitrate" />
+        <Row
+          label="From CDN"
+          value={c ? `${fmtBytes(c.bytesCdn)} · ${fmtShare(c.bytesCdn, total)}` : '—'}
+          testId="stat-cdn"
+        />
+        <Row
+          label="From peers"
+          value={c ? `${fmtBytes(c.bytesP2p)} · ${fmtShare(c.bytesP2p, total)}` : '—'}
+          testId="stat-p2p"
+        />
+        <Row
+          label="From seeds"
+          value={c ? `${fmtBytes(c.bytesSeed)} · ${fmtShare(c.bytesSeed, total)}` : '—'}
+          testId="stat-seed"
+        />
+        <Row label="Uploaded" value={fmtBytes(c?.bytesUp)} testId="stat-up" />
+        <Row label="Peers" value={c ? String(c.peers) : '—'} testId="stat-peers" />
+        <Row label="Stalls" value={`${stalls} (${stallSeconds.toFixed(1)} s)`} testId="stat-stalls" />
+      </dl>
+      <LiveChart />
+    </section>
+  );
+}
