@@ -4,6 +4,7 @@ import { App } from './App';
 import { bootstrap } from './bootstrap';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
+import './player.css';
 
 bootstrap();
 
