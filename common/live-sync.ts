@@ -1,48 +1,65 @@
 /**
- * Holding playback in the latency band: a pure policy shared by the renderer's player and
- * the headless player. Speed up only while latency is above the threshold and there is
- * buffer to spend (so the buffer never runs dry); drop back to normal speed once near the
- * target; seek only when far behind.
+ * The live-sync policy: after the start-up jump, hold latency behind live inside a band with
+ * the playback rate, and seek only when far behind. Pure and shared: the renderer's player and
+ * the headless player (`swarmcast peer`) both call it a few times a second
+ * (table-tested in test/live-sync.test.ts).
+ *
+ * - Latency is the timeline's (now − origin time of the frame shown) when known, otherwise
+ *   the buffer ahead (buffered end − currentTime) stands in for it.
+ * - Above seekAboveS: seek forward inside the buffer, to targetLatencyS behind the buffered end
+ *   at most (never past the data we have), when that skips at least MIN_SEEK_SKIP_S.
+ * - Above speedUpAboveS: play at catchUpRate, but only while the buffer ahead is large enough
+ *   that it cannot run dry (start above SPEEDUP_START_BUFFER_S, stop at MIN_SPEEDUP_BUFFER_S).
+ * - Once catching up, keep going until latency is back within targetLatencyS, then 1.0.
  */
 import type { LiveSync } from './ipc-contract';
 
-/** Below this much buffer ahead (s) we never play faster than real time. */
-export const MIN_BUFFER_FOR_SPEEDUP_S = 0.4;
-/** Once catching up, keep going until this close (s) to the target. */
-const SETTLE_MARGIN_S = 0.05;
+/** Never play faster than 1.0 with less than this much buffered ahead (measured: 1.5× runs dry below ~0.4 s). */
+export const MIN_SPEEDUP_BUFFER_S = 0.4;
+/** Start speeding up only with this much buffered ahead (hysteresis above MIN_SPEEDUP_BUFFER_S). */
+export const SPEEDUP_START_BUFFER_S = 0.6;
+/** A seek must skip at least this much to be worth the visible jump. */
+export const MIN_SEEK_SKIP_S = 0.5;
 
 export interface LiveSyncInput {
-  /** Seconds behind live of the frame shown, or null when unknown (buffer ahead is used instead). */
+  /** Latency behind live from the timeline (s), or null when there is no timeline yet. */
   latencyS: number | null;
-  /** Seconds of media buffered ahead of the playhead. */
+  /** Buffered end − currentTime (s), in the range that holds currentTime; 0 when none. */
   bufferAheadS: number;
+  /** video.currentTime (s). */
+  currentTime: number;
+  /** video.playbackRate now. */
   currentRate: number;
   settings: LiveSync;
 }
 
 export interface LiveSyncDecision {
   rate: number;
-  /** Seconds to jump forward, or null. */
-  seekBy: number | null;
+  /** Set when the player should jump forward to this media time (always inside the buffer). */
+  seekTo?: number;
+  /** Why: for logs and tests. */
+  reason: 'seek' | 'catch-up' | 'in-band' | 'low-buffer' | 'no-data';
 }
 
-export function decideLiveSync({
-  latencyS,
-  bufferAheadS,
-  currentRate,
-  settings,
-}: LiveSyncInput): LiveSyncDecision {
-  const behind = latencyS ?? bufferAheadS;
-  if (behind > settings.seekAboveS) {
-    const jump = bufferAheadS - settings.targetLatencyS;
-    if (jump > 0) return { rate: 1, seekBy: jump };
+export function liveSyncDecision(input: LiveSyncInput): LiveSyncDecision {
+  const { settings: s, currentTime, currentRate } = input;
+  const buffer = Number.isFinite(input.bufferAheadS) ? Math.max(0, input.bufferAheadS) : 0;
+  const latency = input.latencyS !== null && Number.isFinite(input.latencyS) ? input.latencyS : buffer;
+  if (!Number.isFinite(latency) || !Number.isFinite(currentTime)) return { rate: 1, reason: 'no-data' };
+
+  if (latency > s.seekAboveS) {
+    // Skip what puts us at the target, but no further than the data we hold allows.
+    const skip = Math.min(latency - s.targetLatencyS, buffer - s.targetLatencyS);
+    if (skip >= MIN_SEEK_SKIP_S) return { rate: 1, seekTo: currentTime + skip, reason: 'seek' };
   }
-  if (bufferAheadS <= MIN_BUFFER_FOR_SPEEDUP_S) return { rate: 1, seekBy: null };
+
   const catchingUp = currentRate > 1;
-  if (behind > settings.speedUpAboveS || (catchingUp && behind > settings.targetLatencyS + SETTLE_MARGIN_S)) {
-    return { rate: settings.catchUpRate, seekBy: null };
+  const bufferOk = buffer > (catchingUp ? MIN_SPEEDUP_BUFFER_S : SPEEDUP_START_BUFFER_S);
+  const wantsFaster = latency > s.speedUpAboveS || (catchingUp && latency > s.targetLatencyS);
+  if (wantsFaster) {
+    return bufferOk ? { rate: s.catchUpRate, reason: 'catch-up' } : { rate: 1, reason: 'low-buffer' };
   }
-  return { rate: 1, seekBy: null };
+  return { rate: 1, reason: 'in-band' };
 }
 
 /**

@@ -35,6 +35,11 @@ export interface GatewayStreamOptions {
    * live edge with some buffer; an older keyframe is taken when the newest is too recent.
    */
   minStartBufferMs?: number;
+  /**
+   * The stream skipped `ms` of media to the next keyframe. Players close such a gap in their
+   * media time, so the session's time zero moves by that much for latency to stay right.
+   */
+  onSkip?: (ms: number) => void;
   maxBacklogBytes?: number;
 }
 
@@ -171,8 +176,12 @@ export class GatewayStream {
     return true;
   }
 
+  /** Timestamp of the last tag written (for the size of a skip). */
+  private lastTs: number | null = null;
+
   private write(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    this.lastTs = lastTagTs(bytes, bytes.length) ?? this.lastTs;
     this.sink.write(bytes);
     this.bytesWritten += bytes.length;
     this.lastProgress = Date.now();
@@ -229,6 +238,7 @@ export class GatewayStream {
     const k = this.keyframes(this.seq + 1, false).next().value;
     if (!k) return;
     this.skips++;
+    if (this.lastTs !== null && k.ts > this.lastTs) this.opts.onSkip?.(k.ts - this.lastTs);
     this.log.warn('gateway skipped to the next keyframe', {
       reader: this.opts.readerId,
       from: this.seq,

@@ -6,7 +6,8 @@
  */
 import { FlvDemuxer, isMediaFrame } from '../../common/flv';
 import type { LiveSync } from '../../common/ipc-contract';
-import { decideLiveSync } from '../../common/live-sync';
+import { latencyBehindLiveS } from '../../common/latency';
+import { liveSyncDecision } from '../../common/live-sync';
 
 export interface TimelineSource {
   firstTs: number | null;
@@ -81,17 +82,21 @@ export class HeadlessPlayer {
     this.lastTick = Date.now();
   }
 
-  private originTimeOf(ts: number, tl: TimelineSource): number | null {
-    let best: { ts: number; originTime: number } | null = null;
-    for (const a of tl.anchors()) if (a.ts <= ts && (!best || a.ts > best.ts)) best = a;
-    return best ? best.originTime + (ts - best.ts) : null;
+  /** Media time of the playhead as a video element would report it (seconds since the first tag). */
+  private currentTime(): number | null {
+    const first = this.timeline()?.firstTs ?? null;
+    return first === null || this.playheadTs === null ? null : (this.playheadTs - first) / 1000;
   }
 
   private latencyS(): number | null {
     const tl = this.timeline();
-    if (!tl || this.playheadTs === null) return null;
-    const origin = this.originTimeOf(this.playheadTs, tl);
-    return origin === null ? null : (Date.now() + tl.clockOffsetMs - origin) / 1000;
+    const t = this.currentTime();
+    if (!tl || tl.firstTs === null || t === null) return null;
+    return latencyBehindLiveS(
+      { anchors: tl.anchors(), firstTs: tl.firstTs, clockOffsetMs: tl.clockOffsetMs },
+      t,
+      Date.now(),
+    );
   }
 
   private tick(): void {
@@ -126,14 +131,18 @@ export class HeadlessPlayer {
       this.stallStartedAt = now;
       return;
     }
-    const d = decideLiveSync({
+    const current = this.currentTime();
+    if (current === null) return;
+    const d = liveSyncDecision({
       latencyS: this.latencyS(),
       bufferAheadS: (this.bufferedEndTs - this.playheadTs) / 1000,
+      currentTime: current,
       currentRate: this.rate,
       settings: this.liveSync(),
     });
     this.rate = d.rate;
-    if (d.seekBy !== null) this.playheadTs = Math.min(this.bufferedEndTs, this.playheadTs + d.seekBy * 1000);
+    if (d.seekTo !== undefined)
+      this.playheadTs = Math.min(this.bufferedEndTs, this.playheadTs + (d.seekTo - current) * 1000);
   }
 
   stats(): HeadlessPlayerStats {

@@ -302,6 +302,12 @@ export class Core implements ViewerCore {
           p.lastAnchorTs = null;
           this.emitTimeline(p);
         },
+        onSkip: (ms) => {
+          if (p.firstTs === null) return;
+          p.firstTs += ms;
+          p.lastAnchorTs = null;
+          this.emitTimeline(p);
+        },
       },
     );
     p.streams.add(stream);

@@ -16,7 +16,12 @@ export function attachWsIpc(ws: WebSocket, core: ViewerCore, log: CoreLog): void
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
   };
   const off = core.onEvent((event, payload) => send({ event, payload }));
-  ws.on('close', off);
+  // Player sessions opened over this socket end with it (a closed tab never says player.close).
+  const opened = new Set<string>();
+  ws.on('close', () => {
+    off();
+    for (const sessionId of opened) void core.invoke('player.close', { sessionId }).catch(() => undefined);
+  });
   ws.on('error', (err) => log.debug('ipc socket error', { error: err.message }));
   ws.on('message', (data, isBinary) => {
     let frame: ReturnType<typeof wsClientFrameSchema.parse>;
@@ -35,7 +40,11 @@ export function attachWsIpc(ws: WebSocket, core: ViewerCore, log: CoreLog): void
     pending++;
     core
       .invoke(frame.name, frame.request)
-      .then((response) => send({ id: frame.id, ok: true, response }))
+      .then((response) => {
+        if (frame.name === 'player.open') opened.add((response as { sessionId: string }).sessionId);
+        if (frame.name === 'player.close') opened.delete((frame.request as { sessionId: string }).sessionId);
+        send({ id: frame.id, ok: true, response });
+      })
       .catch((err: unknown) =>
         send({ id: frame.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
       )

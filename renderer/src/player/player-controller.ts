@@ -6,8 +6,8 @@
  * everything (pause, unload, detach, destroy, listeners, timers).
  */
 import type { LiveSync, Timeline } from '../../../common/ipc-contract';
-import { latencyBehindLiveS } from './latency';
-import { liveSyncDecision } from './live-sync';
+import { latencyBehindLiveS } from '../../../common/latency';
+import { liveSyncDecision } from '../../../common/live-sync';
 import { mark } from './marks';
 import { bufferAhead, lastRange, playWithMutedFallback, rangeAt } from './media';
 import { describePlayerError } from './messages';

@@ -3,10 +3,13 @@
  * ≈ firstTs + currentTime·1000; the last anchor at or before it maps it to the origin's
  * wall-clock time; latency = (now + clockOffsetMs − that time) / 1000.
  */
-import type { Timeline } from '../../../common/ipc-contract';
+import type { Timeline } from './ipc-contract';
 
 /** Origin wall-clock time (ms) at which the frame at `currentTimeS` arrived at the origin, or null. */
-export function frameOriginTime(timeline: Timeline, currentTimeS: number): number | null {
+export function frameOriginTime(
+  timeline: Pick<Timeline, 'anchors' | 'firstTs'>,
+  currentTimeS: number,
+): number | null {
   const anchors = timeline.anchors;
   if (anchors.length === 0 || !Number.isFinite(currentTimeS)) return null;
   const frameTs = timeline.firstTs + currentTimeS * 1000;
@@ -21,7 +24,7 @@ export function frameOriginTime(timeline: Timeline, currentTimeS: number): numbe
 
 /** Seconds behind live of the frame shown at `currentTimeS`, or null without a usable timeline. */
 export function latencyBehindLiveS(
-  timeline: Timeline | null,
+  timeline: Pick<Timeline, 'anchors' | 'firstTs' | 'clockOffsetMs'> | null,
   currentTimeS: number,
   nowMs: number,
 ): number | null {

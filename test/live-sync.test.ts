@@ -1,33 +1,12 @@
 /**
- * The renderer's live-sync policy (renderer/src/player/live-sync.ts) and the latency it is fed
- * (renderer/src/player/latency.ts), table-driven.
+ * The live-sync policy (common/live-sync.ts, used by the renderer's player and the headless
+ * player) and the latency it is fed (common/latency.ts), table-driven.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, type LiveSync, type Timeline } from '../common/ipc-contract';
 
-// The renderer's files belong to tsconfig.web.json; a static import would pull them into the
-// Node project (TS6307). So they are loaded by URL and typed here by what the test relies on.
-interface LiveSyncInput {
-  latencyS: number | null;
-  bufferAheadS: number;
-  currentTime: number;
-  currentRate: number;
-  settings: LiveSync;
-}
-interface LiveSyncDecision {
-  rate: number;
-  seekTo?: number;
-  reason: string;
-}
-const { liveSyncDecision } = (await import(
-  /* @vite-ignore */ new URL('../renderer/src/player/live-sync.ts', import.meta.url).href
-)) as { liveSyncDecision(input: LiveSyncInput): LiveSyncDecision };
-const { frameOriginTime, latencyBehindLiveS } = (await import(
-  /* @vite-ignore */ new URL('../renderer/src/player/latency.ts', import.meta.url).href
-)) as {
-  frameOriginTime(timeline: Timeline, currentTimeS: number): number | null;
-  latencyBehindLiveS(timeline: Timeline | null, currentTimeS: number, nowMs: number): number | null;
-};
+import { frameOriginTime, latencyBehindLiveS } from '../common/latency';
+import { type LiveSyncInput, liveSyncDecision } from '../common/live-sync';
 
 const S: LiveSync = DEFAULT_SETTINGS.liveSync; // target 0.5, speed up above 1.0, rate 1.15, seek above 4
 
