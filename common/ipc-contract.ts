@@ -31,6 +31,12 @@ export const settingsSchema = z.object({
   latencyMode: z.enum(['normal', 'low']),
   /** Exchange segments with other viewers (off: everything from the CDN, nothing uploaded). */
   p2pEnabled: z.boolean(),
+  /** Upload cap for all peers together, kbit/s; null = automatic (yield to other traffic, use what is spare). */
+  uploadCapKbps: z.number().int().min(64).max(1_000_000).nullable(),
+  /** Cap on what is fetched ahead from peers, kbit/s; null = none. What the player needs now always comes. */
+  downloadCapKbps: z.number().int().min(256).max(1_000_000).nullable(),
+  /** Memory for segments kept to play and to share, MB. */
+  cacheMB: z.number().int().min(16).max(4096),
   liveSync: liveSyncSchema,
 });
 export type Settings = z.infer<typeof settingsSchema>;
@@ -40,6 +46,9 @@ export const DEFAULT_SETTINGS: Settings = {
   serverUrl: null,
   latencyMode: 'normal',
   p2pEnabled: true,
+  uploadCapKbps: null,
+  downloadCapKbps: null,
+  cacheMB: 96,
   liveSync: { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 },
 };
 
@@ -48,6 +57,9 @@ export const settingsPatchSchema = z
     serverUrl: settingsSchema.shape.serverUrl.optional(),
     latencyMode: settingsSchema.shape.latencyMode.optional(),
     p2pEnabled: settingsSchema.shape.p2pEnabled.optional(),
+    uploadCapKbps: settingsSchema.shape.uploadCapKbps.optional(),
+    downloadCapKbps: settingsSchema.shape.downloadCapKbps.optional(),
+    cacheMB: settingsSchema.shape.cacheMB.optional(),
     liveSync: liveSyncSchema.partial().optional(),
   })
   .strict();
@@ -80,6 +92,9 @@ export const coreStatsSchema = z.object({
   /** From seed servers (peers run next to the CDN). */
   bytesSeed: z.number().min(0),
   bytesUp: z.number().min(0),
+  /** Upload rate now and the cap in force (null = automatic), kbit/s. */
+  uploadKbps: z.number().min(0),
+  uploadCapKbps: z.number().min(0).nullable(),
   peers: z.number().int().min(0),
   /** Newest segment seq in the manifest. */
   latestSeq: z.number().int().nullable(),

@@ -78,6 +78,8 @@ function hostileViewer(serverUrl: string) {
         peerCount: 0,
         bytesUp: 0,
         peersBanned: 0,
+        uploadRate: () => n.uploadRate(),
+        setUploadCap: (kbps) => n.setUploadCap(kbps),
         close: () => {
           n.close();
           tracker.close();

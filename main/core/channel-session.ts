@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ComChannelInfo, SubRoomHints } from '../../common/com';
 import type { SessionState } from '../../common/ipc-contract';
 import type { Manifest, SegmentEntry } from '../../common/manifest';
+import { RateMeter } from '../p2p/pacer';
 import { planFetches, type SchedulePolicy, type SegmentView } from '../p2p/scheduler';
 import { ManifestRejected, OriginClient, OriginError, sha256Hex } from './origin-client';
 import type { SegmentCache, SourceKind } from './segment-cache';
@@ -29,6 +30,9 @@ export interface Swarm {
   readonly peerCount: number;
   readonly bytesUp: number;
   readonly peersBanned: number;
+  /** Upload rate now and the cap in force (null = automatic), kbit/s. */
+  uploadRate(): { kbps: number; capKbps: number | null };
+  setUploadCap(kbps: number | null): void;
   close(): void;
 }
 
@@ -50,7 +54,7 @@ export interface ChannelSessionOptions {
    * Fetch policy, read on every scheduling step (settings apply live): whether peers are
    * used, and how far behind live the player sits (which sets each segment's deadline).
    */
-  policy?: () => { p2p: boolean; latencyTargetMs: number };
+  policy?: () => { p2p: boolean; latencyTargetMs: number; downloadCapKbps?: number | null };
   /** Seeds take every segment at once from the CDN and never fetch from peers. */
   role?: 'viewer' | 'seed';
 }
@@ -86,6 +90,9 @@ export class ChannelSession {
   /** Peer segments that arrived before their manifest entry: verified when it comes. */
   private readonly pendingPeer = new Map<number, { bytes: Uint8Array; source: SourceKind; peerId: string }>();
   private loopTimer: NodeJS.Timeout | null = null;
+  private comInfo: ComChannelInfo | null = null;
+  /** Everything received (CDN and peers), for the download cap. */
+  private readonly received = new RateMeter(2000);
   private readonly cache: SegmentCache;
   private readonly log: CoreLog;
   private readonly maxParallel: number;
@@ -252,6 +259,7 @@ export class ChannelSession {
       return 'bad';
     }
     if (!this.cache.get(seq)?.verified) {
+      this.received.add(bytes.length, Date.now());
       if (source === 'seed') this.bytesSeed += bytes.length;
       else this.bytesP2p += bytes.length;
       if (this.inFlight.has(seq)) this.log.debug('peer delivered while the CDN was asked too', { seq });
@@ -398,11 +406,33 @@ export class ChannelSession {
    * The scheduling step: which segments to fetch, from where. Today the CDN serves all of
    * them; the live-edge segment streams while it is being cut.
    */
-  private policy(): { p2p: boolean; latencyTargetMs: number } {
+  private policy(): { p2p: boolean; latencyTargetMs: number; downloadCapKbps?: number | null } {
     return this.opts.policy?.() ?? { p2p: false, latencyTargetMs: 500 };
   }
 
+  /** Turns the swarm on or off while playing (the P2P switch). */
+  setSwarmEnabled(on: boolean): void {
+    if (!on && this.swarm) {
+      this.swarm.close();
+      this.swarm = null;
+      this.p2pInFlight.clear();
+      this.log.info('P2P off: playing from the CDN only', { channel: this.channel });
+    } else if (on && !this.swarm && this.comInfo) {
+      this.startSwarm(this.comInfo);
+    }
+    this.changed();
+  }
+
+  get uploadRate(): { kbps: number; capKbps: number | null } {
+    return this.swarm?.uploadRate() ?? { kbps: 0, capKbps: null };
+  }
+
+  setUploadCap(kbps: number | null): void {
+    this.swarm?.setUploadCap(kbps);
+  }
+
   private startSwarm(info: ComChannelInfo): void {
+    this.comInfo = info;
     if (!this.opts.swarm || this.swarm || this.closed) return;
     try {
       this.swarm = this.opts.swarm(info, this);
@@ -430,16 +460,19 @@ export class ChannelSession {
     const policy = this.policy();
     if (this.swarm && (policy.p2p || this.opts.role === 'seed')) {
       if (this.opts.role === 'seed') this.scheduleCdn(false);
-      else this.scheduleSwarm(policy.latencyTargetMs);
+      else this.scheduleSwarm(policy.latencyTargetMs, policy.downloadCapKbps ?? null);
       if (this.opts.role === 'seed') this.scheduleLiveEdge();
       return;
     }
     this.scheduleCdn(true);
   }
 
-  private scheduleSwarm(latencyTargetMs: number): void {
+  private scheduleSwarm(latencyTargetMs: number, downloadCapKbps: number | null): void {
     const swarm = this.swarm!;
     const now = Date.now();
+    // Over the download cap: fetch nothing ahead from peers; what is due still comes from the CDN.
+    const overCap =
+      downloadCapKbps !== null && (this.received.bytesPerSecond(now) * 8) / 1000 >= downloadCapKbps;
     const views: SegmentView[] = [];
     for (let seq = this.wantFrom!; seq <= this.latest!; seq++) {
       const e = this.entries.get(seq);
@@ -474,7 +507,7 @@ export class ChannelSession {
         this.p2pInFlight.delete(d.seq);
         this.log.debug('peer transfer too slow for its deadline; moved to the CDN', { seq: d.seq });
         void this.fetchSegment(d.seq, false);
-      } else {
+      } else if (!overCap) {
         const view = views.find((v) => v.seq === d.seq)!;
         const started = swarm.fetch(d.seq, view.deadline, () => {
           this.p2pInFlight.delete(d.seq);
@@ -519,6 +552,7 @@ export class ChannelSession {
         seq,
         (chunk) => {
           this.bytesCdn += chunk.length;
+          this.received.add(chunk.length, Date.now());
           this.cache.append(seq, chunk);
         },
         this.abort.signal,

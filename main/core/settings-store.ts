@@ -39,9 +39,9 @@ export class SettingsStore {
     if (text === null) return new SettingsStore(file, structuredClone(DEFAULT_SETTINGS), log);
     let reason: string;
     try {
-      const parsed = settingsSchema.safeParse(JSON.parse(text));
-      if (parsed.success) return new SettingsStore(file, parsed.data, log);
-      reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      const loaded = SettingsStore.fromJson(JSON.parse(text), log);
+      if (loaded) return new SettingsStore(file, loaded, log);
+      reason = 'not a settings object of a known version';
     } catch (err) {
       reason = `not JSON (${(err as Error).message})`;
     }
@@ -49,6 +49,27 @@ export class SettingsStore {
     await rename(file, aside).catch(() => undefined);
     log.error('settings file is invalid; using defaults', { file, keptAs: aside, reason });
     return new SettingsStore(file, structuredClone(DEFAULT_SETTINGS), log);
+  }
+
+  /**
+   * Settings from a parsed file: each known field is kept if valid, else its default (with a
+   * log line), so one bad value or a field added by a newer version loses nothing else;
+   * unknown fields are dropped. Null when it is not a version-1 settings object at all.
+   */
+  private static fromJson(json: unknown, log: CoreLog): Settings | null {
+    if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== 1)
+      return null;
+    const src = json as Record<string, unknown>;
+    const out: Record<string, unknown> = { ...structuredClone(DEFAULT_SETTINGS) };
+    for (const [key, schema] of Object.entries(settingsSchema.shape)) {
+      if (!(key in src)) continue;
+      const field = (schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(
+        src[key],
+      );
+      if (field.success) out[key] = field.data;
+      else log.warn('invalid setting replaced by its default', { key });
+    }
+    return settingsSchema.parse(out);
   }
 
   get(): Settings {
@@ -68,6 +89,9 @@ export class SettingsStore {
       ...(p.serverUrl !== undefined ? { serverUrl: p.serverUrl } : {}),
       ...(p.latencyMode !== undefined ? { latencyMode: p.latencyMode } : {}),
       ...(p.p2pEnabled !== undefined ? { p2pEnabled: p.p2pEnabled } : {}),
+      ...(p.uploadCapKbps !== undefined ? { uploadCapKbps: p.uploadCapKbps } : {}),
+      ...(p.downloadCapKbps !== undefined ? { downloadCapKbps: p.downloadCapKbps } : {}),
+      ...(p.cacheMB !== undefined ? { cacheMB: p.cacheMB } : {}),
       liveSync: { ...this.current.liveSync, ...(p.liveSync ?? {}) },
     });
     this.current = next;

@@ -18,6 +18,8 @@ export interface ViewerCoreOptions {
   rendererDir?: string;
   /** The demo clip for the embedded local server (packaged apps keep it in resources). */
   demoClip?: string;
+  /** Delay-based upload rate control; off only for comparison benchmarks (default on). */
+  rateControl?: boolean;
   /** ISP / region hints for the COM's sub-room and the tracker's neighbour choice. */
   hints?: { isp?: string; region?: string };
   log: CoreLog;

@@ -14,6 +14,7 @@ import {
   isInvokeName,
   type LiveSync,
   type PlayerReport,
+  type Settings,
 } from '../../common/ipc-contract';
 import { effectiveLiveSync } from '../../common/live-sync';
 import { createLogger } from '../../server/log';
@@ -27,8 +28,6 @@ import { MemorySegmentCache } from './segment-cache';
 import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
-
-const DEFAULT_CACHE_BYTES = 96 * 1024 * 1024;
 
 interface JoinedChannel {
   session: ChannelSession;
@@ -84,6 +83,7 @@ export class Core implements ViewerCore {
     this.settings.onChange((s) => {
       this.emit('settings.changed', s);
       void this.resolveServer();
+      this.applySettings(s);
     });
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }
@@ -175,7 +175,7 @@ export class Core implements ViewerCore {
   private join(channel: string): JoinedChannel {
     let j = this.channels.get(channel);
     if (!j) {
-      const cache = new MemorySegmentCache(DEFAULT_CACHE_BYTES);
+      const cache = new MemorySegmentCache(this.settings.get().cacheMB * 1024 * 1024);
       const log = this.opts.log;
       const session: ChannelSession = new ChannelSession({
         serverUrl: this.serverUrl,
@@ -200,6 +200,20 @@ export class Core implements ViewerCore {
     }
     j.refs++;
     return j;
+  }
+
+  /** Applies changed settings to what is running, without a restart. */
+  private applySettings(s: Settings): void {
+    for (const j of this.channels.values()) {
+      j.cache.setBudget(s.cacheMB * 1024 * 1024);
+      j.session.setSwarmEnabled(s.p2pEnabled);
+      j.session.setUploadCap(s.uploadCapKbps);
+    }
+    // The latency mode and P2P switch change the player's thresholds: send fresh timelines.
+    for (const p of this.players.values()) {
+      p.lastAnchorTs = null;
+      this.emitTimeline(p);
+    }
   }
 
   /** The live-sync thresholds in force for a channel: settings, latency mode, and whether peers are in use. */
@@ -329,6 +343,8 @@ export class Core implements ViewerCore {
         bytesP2p: 0,
         bytesSeed: 0,
         bytesUp: 0,
+        uploadKbps: 0,
+        uploadCapKbps: this.settings.get().uploadCapKbps,
         peers: 0,
         latestSeq: null,
         hashFailures: 0,
@@ -354,6 +370,8 @@ export class Core implements ViewerCore {
       bytesP2p: s.bytesP2p,
       bytesSeed: s.bytesSeed,
       bytesUp: s.bytesUp,
+      uploadKbps: s.uploadRate.kbps,
+      uploadCapKbps: s.uploadRate.capKbps ?? this.settings.get().uploadCapKbps,
       peers: s.peerCount,
       latestSeq: latest,
       hashFailures: s.hashFailures,

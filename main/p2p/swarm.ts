@@ -16,6 +16,9 @@ export interface SwarmOptions {
   region?: string;
   seedCopiesPerSegment?: number;
   maxNeighbours?: number;
+  uploadCapKbps?: number | null;
+  /** Delay-based rate control (off only for comparison benchmarks). */
+  rateControl?: boolean;
 }
 
 export function newPeerId(): string {
@@ -45,6 +48,8 @@ export function startSwarm(info: ComChannelInfo, session: ChannelSession, opts: 
     iceServers: info.iceServers,
     maxNeighbours: opts.maxNeighbours,
     seedCopiesPerSegment: opts.seedCopiesPerSegment,
+    uploadCapKbps: opts.uploadCapKbps,
+    rateControl: opts.rateControl,
     wake: () => session.wake(),
     log,
   });
@@ -65,6 +70,8 @@ export function startSwarm(info: ComChannelInfo, session: ChannelSession, opts: 
     get peersBanned() {
       return node.badPeers;
     },
+    uploadRate: () => node.uploadRate(),
+    setUploadCap: (kbps) => node.setUploadCap(kbps),
     close() {
       node.close();
       tracker.close();
