@@ -80,11 +80,15 @@ interface Download {
 }
 
 const STALL_MS = 1500;
+const UNREACHABLE_BACKOFF_MS = 30_000;
+const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
 const HAVE_WINDOW = 64;
 
 export class PeerNode {
   private readonly neighbours = new Map<string, Neighbour>();
   private readonly blacklist = new Set<string>();
+  /** Neighbours we could not connect to: not dialled (nor answered) again until `until`. */
+  private readonly unreachable = new Map<string, { until: number; backoffMs: number }>();
   private readonly downloads = new Map<number, Download>();
   private readonly iceServers;
   private readonly maxNeighbours: number;
@@ -264,7 +268,11 @@ export class PeerNode {
     this.finding = true;
     try {
       const want = this.maxNeighbours - this.neighbours.size;
-      const exclude = [...this.neighbours.keys(), ...this.blacklist].slice(0, 64);
+      const now = this.now();
+      for (const [id, u] of this.unreachable)
+        if (u.until <= now && now - u.until > UNREACHABLE_BACKOFF_MAX_MS) this.unreachable.delete(id);
+      const waiting = [...this.unreachable].filter(([, u]) => u.until > now).map(([id]) => id);
+      const exclude = [...this.neighbours.keys(), ...this.blacklist, ...waiting].slice(0, 64);
       const peers = await this.tracker.neighbours(Math.min(want, 32), exclude);
       for (const p of peers) {
         if (this.closed || this.neighbours.size >= this.maxNeighbours) break;
@@ -283,6 +291,7 @@ export class PeerNode {
 
   private onSignal(from: string, data: SignalData): void {
     if (this.closed || this.blacklist.has(from)) return;
+    if (data.kind === 'offer' && (this.unreachable.get(from)?.until ?? 0) > this.now()) return;
     let nb = this.neighbours.get(from);
     if (data.kind === 'offer') {
       if (nb?.link.initiator) {
@@ -325,6 +334,14 @@ export class PeerNode {
     if (!nb || nb.link !== link) return;
     this.neighbours.delete(link.remoteId);
     this.uploader.dropPeer(link);
+    if (link.openedAt === null) {
+      // Never connected (e.g. both behind symmetric NATs and no TURN): back off before trying again.
+      const prev = this.unreachable.get(link.remoteId)?.backoffMs ?? UNREACHABLE_BACKOFF_MS / 2;
+      const backoffMs = Math.min(prev * 2, UNREACHABLE_BACKOFF_MAX_MS);
+      this.unreachable.set(link.remoteId, { until: this.now() + backoffMs, backoffMs });
+    } else {
+      this.unreachable.delete(link.remoteId);
+    }
     for (const d of [...this.downloads.values()])
       if (d.peer === link.remoteId) this.finishDownload(d, false, true);
     this.log.debug('neighbour gone', { peer: link.remoteId, reason });
