@@ -49,6 +49,9 @@ async function peer(argv: string[]): Promise<void> {
       duration: { type: 'string' },
       'no-p2p': { type: 'boolean', default: false },
       'low-latency': { type: 'boolean', default: false },
+      'upload-cap': { type: 'string' },
+      'download-cap': { type: 'string' },
+      'no-rate-control': { type: 'boolean', default: false },
       isp: { type: 'string' },
       region: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -57,7 +60,7 @@ async function peer(argv: string[]): Promise<void> {
   if (values.help || !values.server) {
     process.stdout.write(
       'usage: swarmcast peer --server URL [--channel ID] [--duration SECONDS] [--no-p2p] [--low-latency]\n' +
-        '                      [--isp NAME] [--region NAME]\n' +
+        '                      [--upload-cap KBPS] [--download-cap KBPS] [--no-rate-control] [--isp NAME] [--region NAME]\n' +
         '  a viewer without a screen: prints one JSON line of stats a second; stops on SIGINT/SIGTERM\n' +
         '  or after --duration\n',
     );
@@ -72,11 +75,20 @@ async function peer(argv: string[]): Promise<void> {
     version: VERSION,
     serverUrl: values.server,
     hints: { isp: values.isp, region: values.region },
+    rateControl: !values['no-rate-control'],
     log: pinoCoreLog(log),
   });
+  const kbps = (flag: string, text: string | undefined) => {
+    if (text === undefined) return null;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag}: a whole number of kbit/s, got ${text}`);
+    return n;
+  };
   await core.invoke('settings.set', {
     p2pEnabled: !values['no-p2p'],
     latencyMode: values['low-latency'] ? 'low' : 'normal',
+    uploadCapKbps: kbps('upload-cap', values['upload-cap']),
+    downloadCapKbps: kbps('download-cap', values['download-cap']),
   });
   const channel = values.channel;
   const opened = core.openPlayer(channel);
@@ -111,6 +123,8 @@ async function peer(argv: string[]): Promise<void> {
         bytes_p2p: s.bytesP2p,
         bytes_seed: s.bytesSeed,
         bytes_up: s.bytesUp,
+        upload_kbps: s.uploadKbps,
+        upload_cap_kbps: s.uploadCapKbps,
         latency_s: round(p.latencyS),
         buffer_s: round(p.bufferS),
         stalls: p.stalls,
