@@ -193,9 +193,9 @@ async function seed(argv: string[]): Promise<void> {
         channel: values.channel,
         role: 'seed',
         state: session.snapshot().state,
-        peers: session.peerCount,
+        peers: session.peers.peerCount,
         bytes_cdn: session.bytesCdn,
-        bytes_up: session.bytesUp,
+        bytes_up: session.peers.bytesUp,
         latest_seq: session.latestSeq,
       })}\n`,
     );

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComChannelInfo } from '../common/com';
-import { ChannelSession, type Swarm } from '../main/core/channel-session';
+import { ChannelSession } from '../main/core/channel-session';
+import type { PeerExchange, Swarm } from '../main/core/peer-exchange';
 import { MemorySegmentCache } from '../main/core/segment-cache';
 import { startViewerCore } from '../main/core/viewer-core';
 import { PeerNode, type SegmentStore } from '../main/p2p/peer-node';
@@ -34,7 +35,7 @@ function hostileViewer(serverUrl: string) {
     cache: new MemorySegmentCache(64 * 1024 * 1024),
     log,
     policy: () => ({ p2p: false, latencyTargetMs: 500 }),
-    swarm: (info: ComChannelInfo, s: ChannelSession): Swarm => {
+    swarm: (info: ComChannelInfo, s: PeerExchange): Swarm => {
       const peerId = newPeerId();
       const tracker = new TrackerClient({
         url: info.tracker.url,

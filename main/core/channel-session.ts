@@ -11,33 +11,10 @@ import type { KeyObject } from 'node:crypto';
 import type { ComChannelInfo, SubRoomHints } from '../../common/com';
 import type { SessionState } from '../../common/ipc-contract';
 import type { Manifest, SegmentEntry } from '../../common/manifest';
-import { RateMeter } from '../p2p/pacer';
-import { planFetches, type SchedulePolicy, type SegmentView } from '../p2p/scheduler';
 import { ManifestRejected, OriginClient, OriginError, sha256Hex } from './origin-client';
-import type { SegmentCache, SourceKind } from './segment-cache';
+import { PeerExchange, type SwarmFactory } from './peer-exchange';
+import type { SegmentCache } from './segment-cache';
 import type { CoreLog } from './viewer-core-api';
-
-/** The swarm side of a session (the peer node), as the scheduling loop uses it. */
-export interface Swarm {
-  holders(seq: number): number;
-  progress(seq: number): { received: number; bytesPerMs: number } | undefined;
-  /** Starts a peer transfer; false when no neighbour can be asked now. */
-  fetch(seq: number, deadline: number, done: (ok: boolean) => void): boolean;
-  cancel(seq: number): void;
-  announce(seq: number): void;
-  /** A peer's segment failed verification after all: drop that peer for good. */
-  banPeer(peerId: string, why: string): void;
-  readonly peerCount: number;
-  readonly bytesUp: number;
-  readonly peersBanned: number;
-  /** Upload rate now and the cap in force (null = automatic), kbit/s. */
-  uploadRate(): { kbps: number; capKbps: number | null };
-  setUploadCap(kbps: number | null): void;
-  close(): void;
-}
-
-/** Builds the swarm once channel info (tracker, ICE servers) is known; null = CDN only. */
-export type SwarmFactory = (info: ComChannelInfo, session: ChannelSession) => Swarm | null;
 
 export interface ChannelSessionOptions {
   serverUrl: string;
@@ -71,9 +48,6 @@ interface LiveEdge {
 }
 
 const MAX_FETCH_ATTEMPTS = 4;
-/** The player needs a segment this long (ms) before its playhead reaches it. */
-const PLAYER_MARGIN_MS = 300;
-const CDN_MARGIN_MS = 800;
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -85,16 +59,11 @@ export class ChannelSession {
   private readonly com: OriginClient;
   /** CDN/origin (manifests, init, segments); known after the first channel info. */
   private client: OriginClient;
-  private swarm: Swarm | null = null;
-  private readonly p2pInFlight = new Set<number>();
-  /** Peer segments that arrived before their manifest entry: verified when it comes. */
-  private readonly pendingPeer = new Map<number, { bytes: Uint8Array; source: SourceKind; peerId: string }>();
+  /** The swarm side: peer node, peer downloads, the peer half of scheduling. */
+  readonly peers: PeerExchange;
   private loopTimer: NodeJS.Timeout | null = null;
-  private comInfo: ComChannelInfo | null = null;
-  /** Everything received (CDN and peers), for the download cap. */
-  private readonly received = new RateMeter(2000);
-  private readonly cache: SegmentCache;
-  private readonly log: CoreLog;
+  readonly cache: SegmentCache;
+  readonly log: CoreLog;
   private readonly maxParallel: number;
   private readonly retryBaseMs: number;
   private readonly abort = new AbortController();
@@ -132,6 +101,35 @@ export class ChannelSession {
     this.log = opts.log;
     this.maxParallel = opts.maxParallel ?? 4;
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.peers = new PeerExchange(
+      {
+        channel: this.channel,
+        cache: this.cache,
+        log: this.log,
+        get latestSeq() {
+          return session.latest;
+        },
+        get clockOffsetMs() {
+          return session.clockOffsetMs;
+        },
+        stream: () => this.stream_,
+        initVersion: () => this.latestInitVersion ?? 0,
+        entry: (seq) => this.entries.get(seq),
+        entrySeqs: () => this.entries.keys(),
+        cdnInFlight: (seq) => this.inFlight.has(seq),
+        isLost: (seq) => this.lost.has(seq),
+        fetchFromCdn: (seq) => void this.fetchSegment(seq, false),
+        received: (source, n) => {
+          if (source === 'seed') this.bytesSeed += n;
+          else this.bytesP2p += n;
+        },
+        hashFailed: () => void this.hashFailures++,
+        changed: () => this.changed(),
+        schedule: () => this.schedule(),
+      },
+      opts.swarm,
+    );
+    const session = this;
     void this.run();
   }
 
@@ -189,85 +187,18 @@ export class ChannelSession {
     return out.slice(-max);
   }
 
-  get hasSwarm(): boolean {
-    return this.swarm !== null;
-  }
-
-  get peerCount(): number {
-    return this.swarm?.peerCount ?? 0;
-  }
-
-  get bytesUp(): number {
-    return this.swarm?.bytesUp ?? 0;
-  }
-
-  get peersBanned(): number {
-    return this.swarm?.peersBanned ?? 0;
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.state = 'closed';
     this.abort.abort();
     if (this.loopTimer) clearInterval(this.loopTimer);
-    this.swarm?.close();
+    this.peers.stop();
     this.listeners.clear();
   }
 
-  // ---- what the peer node needs (SegmentStore) ----
-
-  stream(): string | null {
-    return this.stream_;
-  }
-
-  initVersion(): number {
-    return this.latestInitVersion ?? 0;
-  }
-
-  verifiedBytes(seq: number): Uint8Array | null {
-    const c = this.cache.get(seq);
-    return c?.verified ? c.bytes : null;
-  }
-
-  verifiedSeqs(): number[] {
-    const out: number[] = [];
-    for (const seq of this.entries.keys()) if (this.cache.get(seq)?.verified) out.push(seq);
-    return out.sort((a, b) => a - b);
-  }
-
-  /** A segment downloaded from a neighbour: stored only if its hash matches the signed entry. */
-  acceptFromPeer(
-    seq: number,
-    bytes: Uint8Array,
-    source: 'p2p' | 'seed',
-    peerId: string,
-  ): 'ok' | 'bad' | 'pending' {
-    const entry = this.entries.get(seq);
-    if (!entry) {
-      if (this.latest !== null && seq > this.latest + 3) return 'bad'; // not a segment of this stream's window
-      if (this.pendingPeer.size < 8) this.pendingPeer.set(seq, { bytes, source, peerId });
-      return 'pending';
-    }
-    if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.sha256) {
-      this.hashFailures++;
-      this.log.warn('segment from a peer failed its hash check', {
-        channel: this.channel,
-        seq,
-        peer: peerId,
-      });
-      return 'bad';
-    }
-    if (!this.cache.get(seq)?.verified) {
-      this.received.add(bytes.length, Date.now());
-      if (source === 'seed') this.bytesSeed += bytes.length;
-      else this.bytesP2p += bytes.length;
-      if (this.inFlight.has(seq)) this.log.debug('peer delivered while the CDN was asked too', { seq });
-      this.cache.put(seq, bytes, source);
-      this.swarm?.announce(seq);
-    }
-    this.changed();
-    return 'ok';
+  get hasSwarm(): boolean {
+    return this.peers.active;
   }
 
   private setState(state: SessionState, message: string | null): void {
@@ -363,16 +294,7 @@ export class ChannelSession {
     for (const s of m.segments) {
       if (this.entries.has(s.seq)) continue;
       this.entries.set(s.seq, s);
-      const pending = this.pendingPeer.get(s.seq);
-      if (pending) {
-        this.pendingPeer.delete(s.seq);
-        if (
-          this.acceptFromPeer(s.seq, pending.bytes, pending.source as 'p2p' | 'seed', pending.peerId) ===
-          'bad'
-        ) {
-          this.swarm?.banPeer(pending.peerId, `segment ${s.seq} failed its hash check`);
-        }
-      }
+      this.peers.entryArrived(s.seq);
       // A segment that finished arriving before its manifest entry is verified now.
       const cached = this.cache.get(s.seq);
       if (cached?.complete && !cached.verified && !this.inFlight.has(s.seq)) this.verify(s.seq);
@@ -410,44 +332,9 @@ export class ChannelSession {
     return this.opts.policy?.() ?? { p2p: false, latencyTargetMs: 500 };
   }
 
-  /** Turns the swarm on or off while playing (the P2P switch). */
-  setSwarmEnabled(on: boolean): void {
-    if (!on && this.swarm) {
-      this.swarm.close();
-      this.swarm = null;
-      this.p2pInFlight.clear();
-      this.log.info('P2P off: playing from the CDN only', { channel: this.channel });
-    } else if (on && !this.swarm && this.comInfo) {
-      this.startSwarm(this.comInfo);
-    }
-    this.changed();
-  }
-
-  get uploadRate(): { kbps: number; capKbps: number | null } {
-    return this.swarm?.uploadRate() ?? { kbps: 0, capKbps: null };
-  }
-
-  setUploadCap(kbps: number | null): void {
-    this.swarm?.setUploadCap(kbps);
-  }
-
   private startSwarm(info: ComChannelInfo): void {
-    this.comInfo = info;
-    if (!this.opts.swarm || this.swarm || this.closed) return;
-    try {
-      this.swarm = this.opts.swarm(info, this);
-    } catch (err) {
-      this.log.warn('swarm could not start; playing from the CDN', {
-        channel: this.channel,
-        error: describe(err),
-      });
-    }
-    if (this.swarm && !this.loopTimer) this.loopTimer = setInterval(() => this.schedule(), 100);
-  }
-
-  /** Wakes the scheduling loop (a neighbour announced a segment, a transfer ended). */
-  wake(): void {
-    this.schedule();
+    if (this.closed) return;
+    if (this.peers.start(info) && !this.loopTimer) this.loopTimer = setInterval(() => this.schedule(), 100);
   }
 
   /**
@@ -458,64 +345,22 @@ export class ChannelSession {
   private schedule(): void {
     if (this.closed || this.wantFrom === null || this.latest === null || !this.stream_) return;
     const policy = this.policy();
-    if (this.swarm && (policy.p2p || this.opts.role === 'seed')) {
-      if (this.opts.role === 'seed') this.scheduleCdn(false);
-      else this.scheduleSwarm(policy.latencyTargetMs, policy.downloadCapKbps ?? null);
-      if (this.opts.role === 'seed') this.scheduleLiveEdge();
+    if (this.peers.active && (policy.p2p || this.opts.role === 'seed')) {
+      if (this.opts.role === 'seed') {
+        this.scheduleCdn(false);
+        this.scheduleLiveEdge();
+      } else {
+        this.peers.schedule(
+          this.wantFrom,
+          this.latest,
+          policy.latencyTargetMs,
+          policy.downloadCapKbps ?? null,
+          this.maxParallel,
+        );
+      }
       return;
     }
     this.scheduleCdn(true);
-  }
-
-  private scheduleSwarm(latencyTargetMs: number, downloadCapKbps: number | null): void {
-    const swarm = this.swarm!;
-    const now = Date.now();
-    // Over the download cap: fetch nothing ahead from peers; what is due still comes from the CDN.
-    const overCap =
-      downloadCapKbps !== null && (this.received.bytesPerSecond(now) * 8) / 1000 >= downloadCapKbps;
-    const views: SegmentView[] = [];
-    for (let seq = this.wantFrom!; seq <= this.latest!; seq++) {
-      const e = this.entries.get(seq);
-      if (!e || this.lost.has(seq)) continue;
-      const c = this.cache.get(seq);
-      views.push({
-        seq,
-        deadline: e.originTime - this.clockOffsetMs + latencyTargetMs - PLAYER_MARGIN_MS,
-        size: e.size,
-        state:
-          c?.verified || (c?.complete && !this.inFlight.has(seq))
-            ? 'have'
-            : this.inFlight.has(seq)
-              ? 'cdn'
-              : this.p2pInFlight.has(seq)
-                ? 'p2p'
-                : 'missing',
-        holders: swarm.holders(seq),
-        progress: swarm.progress(seq),
-      });
-    }
-    const policy: SchedulePolicy = {
-      p2p: true,
-      cdnMarginMs: CDN_MARGIN_MS,
-      maxCdnParallel: this.maxParallel,
-      maxP2pParallel: 4,
-    };
-    for (const d of planFetches(now, views, policy)) {
-      if (d.action === 'cdn') void this.fetchSegment(d.seq, false);
-      else if (d.action === 'move-to-cdn') {
-        swarm.cancel(d.seq);
-        this.p2pInFlight.delete(d.seq);
-        this.log.debug('peer transfer too slow for its deadline; moved to the CDN', { seq: d.seq });
-        void this.fetchSegment(d.seq, false);
-      } else if (!overCap) {
-        const view = views.find((v) => v.seq === d.seq)!;
-        const started = swarm.fetch(d.seq, view.deadline, () => {
-          this.p2pInFlight.delete(d.seq);
-          queueMicrotask(() => this.schedule());
-        });
-        if (started) this.p2pInFlight.add(d.seq);
-      }
-    }
   }
 
   private scheduleCdn(liveEdge: boolean): void {
@@ -552,7 +397,7 @@ export class ChannelSession {
         seq,
         (chunk) => {
           this.bytesCdn += chunk.length;
-          this.received.add(chunk.length, Date.now());
+          this.peers.meter.add(chunk.length, Date.now());
           this.cache.append(seq, chunk);
         },
         this.abort.signal,
@@ -604,7 +449,7 @@ export class ChannelSession {
     if (!entry || !c?.complete) return;
     if (c.bytes.length === entry.size && sha256Hex(c.bytes) === entry.sha256) {
       this.cache.finish(seq, true);
-      this.swarm?.announce(seq);
+      this.peers.announce(seq);
       return;
     }
     this.hashFailures++;

@@ -206,8 +206,8 @@ export class Core implements ViewerCore {
   private applySettings(s: Settings): void {
     for (const j of this.channels.values()) {
       j.cache.setBudget(s.cacheMB * 1024 * 1024);
-      j.session.setSwarmEnabled(s.p2pEnabled);
-      j.session.setUploadCap(s.uploadCapKbps);
+      j.session.peers.setEnabled(s.p2pEnabled);
+      j.session.peers.setUploadCap(s.uploadCapKbps);
     }
     // The latency mode and P2P switch change the player's thresholds: send fresh timelines.
     for (const p of this.players.values()) {
@@ -369,13 +369,13 @@ export class Core implements ViewerCore {
       bytesCdn: s.bytesCdn,
       bytesP2p: s.bytesP2p,
       bytesSeed: s.bytesSeed,
-      bytesUp: s.bytesUp,
-      uploadKbps: s.uploadRate.kbps,
-      uploadCapKbps: s.uploadRate.capKbps ?? this.settings.get().uploadCapKbps,
-      peers: s.peerCount,
+      bytesUp: s.peers.bytesUp,
+      uploadKbps: s.peers.uploadRate.kbps,
+      uploadCapKbps: s.peers.uploadRate.capKbps ?? this.settings.get().uploadCapKbps,
+      peers: s.peers.peerCount,
       latestSeq: latest,
       hashFailures: s.hashFailures,
-      peersBanned: s.peersBanned,
+      peersBanned: s.peers.peersBanned,
     };
   }
 

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ComChannelInfo } from '../../common/com';
-import type { ChannelSession, Swarm } from '../core/channel-session';
+import type { PeerExchange, Swarm } from '../core/peer-exchange';
 import type { CoreLog } from '../core/viewer-core-api';
 import { PeerNode } from './peer-node';
 import { TrackerClient } from './tracker-client';
@@ -25,7 +25,7 @@ export function newPeerId(): string {
   return randomBytes(10).toString('hex');
 }
 
-export function startSwarm(info: ComChannelInfo, session: ChannelSession, opts: SwarmOptions): Swarm {
+export function startSwarm(info: ComChannelInfo, session: PeerExchange, opts: SwarmOptions): Swarm {
   const peerId = newPeerId();
   const log = opts.log;
   const tracker = new TrackerClient({
