@@ -109,7 +109,7 @@ async function runOnce(mode: Mode, viewers: number, seeds: number, durationS: nu
     peers.push(
       start(['peer', '--server', url, '--channel', 'demo', '--duration', String(durationS), ...flags]),
     );
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 400)); // start-up is CPU-heavy: do not start them all at once
   }
   const sampler = setInterval(() => peers.forEach(sample), 2000);
   await Promise.all(peers.map((p) => p.exited));

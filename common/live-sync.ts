@@ -67,7 +67,7 @@ export function liveSyncDecision(input: LiveSyncInput): LiveSyncDecision {
  * viewer to viewer before the player needs it; low-latency mode (the streamer's preview)
  * plays close to live from the CDN.
  */
-export const NORMAL_MODE_TARGET_S = 3;
+export const NORMAL_MODE_TARGET_S = 4;
 
 /** The thresholds the player follows, from the settings and whether peers are in use. */
 export function effectiveLiveSync(liveSync: LiveSync, mode: 'normal' | 'low', p2pActive: boolean): LiveSync {
