@@ -1,5 +1,6 @@
 import { ChannelList } from './channels/ChannelList';
 import { Player } from './player/Player';
+import { SettingsMenu } from './settings/SettingsDialog';
 import { useConnectionStore } from './stores/connection-store';
 
 function ConnectionBadge() {
@@ -27,7 +28,10 @@ export function App() {
           </svg>
           <span>Swarmcast</span>
         </div>
-        <ConnectionBadge />
+        <div className="topbar-actions">
+          <ConnectionBadge />
+          <SettingsMenu />
+        </div>
       </header>
       <div className="layout">
         <aside className="sidebar">

@@ -1,14 +1,36 @@
 /** The stats overlay: what the player measured, what the core reports, and a 60 s chart. */
 import { fmtBytes, fmtKbps, fmtMs, fmtSeconds, fmtShare } from '../format';
 import { usePlayerStore } from '../stores/player-store';
+import { useSettingsStore } from '../stores/settings-store';
 import { useStatsStore } from '../stores/stats-store';
 import { LiveChart } from './LiveChart';
+import { capUse, fmtIntegrity, fmtUpload } from './upload';
+import './stats-upload.css';
 
 function Row({ label, value, testId }: { label: string; value: string; testId: string }) {
   return (
     <div className="stat-row">
       <dt>{label}</dt>
       <dd data-testid={testId}>{value}</dd>
+    </div>
+  );
+}
+
+/** Upload now against the cap in force, with a bar when the cap is fixed. */
+function UploadRow({ uploadKbps, capKbps }: { uploadKbps: number | null; capKbps: number | null }) {
+  const sharing = useSettingsStore((s) => s.settings.p2pEnabled);
+  const use = uploadKbps === null ? null : capUse(uploadKbps, capKbps);
+  return (
+    <div className="stat-row stat-row-upload">
+      <dt>Upload</dt>
+      <dd data-testid="stat-upload">
+        {uploadKbps === null ? '—' : fmtUpload(uploadKbps, capKbps, sharing)}
+        {use !== null && sharing && (
+          <span className="stat-cap-bar" aria-hidden="true">
+            <span style={{ width: `${use * 100}%` }} />
+          </span>
+        )}
+      </dd>
     </div>
   );
 }
@@ -25,6 +47,7 @@ export function StatsOverlay() {
   // Core stats of another (old) session would mislead; show them only for ours or when unscoped.
   const c = core && (core.sessionId === null || core.sessionId === sessionId) ? core : null;
   const total = c ? c.bytesCdn + c.bytesP2p + c.bytesSeed : 0;
+  const integrity = c ? fmtIntegrity(c.hashFailures, c.peersBanned) : null;
 
   return (
     <section className="stats" data-testid="stats" aria-label="Playback statistics">
@@ -49,8 +72,10 @@ export function StatsOverlay() {
           value={c ? `${fmtBytes(c.bytesSeed)} · ${fmtShare(c.bytesSeed, total)}` : '—'}
           testId="stat-seed"
         />
+        <UploadRow uploadKbps={c?.uploadKbps ?? null} capKbps={c?.uploadCapKbps ?? null} />
         <Row label="Uploaded" value={fmtBytes(c?.bytesUp)} testId="stat-up" />
         <Row label="Peers" value={c ? String(c.peers) : '—'} testId="stat-peers" />
+        {integrity !== null && <Row label="Bad data" value={integrity} testId="stat-integrity" />}
         <Row label="Stalls" value={`${stalls} (${stallSeconds.toFixed(1)} s)`} testId="stat-stalls" />
       </dl>
       <LiveChart />

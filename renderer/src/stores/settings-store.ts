@@ -1,8 +1,8 @@
 /**
  * The core's settings, fed by 'settings.get' at start (and after a reconnect) and by
  * 'settings.changed'. Until they arrive the contract's defaults apply, so the player can
- * always read liveSync thresholds from here. The settings pane (issue 5) will write through
- * 'settings.set'.
+ * always read liveSync thresholds from here. The settings pane (src/settings/) writes one field
+ * at a time through patchSettings().
  */
 import { create } from 'zustand';
 import { DEFAULT_SETTINGS, type Settings, type SettingsPatch } from '../../../common/ipc-contract';
