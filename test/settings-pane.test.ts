@@ -2,45 +2,17 @@
 import { describe, expect, it } from 'vitest';
 import { type LiveSync, settingsPatchSchema } from '../common/ipc-contract';
 
-/*
- * The renderer is its own TypeScript project (tsconfig.web.json), so this node-side test loads
- * its pure modules at run time rather than through typed imports, and names what it uses.
- */
-type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-interface Range {
-  min: number;
-  max: number;
-  int: boolean;
-}
-type Unit = 'kbit' | 'mbit';
-interface SettingsModel {
-  RANGES: Record<'uploadCapKbps' | 'downloadCapKbps' | 'cacheMB' | 'catchUpRate', Range>;
-  readNumber(text: string): number;
-  fmtNumber(n: number): string;
-  parseInRange(text: string, range: Range, unit: string): Parsed<number>;
-  parseRateCap(text: string, unit: Unit, range: Range): Parsed<number | null>;
-  rateToText(kbps: number | null, unit: Unit): string;
-  parseServerUrl(text: string): Parsed<string | null>;
-  liveSyncWarning(ls: LiveSync): string | null;
-}
-interface UploadText {
-  fmtRate(kbps: number): string;
-  fmtUpload(uploadKbps: number, capKbps: number | null, sharing: boolean): string;
-  capUse(uploadKbps: number, capKbps: number | null): number | null;
-  fmtIntegrity(hashFailures: number, peersBanned: number): string | null;
-}
-const renderer = (path: string): Promise<unknown> => import(/* @vite-ignore */ `../renderer/src/${path}`);
-const {
-  RANGES,
-  readNumber,
+import {
   fmtNumber,
+  liveSyncWarning,
   parseInRange,
   parseRateCap,
-  rateToText,
   parseServerUrl,
-  liveSyncWarning,
-} = (await renderer('settings/settings-model.ts')) as SettingsModel;
-const { fmtRate, fmtUpload, capUse, fmtIntegrity } = (await renderer('stats/upload.ts')) as UploadText;
+  RANGES,
+  rateToText,
+  readNumber,
+} from '../renderer/src/settings/settings-model';
+import { capUse, fmtIntegrity, fmtRate, fmtUpload } from '../renderer/src/stats/upload';
 
 describe('ranges come from the contract schema', () => {
   it('reads min, max and whole-number rules', () => {
