@@ -1,6 +1,6 @@
 /** The settings pane's and stats overlay's pure helpers: ranges from the schema, parsing, wording. */
 import { describe, expect, it } from 'vitest';
-import { type LiveSync, settingsPatchSchema } from '../common/ipc-contract';
+import { settingsPatchSchema } from '../common/ipc-contract';
 
 import {
   fmtNumber,
