@@ -8,7 +8,7 @@
  *   npm run bench:swarm -- [--viewers 30] [--seeds 1] [--duration 120] [--modes normal,low,off]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +82,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-async function runOnce(mode: Mode, viewers: number, seeds: number, durationS: number): Promise<Figures> {
+async function runOnce(mode: Mode, viewers: number, seeds: number, durationS: number, dump?: string): Promise<Figures> {
   const data = await mkdtemp(join(tmpdir(), 'swarmcast-bench-'));
   const server = start([
     'server',
@@ -119,6 +119,10 @@ async function runOnce(mode: Mode, viewers: number, seeds: number, durationS: nu
   await Promise.all([...seedProcs.map((s) => s.exited), server.exited]);
   await rm(data, { recursive: true, force: true });
 
+  if (dump) {
+    const rows = peers.flatMap((p, i) => p.lines.map((l) => JSON.stringify({ mode, viewer: i, ...l })));
+    appendFileSync(dump, `${rows.join('\n')}\n`);
+  }
   const finals = peers.map((p) => p.lines[p.lines.length - 1] ?? {});
   const sum = (k: string) => finals.reduce((a, f) => a + Number(f[k] ?? 0), 0);
   const latencies = peers.flatMap((p) =>
@@ -155,6 +159,8 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '1' },
       duration: { type: 'string', default: '120' },
       modes: { type: 'string', default: 'normal,low,off' },
+      /** Write every viewer's stats lines here (JSON lines with a viewer index), for a closer look. */
+      dump: { type: 'string' },
     },
   });
   const viewers = Number(values.viewers);
@@ -162,7 +168,7 @@ async function main(): Promise<void> {
   const duration = Number(values.duration);
   const modes = values.modes.split(',') as Mode[];
   const results = new Map<Mode, Figures>();
-  for (const mode of modes) results.set(mode, await runOnce(mode, viewers, seeds, duration));
+  for (const mode of modes) results.set(mode, await runOnce(mode, viewers, seeds, duration, values.dump));
   const normal = results.get('normal') ?? {};
   const low = results.get('low');
   const off = results.get('off');

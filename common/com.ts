@@ -65,6 +65,11 @@ export const channelInfoSchema = z.object({
   /** Peer ids of the seed servers in the viewer's sub-room. */
   seeds: z.array(peerIdSchema).max(MAX_SEEDS),
   tracker: z.object({ url: wsUrlSchema, subRoom: subRoomSchema }),
+  /**
+   * The server's wall clock when it answered (ms since the epoch): viewers estimate their clock
+   * offset from it (the manifest's generatedAt is cached per segment, so it can be a second old).
+   */
+  serverTime: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
 export type IceServer = z.infer<typeof iceServerSchema>;

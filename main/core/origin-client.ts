@@ -131,7 +131,7 @@ export class OriginClient {
       com: info.data,
       publicKey,
       manifest,
-      clockOffsetMs: manifest.generatedAt - (sent + received) / 2,
+      clockOffsetMs: info.data.serverTime - (sent + received) / 2,
       rttMs: received - sent,
     };
   }

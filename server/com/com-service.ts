@@ -164,6 +164,7 @@ export class ComService {
       logServers: [...(this.opts.logServers ?? [])],
       seeds: [...(this.opts.occupancy?.(channel).get(subRoom)?.seeds ?? [])].slice(0, MAX_SEEDS),
       tracker: { url: trackerUrl, subRoom },
+      serverTime: Date.now(),
     };
     // The signed manifest is spliced in as the origin serialised it (it is cached per segment).
     const rest = JSON.stringify(info);
