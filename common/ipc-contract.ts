@@ -49,7 +49,7 @@ export const DEFAULT_SETTINGS: Settings = {
   uploadCapKbps: null,
   downloadCapKbps: null,
   cacheMB: 96,
-  liveSync: { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 },
+  liveSync: { targetLatencyS: 0.4, speedUpAboveS: 0.9, catchUpRate: 1.15, seekAboveS: 4 },
 };
 
 export const settingsPatchSchema = z

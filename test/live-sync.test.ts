@@ -3,12 +3,13 @@
  * player) and the latency it is fed (common/latency.ts), table-driven.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, type LiveSync, type Timeline } from '../common/ipc-contract';
+import type { LiveSync, Timeline } from '../common/ipc-contract';
 
 import { frameOriginTime, latencyBehindLiveS } from '../common/latency';
 import { type LiveSyncInput, liveSyncDecision } from '../common/live-sync';
 
-const S: LiveSync = DEFAULT_SETTINGS.liveSync; // target 0.5, speed up above 1.0, rate 1.15, seek above 4
+// Thresholds of the table below (fixed here, so changing the app's defaults does not move the table).
+const S: LiveSync = { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 };
 
 const input = (p: Partial<LiveSyncInput>): LiveSyncInput => ({
   latencyS: null,
