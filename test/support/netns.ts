@@ -13,6 +13,9 @@
  * unsolicited inbound traffic, forwarded or local. Nothing is connected to the root
  * namespace, so no packet can leave the namespaces created here. Needs root, iproute2 and
  * iptables; processes run inside with `ip netns exec`.
+ *
+ * `NetnsLab` is the machinery under it (namespaces under unique names, commands and
+ * `swarmcast` processes inside them, teardown), for other topologies (test/support/bottleneck.ts).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -83,35 +86,26 @@ export interface NatLabOptions {
   turnPort?: number;
 }
 
-export class NatLab {
-  readonly ns: { pub: string; natA: string; natB: string; peerA: string; peerB: string; void: string };
-  private readonly created: string[] = [];
+/**
+ * The namespace machinery shared by the labs built here: namespaces under unique names,
+ * commands run inside them, children stopped and namespaces removed on `destroy` (and on
+ * process exit, should a test forget).
+ */
+export class NetnsLab {
+  protected readonly created: string[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly exitHook = () => this.destroySync();
   private destroyed = false;
 
-  private constructor(readonly prefix: string) {
-    this.ns = {
-      pub: `${prefix}_pub`,
-      natA: `${prefix}_natA`,
-      natB: `${prefix}_natB`,
-      peerA: `${prefix}_peerA`,
-      peerB: `${prefix}_peerB`,
-      void: `${prefix}_void`,
-    };
+  protected constructor(readonly prefix: string) {
+    process.once('exit', this.exitHook);
   }
 
-  /** Builds the topology; on failure whatever was built is removed again. */
-  static async create(opts: NatLabOptions): Promise<NatLab> {
-    const lab = new NatLab(`sct_${randomBytes(3).toString('hex')}`);
-    process.once('exit', lab.exitHook);
-    try {
-      await lab.build(opts);
-    } catch (err) {
-      await lab.destroy();
-      throw err;
-    }
-    return lab;
+  /** Creates namespace `name` (removed again by `destroy`) with its loopback up. */
+  protected async addNamespace(name: string): Promise<void> {
+    await this.ip(['netns', 'add', name]);
+    this.created.push(name);
+    await this.ip(['-n', name, 'link', 'set', 'lo', 'up']);
   }
 
   /** Runs a command inside namespace `ns` and returns its stdout. */
@@ -125,7 +119,23 @@ export class NatLab {
     }
   }
 
-  private ip(args: string[]): Promise<string> {
+  /** A veth pair from `a` (interface `ifA`, address `addrA`, CIDR) to `b`; both ends up. */
+  protected async veth(
+    a: string,
+    ifA: string,
+    addrA: string,
+    b: string,
+    ifB: string,
+    addrB: string,
+  ): Promise<void> {
+    await this.ip(['link', 'add', ifA, 'netns', a, 'type', 'veth', 'peer', 'name', ifB, 'netns', b]);
+    await this.ip(['-n', a, 'addr', 'add', addrA, 'dev', ifA]);
+    await this.ip(['-n', a, 'link', 'set', ifA, 'up']);
+    await this.ip(['-n', b, 'addr', 'add', addrB, 'dev', ifB]);
+    await this.ip(['-n', b, 'link', 'set', ifB, 'up']);
+  }
+
+  protected ip(args: string[]): Promise<string> {
     return execFileP('ip', args, { timeout: 15_000 }).then(
       (r) => r.stdout,
       (err: { stderr?: string; message: string }) => {
@@ -134,13 +144,129 @@ export class NatLab {
     );
   }
 
+  /** Starts `cmd args` inside `ns`; the child is stopped by `destroy` if still running. */
+  spawnIn(ns: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** `swarmcast …` inside `ns`, its JSON stdout lines collected (like runSwarmcast). */
+  swarmcast(ns: string, args: string[], env: Record<string, string> = {}): RunningCommand {
+    const child = this.spawnIn(ns, process.execPath, [BIN, ...args], { SWARMCAST_LOG_LEVEL: 'warn', ...env });
+    const lines: Array<Record<string, unknown>> = [];
+    const stderr: string[] = [];
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not a JSON line
+        }
+        i = buf.indexOf('\n');
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < 500) stderr.push(d.toString());
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      child.on('exit', (code) => resolve(code));
+    });
+    return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
+  }
+
+  /** Whether UDP `port` is bound in `ns`. */
+  async udpListening(ns: string, port: number): Promise<boolean> {
+    const out = await this.exec(ns, 'ss', ['-Hlun', `sport = :${port}`]);
+    return out.trim().length > 0;
+  }
+
+  /** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(child: ChildProcess, graceMs = 3000): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((ok) => child.once('exit', () => ok()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+
+  /** Stops every child started here, kills anything left in the namespaces, removes them. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    await Promise.all([...this.children].map((c) => this.stop(c)));
+    this.destroySync();
+  }
+
+  private destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    process.off('exit', this.exitHook);
+    for (const c of this.children) c.kill('SIGKILL');
+    for (const n of this.created) {
+      // Only processes started in these namespaces (by this lab) can be in them.
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8', timeout: 5000 });
+        for (const pid of pids.split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      } catch {
+        // namespace already gone
+      }
+      try {
+        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore', timeout: 5000 });
+      } catch {
+        // already gone
+      }
+    }
+    this.created.length = 0;
+  }
+}
+
+export class NatLab extends NetnsLab {
+  readonly ns: { pub: string; natA: string; natB: string; peerA: string; peerB: string; void: string };
+
+  private constructor(prefix: string) {
+    super(prefix);
+    this.ns = {
+      pub: `${prefix}_pub`,
+      natA: `${prefix}_natA`,
+      natB: `${prefix}_natB`,
+      peerA: `${prefix}_peerA`,
+      peerB: `${prefix}_peerB`,
+      void: `${prefix}_void`,
+    };
+  }
+
+  /** Builds the topology; on failure whatever was built is removed again. */
+  static async create(opts: NatLabOptions): Promise<NatLab> {
+    const lab = new NatLab(`sct_${randomBytes(3).toString('hex')}`);
+    try {
+      await lab.build(opts);
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
   private async build(opts: NatLabOptions): Promise<void> {
     const { ns } = this;
-    for (const n of Object.values(ns)) {
-      await this.ip(['netns', 'add', n]);
-      this.created.push(n);
-      await this.ip(['-n', n, 'link', 'set', 'lo', 'up']);
-    }
+    for (const n of Object.values(ns)) await this.addNamespace(n);
     // The internet core: 100.64.0.1 on lo hosts the server, STUN and TURN.
     await this.ip(['-n', ns.pub, 'addr', 'add', `${PUBLIC_IP}/32`, 'dev', 'lo']);
     await this.exec(ns.pub, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
@@ -288,97 +414,5 @@ export class NatLab {
 
   async resetCounters(): Promise<void> {
     await this.exec(this.ns.pub, 'iptables', ['-w', '-Z']);
-  }
-
-  /** Starts `cmd args` inside `ns`; the child is stopped by `destroy` if still running. */
-  spawnIn(ns: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.children.add(child);
-    child.on('exit', () => this.children.delete(child));
-    return child;
-  }
-
-  /** `swarmcast …` inside `ns`, its JSON stdout lines collected (like runSwarmcast). */
-  swarmcast(ns: string, args: string[], env: Record<string, string> = {}): RunningCommand {
-    const child = this.spawnIn(ns, process.execPath, [BIN, ...args], { SWARMCAST_LOG_LEVEL: 'warn', ...env });
-    const lines: Array<Record<string, unknown>> = [];
-    const stderr: string[] = [];
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not a JSON line
-        }
-        i = buf.indexOf('\n');
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 500) stderr.push(d.toString());
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      child.on('exit', (code) => resolve(code));
-    });
-    return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
-  }
-
-  /** Whether UDP `port` is bound in `ns`. */
-  async udpListening(ns: string, port: number): Promise<boolean> {
-    const out = await this.exec(ns, 'ss', ['-Hlun', `sport = :${port}`]);
-    return out.trim().length > 0;
-  }
-
-  /** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(child: ChildProcess, graceMs = 3000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((ok) => child.once('exit', () => ok()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await gone;
-    clearTimeout(timer);
-  }
-
-  /** Stops every child started here, kills anything left in the namespaces, removes them. */
-  async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    await Promise.all([...this.children].map((c) => this.stop(c)));
-    this.destroySync();
-  }
-
-  private destroySync(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    process.off('exit', this.exitHook);
-    for (const c of this.children) c.kill('SIGKILL');
-    for (const n of this.created) {
-      // Only processes started in these namespaces (by this lab) can be in them.
-      try {
-        const pids = execFileSync('ip', ['netns', 'pids', n], { encoding: 'utf8', timeout: 5000 });
-        for (const pid of pids.split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-      } catch {
-        // namespace already gone
-      }
-      try {
-        execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore', timeout: 5000 });
-      } catch {
-        // already gone
-      }
-    }
-    this.created.length = 0;
   }
 }
