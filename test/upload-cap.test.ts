@@ -41,19 +41,8 @@ function tail(cmd: TimedCommand, n = 2000): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// PENDING a product fix: main/core/viewer-core.ts starts the swarm with
-// `startSwarm(info, s, { role: 'viewer', log, ...this.opts.hints })`, without the settings'
-// uploadCapKbps (nor ViewerCoreOptions.rateControl). `swarmcast peer --upload-cap` sets the
-// cap before the channel is opened, so the swarm starts uncapped and U uploads whatever it is
-// asked for (~4200 kbit/s measured here with --upload-cap 2000), while its stats line shows
-// upload_cap_kbps 2000 (the setting, as a fallback). Set this to false once the swarm is
-// started with `uploadCapKbps: this.settings.get().uploadCapKbps, rateControl:
-// this.opts.rateControl`; with that change applied the test passes (measured 1996.9–2000.7
-// kbit/s in four runs, the wire carrying 8.8 % more).
-const PENDING_VIEWER_CORE_FIX = true;
-
-describe.skipIf(PENDING_VIEWER_CORE_FIX || unavailable !== null)(
-  `upload cap on a shaped uplink in network namespaces${unavailable ? ` (skipped: ${unavailable})` : ''}${PENDING_VIEWER_CORE_FIX ? ' (skipped: pending the viewer-core fix)' : ''}`,
+describe.skipIf(unavailable !== null)(
+  `upload cap on a shaped uplink in network namespaces${unavailable ? ` (skipped: ${unavailable})` : ''}`,
   () => {
     afterEach(async () => {
       await lab?.destroy();

@@ -183,15 +183,23 @@ export class Core implements ViewerCore {
         cache,
         log,
         hints: this.opts.hints,
-        swarm: (info, s) =>
-          this.settings.get().p2pEnabled
-            ? startSwarm(info, s, { role: 'viewer', log, ...this.opts.hints })
-            : null,
+        swarm: (info, exchange) => {
+          const s = this.settings.get();
+          if (!s.p2pEnabled) return null;
+          return startSwarm(info, exchange, {
+            role: 'viewer',
+            log,
+            uploadCapKbps: s.uploadCapKbps,
+            rateControl: this.opts.rateControl,
+            ...this.opts.hints,
+          });
+        },
         policy: () => {
           const s = this.settings.get();
           return {
             p2p: s.p2pEnabled && s.latencyMode === 'normal',
             latencyTargetMs: this.liveSyncOf(session).targetLatencyS * 1000,
+            downloadCapKbps: s.downloadCapKbps,
           };
         },
       });
@@ -371,7 +379,7 @@ export class Core implements ViewerCore {
       bytesSeed: s.bytesSeed,
       bytesUp: s.peers.bytesUp,
       uploadKbps: s.peers.uploadRate.kbps,
-      uploadCapKbps: s.peers.uploadRate.capKbps ?? this.settings.get().uploadCapKbps,
+      uploadCapKbps: s.peers.active ? s.peers.uploadRate.capKbps : this.settings.get().uploadCapKbps,
       peers: s.peers.peerCount,
       latestSeq: latest,
       hashFailures: s.hashFailures,
