@@ -3,7 +3,7 @@
  * bottleneck link with a queue, the upload budget, and the rate meter.
  */
 import { describe, expect, it } from 'vitest';
-import { Ledbat } from '../main/p2p/ledbat';
+import { DelayTracker, Ledbat } from '../main/p2p/ledbat';
 import { kbpsToBytesPerMs, RateMeter, TokenBucket } from '../main/p2p/pacer';
 
 const MSS = 32 * 1024;
@@ -19,6 +19,7 @@ interface LinkSim {
  * returns with its one-way delay (base + time spent queued). Returns per-ms traces.
  */
 function simulate(sim: LinkSim, ms: number, ledbat = new Ledbat({ mss: MSS, targetMs: 60 })) {
+  const delays = new DelayTracker();
   let flight = 0;
   let queue = 0; // bytes waiting at the bottleneck
   const inQueue: Array<{ bytes: number; enq: number }> = [];
@@ -54,7 +55,8 @@ function simulate(sim: LinkSim, ms: number, ledbat = new Ledbat({ mss: MSS, targ
       acks.splice(i, 1);
       const before = flight;
       flight -= a.bytes;
-      ledbat.onAck(t, a.bytes, a.delay, before, t - a.sentAt);
+      delays.add(a.delay, t);
+      ledbat.onAck(t, a.bytes, delays.queueingDelayMs(), before, t - a.sentAt);
     }
     trace.push({ t, cwnd: ledbat.cwnd, queueMs: queue / sim.capacity(t), delivered });
   }
@@ -101,6 +103,18 @@ describe('LEDBAT window', () => {
 
   it('caps target and gain as RFC 6817 requires', () => {
     expect(new Ledbat({ targetMs: 500 }).targetMs).toBe(100);
+  });
+
+  it("measures queueing delay above each path's own base delay", () => {
+    const d = new DelayTracker({ baseBucketMs: 1000, baseBuckets: 3 });
+    for (let t = 0; t < 10; t++) d.add(40 + (t % 3), t); // base 40 ms (clock offsets cancel out)
+    expect(d.baseDelayMs).toBe(40);
+    for (let t = 10; t < 14; t++) d.add(140, t);
+    expect(d.queueingDelayMs()).toBe(100);
+    // The base ages out: after the buckets roll over, the new floor is the base.
+    for (let t = 1000; t < 5000; t += 10) d.add(70, t);
+    expect(d.baseDelayMs).toBe(70);
+    expect(d.queueingDelayMs()).toBe(0);
   });
 });
 

@@ -1,22 +1,13 @@
 /**
- * Delay-based congestion control for one upload link, after LEDBAT (RFC 6817), on top of
- * the data channel: the receiver echoes each chunk's send time with a one-way delay sample;
- * the base delay is a running minimum (per-minute buckets); queueing delay = current − base.
- * The window grows while queueing delay is below the target and shrinks as soon as it grows
- * past it, so a TCP flow sharing the uplink keeps its throughput. Pure: the caller supplies
- * the clock.
+ * Delay-based congestion control for the node's uploads, after LEDBAT (RFC 6817), on top of
+ * the data channels: the receiver echoes each chunk's send time with a one-way delay sample;
+ * each link keeps its own base delay (a running minimum in per-minute buckets) and turns its
+ * samples into queueing delay = current − base; one window for all links together grows
+ * while queueing delay is below the target and shrinks as soon as it rises past it, so a TCP
+ * flow sharing the uplink keeps its throughput. Pure: the caller supplies the clock.
  */
 
-export interface LedbatOptions {
-  /** Target queueing delay (ms); RFC 6817 requires ≤ 100. */
-  targetMs?: number;
-  /** Window gain (≤ 1). */
-  gain?: number;
-  /** Bytes one "segment" of the window counts for (our chunk size). */
-  mss?: number;
-  /** Minimum window, in MSS. */
-  minCwndMss?: number;
-  initialCwndMss?: number;
+export interface DelayTrackerOptions {
   /** Length of one base-delay bucket (ms) and how many are kept. */
   baseBucketMs?: number;
   baseBuckets?: number;
@@ -24,28 +15,15 @@ export interface LedbatOptions {
   currentFilter?: number;
 }
 
-export class Ledbat {
-  readonly targetMs: number;
-  private readonly gain: number;
-  readonly mss: number;
-  private readonly minCwnd: number;
+/** One path's delay: base delay (running minimum) and queueing delay above it. */
+export class DelayTracker {
   private readonly baseBucketMs: number;
   private readonly baseBuckets: number;
   private readonly currentFilter: number;
-  /** Congestion window (bytes allowed in flight). */
-  cwnd: number;
   private baseHistory: Array<{ start: number; min: number }> = [];
   private currentSamples: number[] = [];
-  /** Smoothed round-trip time (ms), from ack timing. */
-  srttMs = 100;
-  lastQueueingDelayMs = 0;
 
-  constructor(opts: LedbatOptions = {}) {
-    this.targetMs = Math.min(opts.targetMs ?? 60, 100);
-    this.gain = Math.min(opts.gain ?? 1, 1);
-    this.mss = opts.mss ?? 32 * 1024;
-    this.minCwnd = (opts.minCwndMss ?? 2) * this.mss;
-    this.cwnd = (opts.initialCwndMss ?? 4) * this.mss;
+  constructor(opts: DelayTrackerOptions = {}) {
     this.baseBucketMs = opts.baseBucketMs ?? 60_000;
     this.baseBuckets = opts.baseBuckets ?? 10;
     this.currentFilter = opts.currentFilter ?? 4;
@@ -57,7 +35,7 @@ export class Ledbat {
     return min;
   }
 
-  private addDelaySample(delayMs: number, now: number): void {
+  add(delayMs: number, now: number): void {
     const last = this.baseHistory[this.baseHistory.length - 1];
     if (!last || now - last.start >= this.baseBucketMs) {
       this.baseHistory.push({ start: now, min: delayMs });
@@ -74,26 +52,64 @@ export class Ledbat {
     if (this.currentSamples.length === 0) return 0;
     return Math.max(0, Math.min(...this.currentSamples) - this.baseDelayMs);
   }
+}
+
+export interface LedbatOptions {
+  /** Target queueing delay (ms); RFC 6817 requires ≤ 100. */
+  targetMs?: number;
+  /** Window gain (≤ 1). */
+  gain?: number;
+  /** Bytes one "segment" of the window counts for (our chunk size). */
+  mss?: number;
+  /** Minimum window, in MSS. */
+  minCwndMss?: number;
+  initialCwndMss?: number;
+}
+
+export class Ledbat {
+  readonly targetMs: number;
+  private readonly gain: number;
+  readonly mss: number;
+  private readonly minCwnd: number;
+  /** Congestion window (bytes allowed in flight). */
+  cwnd: number;
+  /** Smoothed round-trip time (ms), from ack timing. */
+  srttMs = 100;
+  lastQueueingDelayMs = 0;
+  /** Largest flight of the last second: video goes out in bursts (a segment a second), and the
+   *  "grow only while used" limit must not shrink the window to nothing between two bursts. */
+  private recentFlight: Array<{ at: number; bytes: number }> = [];
+
+  constructor(opts: LedbatOptions = {}) {
+    this.targetMs = Math.min(opts.targetMs ?? 60, 100);
+    this.gain = Math.min(opts.gain ?? 1, 1);
+    this.mss = opts.mss ?? 16 * 1024;
+    this.minCwnd = (opts.minCwndMss ?? 2) * this.mss;
+    this.cwnd = (opts.initialCwndMss ?? 4) * this.mss;
+  }
 
   /**
-   * An acknowledgement: `ackedBytes` newly acknowledged, the receiver's one-way delay sample,
+   * An acknowledgement: `ackedBytes` newly acknowledged, the queueing delay its path sees now,
    * `flightBytes` in flight before it, `rttMs` if measured.
    */
   onAck(
     now: number,
     ackedBytes: number,
-    delaySampleMs: number,
+    queueingDelayMs: number,
     flightBytes: number,
     rttMs: number | null,
   ): void {
     if (rttMs !== null && rttMs >= 0) this.srttMs = this.srttMs * 0.875 + rttMs * 0.125;
-    this.addDelaySample(delaySampleMs, now);
-    const queueing = this.queueingDelayMs();
-    this.lastQueueingDelayMs = queueing;
-    const offTarget = (this.targetMs - queueing) / this.targetMs;
+    this.lastQueueingDelayMs = queueingDelayMs;
+    const offTarget = (this.targetMs - queueingDelayMs) / this.targetMs;
     this.cwnd += (this.gain * offTarget * ackedBytes * this.mss) / this.cwnd;
-    // Grow only while the window is actually used (RFC 6817 "max_allowed_cwnd").
-    const maxAllowed = flightBytes + 2 * this.mss;
+    // Grow only while the window is actually used (RFC 6817 "max_allowed_cwnd"), judged on
+    // the last second's largest flight.
+    this.recentFlight.push({ at: now, bytes: flightBytes });
+    while (this.recentFlight.length && now - this.recentFlight[0]!.at > 1000) this.recentFlight.shift();
+    let used = 0;
+    for (const f of this.recentFlight) if (f.bytes > used) used = f.bytes;
+    const maxAllowed = used + 2 * this.mss;
     if (this.cwnd > maxAllowed) this.cwnd = Math.max(maxAllowed, this.minCwnd);
     if (this.cwnd < this.minCwnd) this.cwnd = this.minCwnd;
   }

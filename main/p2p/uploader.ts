@@ -3,16 +3,18 @@
  * per link; one loop decides what leaves next across all links: the most urgent deadline
  * first, neighbours that never give anything back last, and round-robin among equals. A
  * chunk leaves only when (1) the user's upload budget has tokens (one cap for all links),
- * (2) the link's LEDBAT window has room and its pacing bucket allows it, and (3) the
- * data-channel queue is below its low-water mark — so the rate controller, not SCTP's
- * queue, decides what goes out. A seed hands each segment to a bounded number of viewers.
+ * (2) the node's LEDBAT window has room (all links share one uplink, so one window for all,
+ * fed by each link's own queueing-delay estimate) and its pacing allows it, and (3) the
+ * data-channel queue is below its low-water mark — so the rate controller, not SCTP's queue,
+ * decides what goes out. A seed hands each segment to a bounded number of viewers.
  */
-import { Ledbat } from './ledbat';
+import { DelayTracker, Ledbat } from './ledbat';
 import { RateMeter, TokenBucket } from './pacer';
 import { LOW_WATER_BYTES, type PeerLink } from './peer-link';
 import { MsgType, RejectReason, type WireMessage } from './wire';
 
-export const CHUNK_BYTES = 32 * 1024;
+/** Small chunks keep the queue a chunk adds short (16 KiB is 13 ms at 10 Mbit/s). */
+export const CHUNK_BYTES = 16 * 1024;
 /** A request with no acknowledgement for this long counts as a loss for the window. */
 const ACK_TIMEOUT_MS = 1500;
 const MAX_JOBS_PER_LINK = 16;
@@ -31,9 +33,7 @@ interface Job {
 interface LinkState {
   link: PeerLink;
   jobs: Job[];
-  ledbat: Ledbat;
-  pace: TokenBucket;
-  flight: number;
+  delay: DelayTracker;
   lastServedAt: number;
 }
 
@@ -56,6 +56,10 @@ export class Uploader {
   private readonly copies = new Map<number, number>();
   private readonly budget: TokenBucket;
   private readonly rateControl: boolean;
+  /** One window and one pace for the whole uplink. */
+  private readonly ledbat = new Ledbat({ mss: CHUNK_BYTES });
+  private readonly pace: TokenBucket;
+  private flight = 0;
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   readonly meter = new RateMeter(3000);
@@ -64,6 +68,7 @@ export class Uploader {
   constructor(private readonly opts: UploaderOptions) {
     this.rateControl = opts.rateControl ?? true;
     this.budget = new TokenBucket(opts.capBytesPerMs ?? null, 2 * CHUNK_BYTES, opts.now());
+    this.pace = new TokenBucket(null, 2 * CHUNK_BYTES, opts.now());
   }
 
   get capBytesPerMs(): number | null {
@@ -79,16 +84,7 @@ export class Uploader {
   private state(link: PeerLink): LinkState {
     let s = this.links.get(link);
     if (!s) {
-      const now = this.opts.now();
-      const ledbat = new Ledbat({ mss: CHUNK_BYTES });
-      s = {
-        link,
-        jobs: [],
-        ledbat,
-        pace: new TokenBucket(null, 2 * CHUNK_BYTES, now),
-        flight: 0,
-        lastServedAt: 0,
-      };
+      s = { link, jobs: [], delay: new DelayTracker(), lastServedAt: 0 };
       this.links.set(link, s);
     }
     return s;
@@ -135,7 +131,7 @@ export class Uploader {
     const i = s.jobs.findIndex((j) => j.reqId === reqId);
     if (i < 0) return;
     const job = s.jobs[i]!;
-    s.flight = Math.max(0, s.flight - (job.sent - job.acked));
+    this.flight = Math.max(0, this.flight - (job.sent - job.acked));
     s.jobs.splice(i, 1);
   }
 
@@ -151,16 +147,19 @@ export class Uploader {
       job.acked = msg.received;
       job.lastAckAt = now;
     }
-    const flightBefore = s.flight;
-    s.flight = Math.max(0, s.flight - newly);
+    const flightBefore = this.flight;
+    this.flight = Math.max(0, this.flight - newly);
     const rtt = ((now >>> 0) - msg.echoSentAt) >>> 0;
-    s.ledbat.onAck(now, newly, msg.delayMs, flightBefore, rtt < 60_000 ? rtt : null);
-    s.pace.setRate(this.rateControl ? s.ledbat.rateBytesPerMs() * 1.5 : null, now);
+    s.delay.add(msg.delayMs, now);
+    this.ledbat.onAck(now, newly, s.delay.queueingDelayMs(), flightBefore, rtt < 60_000 ? rtt : null);
+    this.pace.setRate(this.rateControl ? this.ledbat.rateBytesPerMs() * 1.5 : null, now);
     if (job && job.acked >= job.bytes.length - job.offset) s.jobs.splice(s.jobs.indexOf(job), 1);
     this.pump();
   }
 
   dropPeer(link: PeerLink): void {
+    const s = this.links.get(link);
+    if (s) for (const j of s.jobs) this.flight = Math.max(0, this.flight - (j.sent - j.acked));
     this.links.delete(link);
   }
 
@@ -169,26 +168,32 @@ export class Uploader {
     return this.meter.bytesPerSecond(this.opts.now());
   }
 
+  /** The window is full: a job whose acks stopped long ago counts as lost (RFC 6817 halves). */
+  private expireStalled(now: number): void {
+    for (const s of this.links.values()) {
+      for (const j of s.jobs) {
+        if (j.sent > j.acked && now - j.lastAckAt > ACK_TIMEOUT_MS) {
+          this.ledbat.onLoss();
+          this.flight = Math.max(0, this.flight - (j.sent - j.acked));
+          j.acked = j.sent;
+          j.lastAckAt = now;
+        }
+      }
+    }
+  }
+
   /** The next chunk to send: most urgent first, leeches last, least recently served among equals. */
   private pick(now: number): { s: LinkState; job: Job } | null {
+    if (this.rateControl) {
+      if (this.flight + CHUNK_BYTES > this.ledbat.cwnd) this.expireStalled(now);
+      if (this.flight + CHUNK_BYTES > this.ledbat.cwnd || this.pace.waitMs(now) > 0) return null;
+    }
     let best: { s: LinkState; job: Job; leech: boolean } | null = null;
     for (const s of this.links.values()) {
       if (!s.link.isOpen) continue;
       const job = s.jobs.find((j) => j.offset + j.sent < j.bytes.length);
       if (!job) continue;
       if (s.link.bufferedAmount() >= LOW_WATER_BYTES) continue;
-      if (this.rateControl) {
-        if (s.flight + CHUNK_BYTES > s.ledbat.cwnd) {
-          if (now - job.lastAckAt > ACK_TIMEOUT_MS) {
-            // Nothing came back for too long: treat as loss, forget what is in flight.
-            s.ledbat.onLoss();
-            s.flight = 0;
-            job.lastAckAt = now;
-          }
-          continue;
-        }
-        if (s.pace.waitMs(now) > 0) continue;
-      }
       const leech = this.opts.isLeech?.(s.link) ?? false;
       if (
         !best ||
@@ -232,9 +237,9 @@ export class Uploader {
           continue;
         }
         this.budget.tryTake(payload.length, now);
-        if (this.rateControl) s.pace.tryTake(payload.length, now);
+        if (this.rateControl) this.pace.tryTake(payload.length, now);
         job.sent += payload.length;
-        s.flight += payload.length;
+        this.flight += payload.length;
         s.lastServedAt = now;
         this.bytesSent += payload.length;
         this.meter.add(payload.length, now);
@@ -249,13 +254,12 @@ export class Uploader {
 
   private nextPacingWait(now: number): number | null {
     if (!this.rateControl) return null;
-    let min: number | null = null;
-    for (const s of this.links.values()) {
-      if (!s.jobs.some((j) => j.offset + j.sent < j.bytes.length)) continue;
-      const w = Math.max(s.pace.waitMs(now), s.flight + CHUNK_BYTES > s.ledbat.cwnd ? ACK_TIMEOUT_MS : 0);
-      if (min === null || w < min) min = w;
-    }
-    return min;
+    const waiting = [...this.links.values()].some((s) =>
+      s.jobs.some((j) => j.offset + j.sent < j.bytes.length),
+    );
+    if (!waiting) return null;
+    // Window full: acks wake us (ack → pump); the timer only guards against acks that never come.
+    return this.flight + CHUNK_BYTES > this.ledbat.cwnd ? ACK_TIMEOUT_MS : Math.max(1, this.pace.waitMs(now));
   }
 
   private wakeIn(ms: number | null): void {
