@@ -82,7 +82,13 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-async function runOnce(mode: Mode, viewers: number, seeds: number, durationS: number, dump?: string): Promise<Figures> {
+async function runOnce(
+  mode: Mode,
+  viewers: number,
+  seeds: number,
+  durationS: number,
+  dump?: string,
+): Promise<Figures> {
   const data = await mkdtemp(join(tmpdir(), 'swarmcast-bench-'));
   const server = start([
     'server',
