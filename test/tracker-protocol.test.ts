@@ -164,6 +164,7 @@ describe('COM channel info schema', () => {
     logServers: ['https://log.example.com/v1/reports'],
     seeds: [B],
     tracker: { url: 'wss://t1.example.com/tracker', subRoom: 's0' },
+    serverTime: 1_795_000_000_000,
   };
 
   it('accepts a full answer', () => {
@@ -177,6 +178,8 @@ describe('COM channel info schema', () => {
     ['ice URL without scheme', (i) => ({ ...i, iceServers: [{ urls: ['example.com:3478'] }] })],
     ['empty ice urls', (i) => ({ ...i, iceServers: [{ urls: [] }] })],
     ['too many seeds', (i) => ({ ...i, seeds: new Array(33).fill(B) })],
+    ['no server time', (i) => ({ ...i, serverTime: undefined })],
+    ['negative server time', (i) => ({ ...i, serverTime: -1 })],
     ['too many log servers', (i) => ({ ...i, logServers: new Array(17).fill('http://l') })],
     ['long URL', (i) => ({ ...i, originBaseUrl: `http://x/${'a'.repeat(600)}` })],
     ['missing manifest', ({ manifest: _m, ...rest }) => rest],
