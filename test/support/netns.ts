@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, type RunningCommand } from './processes';
+import { BIN, collectLines, type RunningCommand } from './processes';
 
 const execFileP = promisify(execFile);
 
@@ -158,31 +158,7 @@ export class NetnsLab {
   /** `swarmcast …` inside `ns`, its JSON stdout lines collected (like runSwarmcast). */
   swarmcast(ns: string, args: string[], env: Record<string, string> = {}): RunningCommand {
     const child = this.spawnIn(ns, process.execPath, [BIN, ...args], { SWARMCAST_LOG_LEVEL: 'warn', ...env });
-    const lines: Array<Record<string, unknown>> = [];
-    const stderr: string[] = [];
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not a JSON line
-        }
-        i = buf.indexOf('\n');
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 500) stderr.push(d.toString());
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      child.on('exit', (code) => resolve(code));
-    });
-    return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
+    return collectLines(child);
   }
 
   /** Whether UDP `port` is bound in `ns`. */

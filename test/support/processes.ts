@@ -17,6 +17,11 @@ export function runSwarmcast(args: string[], env: Record<string, string> = {}): 
     env: { ...process.env, SWARMCAST_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return collectLines(child);
+}
+
+/** Collects a child's JSON stdout lines (others are skipped) and the start of its stderr. */
+export function collectLines(child: ChildProcess): RunningCommand {
   const lines: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   let buf = '';
@@ -37,6 +42,9 @@ export function runSwarmcast(args: string[], env: Record<string, string> = {}): 
   child.stderr!.on('data', (d: Buffer) => {
     if (stderr.length < 500) stderr.push(d.toString());
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    child.on('exit', (code) => resolve(code));
+  });
   return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
 }
