@@ -4,6 +4,7 @@
  * drive it through the ViewerCore interface.
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import {
   type EventName,
@@ -294,11 +295,7 @@ export class Core implements ViewerCore {
     });
   }
 
-  private openStream(
-    id: string,
-    req: import('node:http').IncomingMessage,
-    res: import('node:http').ServerResponse,
-  ): void {
+  private openStream(id: string, req: IncomingMessage, res: ServerResponse): void {
     const p = this.players.get(id);
     if (!p) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
