@@ -13,7 +13,7 @@ import type { PeerExchange, Swarm } from '../main/core/peer-exchange';
 import { MemorySegmentCache } from '../main/core/segment-cache';
 import { startViewerCore } from '../main/core/viewer-core';
 import { PeerNode, type SegmentStore } from '../main/p2p/peer-node';
-import { newPeerId } from '../main/p2p/swarm';
+import { newPeerId, swarmOf } from '../main/p2p/swarm';
 import { TrackerClient } from '../main/p2p/tracker-client';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
@@ -68,24 +68,7 @@ function hostileViewer(serverUrl: string) {
         log,
         maxNeighbours: 12,
       });
-      const n = node;
-      return {
-        holders: (seq) => n.holders(seq),
-        progress: (seq) => n.progress(seq),
-        fetch: (seq, deadline, done) => n.fetch(seq, deadline, done),
-        cancel: (seq) => n.cancel(seq),
-        announce: (seq) => n.announce(seq),
-        banPeer: (p, why) => n.banPeer(p, why),
-        peerCount: 0,
-        bytesUp: 0,
-        peersBanned: 0,
-        uploadRate: () => n.uploadRate(),
-        setUploadCap: (kbps) => n.setUploadCap(kbps),
-        close: () => {
-          n.close();
-          tracker.close();
-        },
-      };
+      return swarmOf(node, tracker);
     },
   });
   return {

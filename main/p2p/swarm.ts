@@ -54,6 +54,11 @@ export function startSwarm(info: ComChannelInfo, session: PeerExchange, opts: Sw
     log,
   });
   log.info('swarm joined', { peer: peerId, subRoom: info.tracker.subRoom, role: opts.role });
+  return swarmOf(node, tracker);
+}
+
+/** The peer node and its tracker client as the session's Swarm (closing one closes both). */
+export function swarmOf(node: PeerNode, tracker: TrackerClient): Swarm {
   return {
     holders: (seq) => node.holders(seq),
     progress: (seq) => node.progress(seq),

@@ -34,26 +34,6 @@ export interface PlayerState {
   showStats: boolean;
 }
 
-export const usePlayerStore = create<PlayerState>()(() => ({
-  channel: null,
-  sessionId: null,
-  phase: 'idle',
-  message: null,
-  retryAt: null,
-  coreState: null,
-  ttffMs: null,
-  latencyS: null,
-  bufferS: 0,
-  stalls: 0,
-  stallSeconds: 0,
-  playbackRate: 1,
-  paused: false,
-  waiting: false,
-  muted: true,
-  volume: 1,
-  showStats: false,
-}));
-
 /** Fields that describe one session's measurements, reset when a new channel starts. */
 export const freshMeasurements = {
   sessionId: null,
@@ -66,3 +46,15 @@ export const freshMeasurements = {
   playbackRate: 1,
   waiting: false,
 } satisfies Partial<PlayerState>;
+
+export const usePlayerStore = create<PlayerState>()(() => ({
+  ...freshMeasurements,
+  channel: null,
+  phase: 'idle',
+  message: null,
+  retryAt: null,
+  paused: false,
+  muted: true,
+  volume: 1,
+  showStats: false,
+}));
