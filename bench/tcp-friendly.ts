@@ -71,29 +71,7 @@ class Bench {
 
   async startServer(): Promise<void> {
     this.data = await mkdtemp(join(tmpdir(), 'sct-tcpf-server-'));
-    const server = this.lab.swarmcastTimed(this.lab.ns.core, [
-      'server',
-      '--host',
-      SERVER_IP,
-      '--http-port',
-      String(HTTP_PORT),
-      '--no-rtmp',
-      '--stun-port',
-      '3478',
-      '--public-url',
-      SERVER_URL,
-      '--data',
-      this.data,
-    ]);
-    await until(
-      () => {
-        if (server.child.exitCode !== null) throw new Error(`server exited:\n${server.stderr.join('')}`);
-        return server.lines.some((l) => l.event === 'ready');
-      },
-      30_000,
-      'server ready',
-      () => server.stderr.join(''),
-    );
+    await this.lab.startServer(HTTP_PORT, this.data);
     await sleep(3000); // a window of segments to start from
   }
 

@@ -60,29 +60,7 @@ describe.skipIf(unavailable !== null)(
       const l = lab;
       const data = await mkdtemp(join(tmpdir(), 'sct-cap-server-'));
       tempDirs.push(data);
-      const server = l.swarmcastTimed(l.ns.core, [
-        'server',
-        '--host',
-        SERVER_IP,
-        '--http-port',
-        String(HTTP_PORT),
-        '--no-rtmp',
-        '--stun-port',
-        '3478',
-        '--public-url',
-        SERVER_URL,
-        '--data',
-        data,
-      ]);
-      await until(
-        () => {
-          if (server.child.exitCode !== null) throw new Error(`server exited:\n${tail(server)}`);
-          return server.lines.some((x) => x.event === 'ready');
-        },
-        25_000,
-        'server ready',
-        () => tail(server),
-      );
+      const server = await l.startServer(HTTP_PORT, data);
       const u = l.swarmcastTimed(l.ns.hostA, [
         'peer',
         '--server',

@@ -3,12 +3,12 @@
  * egress is shaped with tbf (netem, fq, fq_codel and cake are not available on these machines;
  * tbf is, see ../shared/testing/README.md), plain routing without NAT.
  *
- *   core   10.77.0.1 on lo: swarmcast server (origin, COM, tracker, STUN); routes between
- *          gwA (10.77.1.0/24) and hostB (10.77.2.0/24)
- *   gwA    WAN 10.77.1.2, LAN 10.77.11.1: host A's "modem"; tbf on WAN egress = A's uplink,
+ *   core   100.72.0.1 on lo: swarmcast server (origin, COM, tracker, STUN); routes between
+ *          gwA (100.72.1.0/24) and hostB (100.72.2.0/24)
+ *   gwA    WAN 100.72.1.2, LAN 100.72.11.1: host A's "modem"; tbf on WAN egress = A's uplink,
  *          iptables counters on what A sends to B (UDP = peer traffic, TCP = the bulk flow)
- *   hostA  10.77.11.2: the uploading viewer (and, in the benchmark, a bulk TCP sender)
- *   hostB  10.77.2.2: downloading viewers (and the TCP sink); with `isolateB`, UDP over its
+ *   hostA  100.72.11.2: the uploading viewer (and, in the benchmark, a bulk TCP sender)
+ *   hostB  100.72.2.2: downloading viewers (and the TCP sink); with `isolateB`, UDP over its
  *          loopback is dropped, so viewers in hostB cannot exchange segments with each other:
  *          host A's viewer is their only possible neighbour
  *
@@ -24,10 +24,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NetnsLab } from './netns';
 import { BIN } from './processes';
 
-export const SERVER_IP = '10.77.0.1';
-export const GW_A_WAN = '10.77.1.2';
-export const HOST_A_IP = '10.77.11.2';
-export const HOST_B_IP = '10.77.2.2';
+// Shared-address space (100.64.0.0/10) inside namespaces this lab creates; nothing leaves them.
+export const SERVER_IP = '100.72.0.1';
+export const GW_A_WAN = '100.72.1.2';
+export const HOST_A_IP = '100.72.11.2';
+export const HOST_B_IP = '100.72.2.2';
 export const BULK_TCP_SCRIPT = fileURLToPath(new URL('./bulk-tcp.ts', import.meta.url));
 /** tsx's loader, by absolute URL: the script runs whatever the working directory. */
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -158,18 +159,18 @@ export class BottleneckLab extends NetnsLab {
     await this.ip(['-n', ns.core, 'addr', 'add', `${SERVER_IP}/32`, 'dev', 'lo']);
     await this.exec(ns.core, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     // core <-> gwA <-> hostA
-    await this.veth(ns.core, 'toA', '10.77.1.1/24', ns.gwA, 'wan', `${GW_A_WAN}/24`);
-    await this.veth(ns.gwA, 'lan', '10.77.11.1/24', ns.hostA, 'eth0', `${HOST_A_IP}/24`);
+    await this.veth(ns.core, 'toA', '100.72.1.1/24', ns.gwA, 'wan', `${GW_A_WAN}/24`);
+    await this.veth(ns.gwA, 'lan', '100.72.11.1/24', ns.hostA, 'eth0', `${HOST_A_IP}/24`);
     await this.exec(ns.gwA, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    await this.ip(['-n', ns.gwA, 'route', 'add', 'default', 'via', '10.77.1.1']);
-    await this.ip(['-n', ns.hostA, 'route', 'add', 'default', 'via', '10.77.11.1']);
+    await this.ip(['-n', ns.gwA, 'route', 'add', 'default', 'via', '100.72.1.1']);
+    await this.ip(['-n', ns.hostA, 'route', 'add', 'default', 'via', '100.72.11.1']);
     if (opts.tcpCongestion) {
       await this.exec(ns.hostA, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${opts.tcpCongestion}`]);
     }
-    await this.ip(['-n', ns.core, 'route', 'add', '10.77.11.0/24', 'via', GW_A_WAN]);
+    await this.ip(['-n', ns.core, 'route', 'add', '100.72.11.0/24', 'via', GW_A_WAN]);
     // core <-> hostB
-    await this.veth(ns.core, 'toB', '10.77.2.1/24', ns.hostB, 'eth0', `${HOST_B_IP}/24`);
-    await this.ip(['-n', ns.hostB, 'route', 'add', 'default', 'via', '10.77.2.1']);
+    await this.veth(ns.core, 'toB', '100.72.2.1/24', ns.hostB, 'eth0', `${HOST_B_IP}/24`);
+    await this.ip(['-n', ns.hostB, 'route', 'add', 'default', 'via', '100.72.2.1']);
     if (opts.isolateB) {
       await this.exec(ns.hostB, 'iptables', ['-w', '-A', 'OUTPUT', '-o', 'lo', '-p', 'udp', '-j', 'DROP']);
     }
@@ -274,6 +275,37 @@ export class BottleneckLab extends NetnsLab {
   /** `swarmcast …` inside `ns`, lines stamped with their arrival time. */
   swarmcastTimed(ns: string, args: string[], env: Record<string, string> = {}): TimedCommand {
     return this.spawnJson(ns, process.execPath, [BIN, ...args], { SWARMCAST_LOG_LEVEL: 'warn', ...env });
+  }
+
+  /**
+   * `swarmcast server` (origin, COM, tracker, STUN, demo channel) in the core namespace on
+   * SERVER_IP:`port`; resolves once it says it is ready.
+   */
+  async startServer(port: number, dataDir: string): Promise<TimedCommand> {
+    const server = this.swarmcastTimed(this.ns.core, [
+      'server',
+      '--host',
+      SERVER_IP,
+      '--http-port',
+      String(port),
+      '--no-rtmp',
+      '--stun-port',
+      '3478',
+      '--public-url',
+      `http://${SERVER_IP}:${port}`,
+      '--data',
+      dataDir,
+    ]);
+    await until(
+      () => {
+        if (server.child.exitCode !== null) throw new Error(`server exited:\n${server.stderr.join('')}`);
+        return server.lines.some((l) => l.event === 'ready');
+      },
+      30_000,
+      'server ready',
+      () => server.stderr.join(''),
+    );
+    return server;
   }
 
   /** A bulk TCP flow from host A to host B: the sink in B (counts bytes), the source in A. */
