@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start servers, ffmpeg and Chromium: two cores, so two files at a time.
     maxWorkers: 2,
-    env: { SWARMCAST_LOG_LEVEL: 'silent' },
+    // Child `swarmcast` processes run the sources under test, never a stale out/cli bundle.
+    env: { SWARMCAST_LOG_LEVEL: 'silent', SWARMCAST_FROM_SOURCE: '1' },
   },
 });

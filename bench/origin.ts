@@ -22,7 +22,7 @@ import { silentLogger } from '../server/log';
 import { Channel } from '../server/origin/channel';
 import { loadDemoClip } from '../server/origin/demo-source';
 import { Segmenter } from '../server/origin/segmenter';
-import { DEFAULT_DEMO_CLIP, startServer } from '../server/run-server';
+import { defaultDemoClip, startServer } from '../server/run-server';
 import { median, percentile, printLine, round, writeSummary } from './report';
 
 const CHUNK = 64 * 1024;
@@ -33,7 +33,7 @@ const CHANNEL_BITS_PER_S = 4_000_000;
 
 /** The clip looped `loops` times as one FLV byte stream with continuous timestamps. */
 async function loopedStream(loops: number): Promise<{ bytes: Uint8Array; mediaMs: number }> {
-  const clip = await loadDemoClip(DEFAULT_DEMO_CLIP);
+  const clip = await loadDemoClip(defaultDemoClip());
   const parts: Uint8Array[] = [encodeFlvHeader(true, true), encodeTags(clip.headers)];
   for (let loop = 0; loop < loops; loop++) {
     const shifted: FlvTag[] = clip.frames.map((f) => ({ ...f, timestamp: loop * clip.loopMs + f.timestamp }));

@@ -16,10 +16,14 @@ export function printLine(obj: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
 
-/** Prints the summary line (last) and writes it to bench/results/<bench>.json; returns the file path. */
-export async function writeSummary(bench: string, figures: Figures): Promise<string> {
+/**
+ * Prints the summary line (last) and writes it to bench/results/<bench>.json; returns the file
+ * path. With save false (smoke runs: `--no-save`) it only prints, and returns null.
+ */
+export async function writeSummary(bench: string, figures: Figures, save = true): Promise<string | null> {
   const summary = { bench, ...figures, at: new Date().toISOString() };
   printLine(summary);
+  if (!save) return null;
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${bench}.json`);
   const tmp = `${file}.${process.pid}.tmp`;
@@ -40,6 +44,11 @@ export function percentile(values: readonly number[], p: number): number {
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
+}
+
+/** The arithmetic mean; NaN when empty. */
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** Rounds to `digits` decimals (figures are for people, not for more arithmetic). */

@@ -43,6 +43,7 @@ import {
 } from '../test/support/browser';
 import { until } from '../test/support/media';
 import { runSwarmcast } from '../test/support/processes';
+import { localServerArgs } from './procs';
 import { median, percentile, printLine, round, writeSummary } from './report';
 
 const CHANNEL = 'demo';
@@ -308,18 +309,7 @@ async function main(): Promise<void> {
 
   await ensureRendererBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), 'swarmcast-bench-origin-'));
-  const origin = runSwarmcast([
-    'server',
-    '--host',
-    '127.0.0.1',
-    '--http-port',
-    '0',
-    '--no-rtmp',
-    '--stun-port',
-    '0',
-    '--data',
-    dataDir,
-  ]);
+  const origin = runSwarmcast(localServerArgs(dataDir));
   const baseline = await startBaselineServer();
   let history: ManifestHistory | null = null;
   try {

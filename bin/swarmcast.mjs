@@ -1,27 +1,25 @@
 #!/usr/bin/env node
-// The `swarmcast` command. Runs the TypeScript sources through tsx, so a checkout needs no build step.
-import { register } from 'tsx/esm/api';
+// The `swarmcast` command. Runs the built bundle (out/cli/swarmcast-command.mjs, made by
+// `npm run build:cli`, which `npm run build` and the benchmarks run first); from a checkout
+// without a build, or with SWARMCAST_FROM_SOURCE=1 (the tests), it runs the TypeScript
+// sources through tsx instead.
+import { existsSync } from 'node:fs';
 
-register();
-
-const commands = {
-  server: '../server/cli.ts',
-  peer: '../main/cli.ts',
-  web: '../main/cli.ts',
-  seed: '../main/cli.ts',
-};
+const bundle = new URL('../out/cli/swarmcast-command.mjs', import.meta.url);
+const fromSource = process.env.SWARMCAST_FROM_SOURCE === '1' || !existsSync(bundle);
 
 const [name, ...args] = process.argv.slice(2);
-const entry = name ? commands[name] : undefined;
-if (!entry) {
-  process.stderr.write(
-    `usage: swarmcast <${Object.keys(commands).join('|')}> [options]   (--help for each)\n`,
-  );
-  process.exit(name ? 2 : 0);
-}
 try {
-  const mod = await import(entry);
-  await mod.main(args, name);
+  let mod;
+  if (fromSource) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    mod = await import('../main/swarmcast-command.ts');
+  } else {
+    mod = await import(bundle.href);
+  }
+  const code = await mod.run(name, args);
+  if (code >= 0) process.exit(code);
 } catch (err) {
   process.stderr.write(`swarmcast ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

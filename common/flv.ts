@@ -181,10 +181,67 @@ class ByteQueue {
   }
 }
 
+/** Body size of the FLV tag whose header starts at `p` (the header must be in `bytes`). */
+export function tagBodySize(bytes: Uint8Array, p: number): number {
+  return (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
+}
+
+/** Timestamp (ms, with its extension byte) of the FLV tag whose header starts at `p`. */
+export function tagTimestamp(bytes: Uint8Array, p: number): number {
+  return ((bytes[p + 7]! << 24) | (bytes[p + 4]! << 16) | (bytes[p + 5]! << 8) | bytes[p + 6]!) >>> 0;
+}
+
+/** End of the whole tags in `bytes[from, end)`: where a reader may stop without cutting a tag. */
+export function wholeTagsEnd(bytes: Uint8Array, from: number, end: number): number {
+  let p = from;
+  while (end - p >= TAG_HEADER_SIZE) {
+    const total = TAG_HEADER_SIZE + tagBodySize(bytes, p) + PREV_TAG_SIZE;
+    if (end - p < total) break;
+    p += total;
+  }
+  return p;
+}
+
+/** First video keyframe among the whole tags of `bytes[from, end)`: its offset and timestamp. */
+export function findKeyframe(
+  bytes: Uint8Array,
+  end: number,
+  from = 0,
+): { offset: number; ts: number } | null {
+  let p = from;
+  while (p + TAG_HEADER_SIZE <= end) {
+    const size = tagBodySize(bytes, p);
+    const next = p + TAG_HEADER_SIZE + size + PREV_TAG_SIZE;
+    if (next > end) return null;
+    if (bytes[p] === TAG_VIDEO) {
+      const data = bytes.subarray(p + TAG_HEADER_SIZE, p + TAG_HEADER_SIZE + size);
+      const ts = tagTimestamp(bytes, p);
+      if (isVideoKeyframe({ type: TAG_VIDEO, timestamp: ts, data })) return { offset: p, ts };
+    }
+    p = next;
+  }
+  return null;
+}
+
+/** Timestamp of the last whole tag in `bytes[0, end)`, read through its PreviousTagSize. */
+export function lastTagTs(bytes: Uint8Array, end: number): number | null {
+  if (end < TAG_HEADER_SIZE + PREV_TAG_SIZE) return null;
+  const prev =
+    ((bytes[end - 4]! << 24) | (bytes[end - 3]! << 16) | (bytes[end - 2]! << 8) | bytes[end - 1]!) >>> 0;
+  const p = end - PREV_TAG_SIZE - prev;
+  if (p < 0 || prev < TAG_HEADER_SIZE) return null;
+  return tagTimestamp(bytes, p);
+}
+
 export interface DemuxerOptions {
   maxTagSize?: number;
   /** Set when the byte stream starts directly with tags (no FLV header), as segments do. */
   headerless?: boolean;
+  /**
+   * Keep only the first bytes of each tag body (enough to tell a frame from a header): for
+   * readers that need tag types and timestamps, not the media (the headless player).
+   */
+  bodyPrefix?: number;
 }
 
 /**
@@ -195,11 +252,13 @@ export class FlvDemuxer {
   private readonly queue = new ByteQueue();
   private state: 'header' | 'tags' = 'header';
   private readonly maxTagSize: number;
+  private readonly bodyPrefix: number | null;
   hasAudio = false;
   hasVideo = false;
 
   constructor(opts: DemuxerOptions = {}) {
     this.maxTagSize = opts.maxTagSize ?? DEFAULT_MAX_TAG_SIZE;
+    this.bodyPrefix = opts.bodyPrefix ?? null;
     if (opts.headerless) this.state = 'tags';
   }
 
@@ -235,14 +294,20 @@ export class FlvDemuxer {
       if (type !== TAG_AUDIO && type !== TAG_VIDEO && type !== TAG_SCRIPT) {
         throw new FlvError(`unknown FLV tag type ${type}`);
       }
-      const size = (th[1]! << 16) | (th[2]! << 8) | th[3]!;
+      const size = tagBodySize(th, 0);
       if (size > this.maxTagSize)
         throw new FlvError(`FLV tag of ${size} bytes exceeds the ${this.maxTagSize} limit`);
-      const timestamp = ((th[7]! << 24) | (th[4]! << 16) | (th[5]! << 8) | th[6]!) >>> 0;
+      const timestamp = tagTimestamp(th, 0);
       const total = TAG_HEADER_SIZE + size + PREV_TAG_SIZE;
       if (this.queue.length < total) return tags;
       this.queue.skip(TAG_HEADER_SIZE);
-      const data = this.queue.take(size);
+      let data: Uint8Array;
+      if (this.bodyPrefix !== null && type !== TAG_SCRIPT && size > this.bodyPrefix) {
+        data = this.queue.take(this.bodyPrefix);
+        this.queue.skip(size - this.bodyPrefix);
+      } else {
+        data = this.queue.take(size);
+      }
       const p = this.queue.take(PREV_TAG_SIZE);
       const prev = ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
       // Some muxers write 0 here; anything else must match or the stream is corrupt.

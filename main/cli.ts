@@ -7,15 +7,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SETTINGS } from '../common/ipc-contract';
+import type { CoreLog } from '../common/logger';
 import { createLogger, type Logger } from '../server/log';
+import { packagePath } from '../server/package-path';
+import { MemorySegmentCache } from './core/cache/segment-cache';
 import { ChannelSession } from './core/channel-session';
-import { HeadlessPlayer } from './core/headless-player';
-import { MemorySegmentCache } from './core/segment-cache';
+import { HeadlessPlayer } from './core/player/headless-player';
 import { startViewerCore } from './core/viewer-core';
-import type { CoreLog } from './core/viewer-core-api';
 import { startSwarm } from './p2p/swarm';
 
 const VERSION = '0.1.0';
@@ -176,14 +176,20 @@ async function seed(argv: string[]): Promise<void> {
     throw new Error(`--copies: 1..64, got ${values.copies}`);
   const log = pinoCoreLog(createLogger('swarmcast-seed'));
   const cache = new MemorySegmentCache(64 * 1024 * 1024);
-  const session = new ChannelSession({
+  const session: ChannelSession = new ChannelSession({
     serverUrl: values.server,
     channel: values.channel,
     cache,
     log,
     role: 'seed',
-    swarm: (info, s) => startSwarm(info, s, { role: 'seed', log, seedCopiesPerSegment: copies }),
-    policy: () => ({ p2p: true, latencyTargetMs: 0 }),
+    swarm: (info, store, events) =>
+      startSwarm(info, store, events, {
+        role: 'seed',
+        log,
+        seedCopiesPerSegment: copies,
+        latestSeq: () => session.latestSeq,
+      }),
+    policy: () => ({ p2p: true, latencyTargetMs: 0, downloadCapKbps: null }),
   });
   const started = Date.now();
   const line = () =>
@@ -193,9 +199,9 @@ async function seed(argv: string[]): Promise<void> {
         channel: values.channel,
         role: 'seed',
         state: session.snapshot().state,
-        peers: session.peers.peerCount,
+        peers: session.peerCount,
         bytes_cdn: session.bytesCdn,
-        bytes_up: session.peers.bytesUp,
+        bytes_up: session.bytesUp,
         latest_seq: session.latestSeq,
       })}\n`,
     );
@@ -207,15 +213,13 @@ async function seed(argv: string[]): Promise<void> {
   });
 }
 
-export const RENDERER_DIR = fileURLToPath(new URL('../out/renderer', import.meta.url));
-
 async function web(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
       server: { type: 'string' },
       data: { type: 'string' },
-      renderer: { type: 'string', default: RENDERER_DIR },
+      renderer: { type: 'string', default: packagePath('out', 'renderer') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -230,17 +234,25 @@ async function web(argv: string[]): Promise<void> {
     throw new Error(`no built renderer in ${values.renderer}: run "npm run build" first (npm run web does)`);
   }
   const log = createLogger('swarmcast-web');
+  const dataDir = values.data ?? join(homedir(), '.swarmcast', 'web');
+  // The server's modules load only when browser mode runs its own demo server.
+  const { localServer } = await import('./local-server');
+  const local = localServer({ dataDir, log: createLogger('embedded-origin') });
   const core = await startViewerCore({
-    dataDir: values.data ?? join(homedir(), '.swarmcast', 'web'),
+    dataDir,
     mode: 'web',
     version: VERSION,
     serverUrl: values.server,
+    localServerUrl: () => local.url(),
     rendererDir: values.renderer,
     log: pinoCoreLog(log),
   });
   process.stdout.write(`${JSON.stringify({ event: 'ready', url: core.gatewayUrl, server: core.server })}\n`);
   log.info({ url: core.gatewayUrl }, 'open this address in a browser');
-  onSignals(() => core.close());
+  onSignals(async () => {
+    await core.close();
+    await local.close();
+  });
 }
 
 export async function main(argv: string[], command = 'peer'): Promise<void> {

@@ -4,8 +4,8 @@
  * and the STUN server (UDP) in one process.
  * Used by the CLI, by tests, and by the desktop app's embedded local origin.
  */
+
 import { createServer, type Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { IceServer } from '../common/com';
 import { ComService, type TurnOptions } from './com/com-service';
 import type { Logger } from './log';
@@ -13,10 +13,14 @@ import { OriginHttpApi, sendError } from './origin/http-api';
 import { Origin } from './origin/origin';
 import { RtmpIngest } from './origin/rtmp-ingest';
 import { loadOrCreateSigner } from './origin/signing-key';
+import { packagePath } from './package-path';
 import { type RunningStun, startStun } from './stun/stun-server';
 import { TRACKER_PATH, Tracker } from './tracker/tracker';
 
-export const DEFAULT_DEMO_CLIP = fileURLToPath(new URL('../assets/demo.flv', import.meta.url));
+/** The demo clip in the package's assets. */
+export function defaultDemoClip(): string {
+  return packagePath('assets', 'demo.flv');
+}
 
 export interface ServerOptions {
   host?: string;
@@ -152,7 +156,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     );
     rtmpPort = await rtmp.listen(opts.rtmpPort ?? 1935, host);
   }
-  if (opts.demo !== false) await origin.startDemo(opts.demoClip ?? DEFAULT_DEMO_CLIP);
+  if (opts.demo !== false) await origin.startDemo(opts.demoClip ?? defaultDemoClip());
 
   const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const stunPort = stun?.port ?? null;

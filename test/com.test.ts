@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ComChannelInfo, channelInfoPath, channelInfoSchema } from '../common/com';
-import { loadPublicKey, OriginClient, verifySignedManifest } from '../main/core/origin-client';
+import { ComClient } from '../main/core/manifest/com-client';
+import { loadPublicKey, verifySignedManifest } from '../main/core/manifest/signed-manifest';
 import { TrackerClient } from '../main/p2p/tracker-client';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
@@ -106,7 +107,7 @@ describe('COM service in startServer (defaults)', () => {
   });
 
   it('keeps the viewer client working (the answer is a superset of the minimal info)', async () => {
-    const ci = await new OriginClient(server.httpUrl).channelInfo('demo');
+    const ci = await new ComClient(server.httpUrl).channelInfo('demo');
     expect(ci.manifest.channel).toBe('demo');
   });
 

@@ -15,9 +15,9 @@ import {
   type SignedManifest,
   signedManifestSchema,
 } from '../common/manifest';
+import { sha256Hex } from '../common/sha256';
 import { silentLogger } from '../server/log';
 import type { Channel } from '../server/origin/channel';
-import { sha256Hex } from '../server/origin/segmenter';
 import { type RunningServer, startServer } from '../server/run-server';
 import {
   concatBytes,

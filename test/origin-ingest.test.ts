@@ -13,9 +13,9 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isVideoKeyframe, parseFlv, TAG_VIDEO } from '../common/flv';
 import { originPaths } from '../common/manifest';
+import { sha256Hex } from '../common/sha256';
 import { silentLogger } from '../server/log';
 import type { Channel } from '../server/origin/channel';
-import { sha256Hex } from '../server/origin/segmenter';
 import { type RunningServer, startServer } from '../server/run-server';
 import {
   collect,

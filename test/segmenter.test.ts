@@ -15,10 +15,11 @@ import {
   TAG_VIDEO,
 } from '../common/flv';
 import { manifestSchema } from '../common/manifest';
+import { sha256Hex } from '../common/sha256';
 import { silentLogger } from '../server/log';
 import { Channel } from '../server/origin/channel';
 import { type DemoClip, loadDemoClip, startDemoLoop } from '../server/origin/demo-source';
-import { type InitData, type Segment, Segmenter, sha256Hex } from '../server/origin/segmenter';
+import { type InitData, type Segment, Segmenter } from '../server/origin/segmenter';
 import { concatBytes, DEMO_FLV } from './support/helpers';
 
 let clip: DemoClip;

@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComChannelInfo } from '../common/com';
+import { MemorySegmentCache } from '../main/core/cache/segment-cache';
 import { ChannelSession } from '../main/core/channel-session';
-import type { PeerExchange, Swarm } from '../main/core/peer-exchange';
-import { MemorySegmentCache } from '../main/core/segment-cache';
 import { startViewerCore } from '../main/core/viewer-core';
-import { PeerNode, type SegmentStore } from '../main/p2p/peer-node';
-import { newPeerId, swarmOf } from '../main/p2p/swarm';
+import { PeerNode, type PeerNodeEvents, type SegmentStore } from '../main/p2p/peer-node';
+import { newPeerId, type Swarm, swarmOf } from '../main/p2p/swarm';
 import { TrackerClient } from '../main/p2p/tracker-client';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
@@ -34,8 +33,8 @@ function hostileViewer(serverUrl: string) {
     channel: 'demo',
     cache: new MemorySegmentCache(64 * 1024 * 1024),
     log,
-    policy: () => ({ p2p: false, latencyTargetMs: 500 }),
-    swarm: (info: ComChannelInfo, s: PeerExchange): Swarm => {
+    policy: () => ({ p2p: false, latencyTargetMs: 500, downloadCapKbps: null }),
+    swarm: (info: ComChannelInfo, s: SegmentStore, events: PeerNodeEvents): Swarm => {
       const peerId = newPeerId();
       const tracker = new TrackerClient({
         url: info.tracker.url,
@@ -51,7 +50,6 @@ function hostileViewer(serverUrl: string) {
         stream: () => s.stream(),
         initVersion: () => s.initVersion(),
         verifiedSeqs: () => s.verifiedSeqs(),
-        acceptFromPeer: (...a) => s.acceptFromPeer(...a),
         verifiedBytes: (seq) => {
           const real = s.verifiedBytes(seq);
           if (!real) return null;
@@ -61,7 +59,7 @@ function hostileViewer(serverUrl: string) {
           return bad;
         },
       };
-      node = new PeerNode(store, tracker, {
+      node = new PeerNode(store, tracker, events, {
         peerId,
         role: 'viewer',
         iceServers: info.iceServers,

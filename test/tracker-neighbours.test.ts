@@ -1,8 +1,8 @@
 /** Neighbour choice as a pure function: fake peers, a seeded random source. */
 import { describe, expect, it } from 'vitest';
+import { TokenBucket } from '../common/token-bucket';
 import type { PeerInfo } from '../common/tracker-protocol';
 import { chooseNeighbours, seededRandom } from '../server/tracker/neighbours';
-import { TokenBucket } from '../server/tracker/token-bucket';
 
 /** Peer ids: the name, a 'z' and padding to 16 characters, so tables stay readable. */
 const id = (name: string) => `${name}z`.padEnd(16, '0');
@@ -154,17 +154,17 @@ describe('chooseNeighbours', () => {
 describe('TokenBucket', () => {
   it('allows the burst, then the sustained rate', () => {
     let t = 0;
-    const b = new TokenBucket(20, 40, () => t);
+    const b = new TokenBucket(20 / 1000, 40, t);
     let ok = 0;
-    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    for (let i = 0; i < 100; i++) if (b.take(1, t)) ok++;
     expect(ok).toBe(40);
     t += 500; // half a second: 10 tokens
     ok = 0;
-    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    for (let i = 0; i < 100; i++) if (b.take(1, t)) ok++;
     expect(ok).toBe(10);
     t += 60_000; // refills only up to the burst
     ok = 0;
-    for (let i = 0; i < 100; i++) if (b.take()) ok++;
+    for (let i = 0; i < 100; i++) if (b.take(1, t)) ok++;
     expect(ok).toBe(40);
   });
 });

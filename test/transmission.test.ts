@@ -3,8 +3,9 @@
  * bottleneck link with a queue, the upload budget, and the rate meter.
  */
 import { describe, expect, it } from 'vitest';
+import { TokenBucket } from '../common/token-bucket';
 import { DelayTracker, Ledbat } from '../main/p2p/ledbat';
-import { kbpsToBytesPerMs, RateMeter, TokenBucket } from '../main/p2p/pacer';
+import { kbpsToBytesPerMs, RateMeter } from '../main/p2p/rate';
 
 const MSS = 32 * 1024;
 
@@ -124,7 +125,7 @@ describe('upload budget', () => {
     const bucket = new TokenBucket(cap, 2 * MSS, 0);
     let sent = 0;
     for (let t = 0; t <= 30_000; t++) {
-      while (bucket.tryTake(MSS, t)) sent += MSS;
+      while (bucket.takeWithDebt(MSS, t)) sent += MSS;
     }
     const allowed = cap * 30_000 + 3 * MSS;
     expect(sent).toBeLessThanOrEqual(allowed);
@@ -133,11 +134,11 @@ describe('upload budget', () => {
 
   it('tells how long to wait, applies a new rate at once, and is unlimited when automatic', () => {
     const b = new TokenBucket(1, MSS, 0);
-    expect(b.tryTake(MSS, 0)).toBe(true);
-    expect(b.tryTake(1, 0)).toBe(false);
+    expect(b.takeWithDebt(MSS, 0)).toBe(true);
+    expect(b.takeWithDebt(1, 0)).toBe(false);
     expect(b.waitMs(0)).toBeGreaterThan(0);
     b.setRate(null, 1);
-    expect(b.tryTake(10 * MSS, 1)).toBe(true);
+    expect(b.takeWithDebt(10 * MSS, 1)).toBe(true);
     expect(kbpsToBytesPerMs(null)).toBeNull();
   });
 

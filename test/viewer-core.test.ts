@@ -14,9 +14,9 @@ import {
   isVideoKeyframe,
   TAG_VIDEO,
 } from '../common/flv';
+import type { CoreLog } from '../common/logger';
 import type { Core } from '../main/core/viewer-core';
 import { startViewerCore } from '../main/core/viewer-core';
-import type { CoreLog } from '../main/core/viewer-core-api';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
 import {

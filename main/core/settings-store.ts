@@ -12,7 +12,7 @@ import {
   settingsPatchSchema,
   settingsSchema,
 } from '../../common/ipc-contract';
-import type { CoreLog } from './viewer-core-api';
+import type { CoreLog } from '../../common/logger';
 
 export const SETTINGS_FILE = 'settings.json';
 
@@ -72,8 +72,16 @@ export class SettingsStore {
     return settingsSchema.parse(out);
   }
 
-  get(): Settings {
-    return structuredClone(this.current);
+  /**
+   * The settings in force: a frozen snapshot, read on every scheduling pass (so no copy is
+   * made per read); an update replaces it.
+   */
+  get(): Readonly<Settings> {
+    if (!Object.isFrozen(this.current)) {
+      Object.freeze(this.current.liveSync);
+      Object.freeze(this.current);
+    }
+    return this.current;
   }
 
   onChange(listener: (s: Settings) => void): () => void {

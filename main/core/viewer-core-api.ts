@@ -3,6 +3,7 @@
  * viewer core. The core is plain Node: no Electron import anywhere under main/core.
  */
 import type { EventName, EventPayload } from '../../common/ipc-contract';
+import type { CoreLog } from '../../common/logger';
 
 export type CoreEventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 
@@ -16,21 +17,16 @@ export interface ViewerCoreOptions {
   serverUrl?: string;
   /** Folder of the built renderer, served by the gateway in browser mode. */
   rendererDir?: string;
-  /** The demo clip for the embedded local server (packaged apps keep it in resources). */
-  demoClip?: string;
+  /**
+   * The entry point's local server (demo channel), started on first use: asked only when
+   * neither `serverUrl` nor the settings name a server.
+   */
+  localServerUrl?: () => Promise<string>;
   /** Delay-based upload rate control; off only for comparison benchmarks (default on). */
   rateControl?: boolean;
   /** ISP / region hints for the COM's sub-room and the tracker's neighbour choice. */
   hints?: { isp?: string; region?: string };
   log: CoreLog;
-}
-
-/** The logging surface the core uses: electron-log in the app, pino in the CLI. */
-export interface CoreLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  debug(msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface ViewerCore {

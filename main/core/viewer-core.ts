@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import {
   type EventName,
   type EventPayload,
@@ -18,14 +17,12 @@ import {
   type Settings,
 } from '../../common/ipc-contract';
 import { effectiveLiveSync } from '../../common/live-sync';
-import { createLogger } from '../../server/log';
-import { type RunningServer, startServer } from '../../server/run-server';
 import { startSwarm } from '../p2p/swarm';
+import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelSession } from './channel-session';
-import { Gateway } from './gateway';
-import { GatewayStream } from './gateway-stream';
-import { OriginClient } from './origin-client';
-import { MemorySegmentCache } from './segment-cache';
+import { Gateway } from './gateway/gateway';
+import { GatewayStream } from './gateway/gateway-stream';
+import { ComClient } from './manifest/com-client';
 import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
@@ -52,7 +49,7 @@ export class Core implements ViewerCore {
   private readonly channels = new Map<string, JoinedChannel>();
   private readonly players = new Map<string, PlayerSession>();
   private gateway!: Gateway;
-  private embedded: RunningServer | null = null;
+  private embeddedUrl: string | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private current: PlayerSession | null = null;
   private serverUrl = '';
@@ -89,29 +86,16 @@ export class Core implements ViewerCore {
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
   }
 
-  /** The server to use: CLI override, then settings, else an embedded local origin with the demo channel. */
+  /** The server to use: CLI override, then settings, else the entry point's local server. */
   private async resolveServer(): Promise<void> {
     const wanted = this.opts.serverUrl ?? this.settings.get().serverUrl;
     if (wanted) {
       this.serverUrl = wanted.replace(/\/+$/, '');
       return;
     }
-    if (!this.embedded) {
-      this.embedded = await startServer({
-        host: '127.0.0.1',
-        httpPort: 0,
-        rtmpPort: 0,
-        dataDir: join(this.opts.dataDir, 'local-server'),
-        demo: true,
-        demoClip: this.opts.demoClip,
-        log: createLogger('embedded-origin'),
-      });
-      this.opts.log.info('embedded server started', {
-        http: this.embedded.httpUrl,
-        rtmp: this.embedded.rtmpUrl,
-      });
-    }
-    this.serverUrl = this.embedded.httpUrl;
+    if (!this.opts.localServerUrl) throw new Error('no server address configured and no local server');
+    this.embeddedUrl ??= await this.opts.localServerUrl();
+    this.serverUrl = this.embeddedUrl;
   }
 
   onEvent(listener: CoreEventListener): () => void {
@@ -147,10 +131,10 @@ export class Core implements ViewerCore {
           version: this.opts.version,
           mode: this.opts.mode,
           serverUrl: this.serverUrl,
-          embeddedServer: this.embedded !== null && this.serverUrl === this.embedded.httpUrl,
+          embeddedServer: this.embeddedUrl !== null && this.serverUrl === this.embeddedUrl,
         };
       case 'channels.list':
-        return { channels: await new OriginClient(this.serverUrl).listChannels() };
+        return { channels: await new ComClient(this.serverUrl).listChannels() };
       case 'player.open':
         return this.openPlayer((req as { channel: string }).channel);
       case 'player.close':
@@ -184,14 +168,15 @@ export class Core implements ViewerCore {
         cache,
         log,
         hints: this.opts.hints,
-        swarm: (info, exchange) => {
+        swarm: (info, store, events) => {
           const s = this.settings.get();
           if (!s.p2pEnabled) return null;
-          return startSwarm(info, exchange, {
+          return startSwarm(info, store, events, {
             role: 'viewer',
             log,
             uploadCapKbps: s.uploadCapKbps,
             rateControl: this.opts.rateControl,
+            latestSeq: () => session.latestSeq,
             ...this.opts.hints,
           });
         },
@@ -215,8 +200,8 @@ export class Core implements ViewerCore {
   private applySettings(s: Settings): void {
     for (const j of this.channels.values()) {
       j.cache.setBudget(s.cacheMB * 1024 * 1024);
-      j.session.peers.setEnabled(s.p2pEnabled);
-      j.session.peers.setUploadCap(s.uploadCapKbps);
+      j.session.setP2pEnabled(s.p2pEnabled);
+      j.session.setUploadCap(s.uploadCapKbps);
     }
     // The latency mode and P2P switch change the player's thresholds: send fresh timelines.
     for (const p of this.players.values()) {
@@ -357,6 +342,7 @@ export class Core implements ViewerCore {
       };
     }
     const s = p.joined.session;
+    const upload = s.uploadRate();
     let bytes = 0;
     let ms = 0;
     const latest = s.latestSeq;
@@ -374,13 +360,13 @@ export class Core implements ViewerCore {
       bytesCdn: s.bytesCdn,
       bytesP2p: s.bytesP2p,
       bytesSeed: s.bytesSeed,
-      bytesUp: s.peers.bytesUp,
-      uploadKbps: s.peers.uploadRate.kbps,
-      uploadCapKbps: s.peers.active ? s.peers.uploadRate.capKbps : this.settings.get().uploadCapKbps,
-      peers: s.peers.peerCount,
+      bytesUp: s.bytesUp,
+      uploadKbps: upload.kbps,
+      uploadCapKbps: s.hasSwarm ? upload.capKbps : this.settings.get().uploadCapKbps,
+      peers: s.peerCount,
       latestSeq: latest,
       hashFailures: s.hashFailures,
-      peersBanned: s.peers.peersBanned,
+      peersBanned: s.peersBanned,
     };
   }
 
@@ -404,7 +390,6 @@ export class Core implements ViewerCore {
     for (const j of this.channels.values()) j.session.close();
     this.channels.clear();
     await this.gateway?.close();
-    await this.embedded?.close();
   }
 }
 

@@ -6,7 +6,8 @@
  */
 import type { WebSocket } from 'ws';
 import { type WsServerFrame, wsClientFrameSchema } from '../../common/ipc-contract';
-import type { CoreLog, ViewerCore } from './viewer-core-api';
+import type { CoreLog } from '../../common/logger';
+import type { ViewerCore } from './viewer-core-api';
 
 const MAX_PENDING = 64;
 

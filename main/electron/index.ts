@@ -3,16 +3,11 @@
  * core. Lifecycle, logging, the app:// scheme with its CSP, one hardened window, and the IPC
  * bridge. No business logic lives here.
  */
-
-/**
- * Swarmcast desktop app, main process: thin glue between Electron and the plain-Node viewer
- * core. Lifecycle, logging, the app:// scheme with its CSP, one hardened window, and the IPC
- * bridge. No business logic lives here.
- */
 import path from 'node:path';
 import { app, type BrowserWindow, dialog, session } from 'electron';
 import { startViewerCore } from '../core/viewer-core';
 import type { ViewerCore } from '../core/viewer-core-api';
+import { localServer } from '../local-server';
 import {
   APP_ENTRY_URL,
   APP_ORIGIN,
@@ -22,7 +17,7 @@ import {
 } from './app-protocol';
 import { contentSecurityPolicy, gatewayOriginOf } from './content-security';
 import { bridgeCoreToWindow } from './ipc-bridge';
-import { coreLogOver, setUpLogging } from './logging';
+import { coreLogOver, pinoOver, setUpLogging } from './logging';
 import { createMainWindow, guardAllWebContents, restrictPermissions } from './window';
 
 const CLOSE_TIMEOUT_MS = 5000;
@@ -58,6 +53,16 @@ async function run(): Promise<void> {
 
   guardAllWebContents();
 
+  // The embedded local server (demo channel) for when no server is configured; it loops the
+  // demo clip shipped in resources (or in the checkout), and its logs go to the app's log file.
+  const embedded = localServer({
+    dataDir: app.getPath('userData'),
+    demoClip: app.isPackaged
+      ? path.join(process.resourcesPath, 'demo.flv')
+      : path.join(app.getAppPath(), 'assets', 'demo.flv'),
+    log: pinoOver(log, 'embedded-origin'),
+  });
+
   // Started before 'ready' (the core is plain Node); Promise.resolve().then also catches a
   // synchronous throw. The rejection is handled below, after 'ready', so it is never unhandled.
   const corePromise: Promise<ViewerCore> = Promise.resolve().then(() =>
@@ -66,10 +71,7 @@ async function run(): Promise<void> {
       mode: 'desktop',
       version: app.getVersion(),
       rendererDir: undefined,
-      // The embedded local server loops the demo clip: shipped in resources, or in the checkout.
-      demoClip: app.isPackaged
-        ? path.join(process.resourcesPath, 'demo.flv')
-        : path.join(app.getAppPath(), 'assets', 'demo.flv'),
+      localServerUrl: () => embedded.url(),
       log: coreLogOver(log),
     }),
   );
@@ -127,7 +129,7 @@ async function run(): Promise<void> {
       }, CLOSE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([core.close(), timeout]);
+      await Promise.race([core.close().then(() => embedded.close()), timeout]);
     } catch (err) {
       log.error('core close failed', { error: String(err) });
     } finally {

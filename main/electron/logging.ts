@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { app } from 'electron';
 import log from 'electron-log/main';
-import type { CoreLog } from '../core/viewer-core-api';
+import { pino } from 'pino';
+import type { CoreLog } from '../../common/logger';
+import type { Logger } from '../../server/log';
 
 export type MainLog = typeof log;
 
@@ -39,4 +41,26 @@ export function coreLogOver(logger: MainLog): CoreLog {
     error: emit(scoped.error),
     debug: emit(scoped.debug),
   };
+}
+
+/**
+ * A pino logger (what the server parts take) whose lines go to electron-log under `scope`,
+ * so the embedded server logs into the app's log file.
+ */
+export function pinoOver(logger: MainLog, scope: string): Logger {
+  const scoped = logger.scope(scope);
+  return pino(
+    { level: 'info', base: null },
+    {
+      write(line: string) {
+        try {
+          const { msg, level, ...fields } = JSON.parse(line) as { msg?: string; level?: number };
+          const fn = (level ?? 30) >= 50 ? scoped.error : (level ?? 30) >= 40 ? scoped.warn : scoped.info;
+          fn(msg ?? '', fields);
+        } catch {
+          scoped.info(line.trim());
+        }
+      },
+    },
+  );
 }

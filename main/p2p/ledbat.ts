@@ -54,6 +54,9 @@ export class DelayTracker {
   }
 }
 
+/** Largest round trip the pacing rate is computed with (ms). */
+const MAX_PACING_RTT_MS = 250;
+
 export interface LedbatOptions {
   /** Target queueing delay (ms); RFC 6817 requires ≤ 100. */
   targetMs?: number;
@@ -121,6 +124,8 @@ export class Ledbat {
 
   /** The rate the window allows (bytes/ms), for pacing. */
   rateBytesPerMs(): number {
-    return this.cwnd / Math.max(5, this.srttMs);
+    // The window, not the pace, holds the flight to what the path carries: a round trip
+    // inflated by a busy CPU must not slow the pace below what the window allows.
+    return this.cwnd / Math.min(MAX_PACING_RTT_MS, Math.max(5, this.srttMs));
   }
 }

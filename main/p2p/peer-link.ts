@@ -6,8 +6,8 @@
  */
 import { type DataChannel, type IceServer, PeerConnection } from 'node-datachannel';
 import type { IceServer as IceServerConfig } from '../../common/com';
+import type { CoreLog } from '../../common/logger';
 import type { SignalData } from '../../common/tracker-protocol';
-import type { CoreLog } from '../core/viewer-core-api';
 import { decodeMessage, encodeMessage, GoodbyeReason, MsgType, type WireMessage } from './wire';
 
 export type { IceServerConfig, SignalData };
@@ -57,8 +57,6 @@ export class PeerLink {
   private readonly pendingCandidates: Array<{ candidate: string; mid: string }> = [];
   private readonly connectTimer: NodeJS.Timeout;
   readonly openedAt: number | null = null;
-  /** Set by the node after the neighbour's hello. */
-  remoteRole: 'viewer' | 'seed' | null = null;
 
   constructor(
     readonly remoteId: string,

@@ -1,25 +1,30 @@
 /**
  * The peer node of one joined channel: finds neighbours through the tracker, keeps a bounded
- * set of links, tracks who holds which segment, downloads segments the scheduler sends to
- * peers, and uploads verified segments to neighbours that ask. Bytes from a peer reach the
- * cache only after their hash matches the signed manifest; a peer that sends bad data is
+ * set of links, speaks the wire protocol on them, runs the transfers the engine starts
+ * (reassembling a segment from its chunks) and serves verified segments to neighbours that
+ * ask (through the uploader). It decides nothing about which segment comes from where: it
+ * reports what neighbours announce, what arrives and what fails, and the engine's planner
+ * decides. Bytes from a peer are handed over whole and used only after the engine has checked
+ * them against the signed manifest; a peer that breaks the protocol or sends bad data is
  * dropped and never taken back.
  */
-import type { CoreLog } from '../core/viewer-core-api';
-import { kbpsToBytesPerMs } from './pacer';
+import type { CoreLog } from '../../common/logger';
+import type { PeerRole } from '../../common/tracker-protocol';
+import { loopLagMs, watchLoopLag } from './loop-lag';
+import { chooseNeighbour, type NeighbourView, worstNeighbour } from './neighbour-policy';
 import { type IceServerConfig, type LinkEvents, PeerLink, type SignalData, toIceServers } from './peer-link';
-import { chooseNeighbour, type NeighbourView, worstNeighbour } from './scheduler';
+import { kbpsToBytesPerMs } from './rate';
 import { Uploader } from './uploader';
-import { GoodbyeReason, MsgType, RejectReason, type WireMessage } from './wire';
+import { GoodbyeReason, MAX_HAVE_COUNT, MsgType, RejectReason, type WireMessage } from './wire';
 
 /** What the node needs from the tracker client. */
 export interface SignalTransport {
-  neighbours(want: number, exclude: string[]): Promise<Array<{ peerId: string; role: 'viewer' | 'seed' }>>;
+  neighbours(want: number, exclude: string[]): Promise<Array<{ peerId: string; role: PeerRole }>>;
   signal(to: string, data: SignalData): void;
   onSignal(listener: (from: string, data: SignalData) => void): void;
 }
 
-/** What the node needs from the channel session. */
+/** What the node reads from the channel: the stream it is on and the verified segments it may share. */
 export interface SegmentStore {
   readonly channel: string;
   stream(): string | null;
@@ -27,62 +32,74 @@ export interface SegmentStore {
   /** Verified segment bytes we may share. */
   verifiedBytes(seq: number): Uint8Array | null;
   verifiedSeqs(): number[];
-  /** Hands over a downloaded segment: 'ok' (verified, stored), 'bad' (hash mismatch) or 'pending' (no manifest entry yet). */
-  acceptFromPeer(
-    seq: number,
-    bytes: Uint8Array,
-    source: 'p2p' | 'seed',
-    peerId: string,
-  ): 'ok' | 'bad' | 'pending';
 }
 
-export interface PeerNodeOptions {
-  peerId: string;
-  role: 'viewer' | 'seed';
-  iceServers: IceServerConfig[];
-  maxNeighbours?: number;
-  /** A seed hands each segment to at most this many viewers. */
-  seedCopiesPerSegment?: number;
-  now?: () => number;
-  /** Something the scheduler cares about changed (a neighbour announced a segment). */
-  wake?: () => void;
-  /** Upload cap for all links (kbit/s), null = automatic (the rate control finds the spare capacity). */
-  uploadCapKbps?: number | null;
-  /** Delay-based rate control and pacing (off only for comparison benchmarks). */
-  rateControl?: boolean;
-  log: CoreLog;
+/** Why a transfer ended without its segment. */
+export type TransferFailure = 'not-have' | 'busy' | 'cancelled' | 'gone';
+
+/** What the node tells the engine. */
+export interface PeerNodeEvents {
+  /** A neighbour announced segments it holds. */
+  have(peer: string, seqs: readonly number[]): void;
+  /** A neighbour is gone: its announcements no longer count. */
+  gone(peer: string): void;
+  /** A requested segment arrived whole: 'bad' (hash mismatch) gets its sender banned. */
+  segment(seq: number, bytes: Uint8Array, peer: string, role: PeerRole): 'ok' | 'bad' | 'pending';
+  /** A transfer ended without its segment. */
+  failed(seq: number, peer: string, why: TransferFailure): void;
 }
 
-interface Neighbour extends NeighbourView {
-  link: PeerLink;
-  hello: boolean;
-  haves: Set<number>;
-  connectedAt: number;
-  /** Bytes this neighbour gave us, and we gave it (anti-leech). */
-  bytesFrom: number;
-  bytesTo: number;
-}
-
-/** A viewer that has taken this much from us and given nothing back for this long is served last. */
-const LEECH_BYTES = 2 * 1024 * 1024;
-const LEECH_GRACE_MS = 20_000;
-
-interface Download {
-  reqId: number;
+/** A peer transfer in flight, as the planner sees it. */
+export interface Transfer {
   seq: number;
   peer: string;
   startedAt: number;
   lastDataAt: number;
   received: number;
   total: number;
-  parts: Uint8Array[];
-  done: (ok: boolean) => void;
 }
 
-const STALL_MS = 1500;
+export interface PeerNodeOptions {
+  peerId: string;
+  role: PeerRole;
+  iceServers: IceServerConfig[];
+  maxNeighbours?: number;
+  /** A seed hands each segment to at most this many viewers. */
+  seedCopiesPerSegment?: number;
+  now?: () => number;
+  /** Upload cap for all links (kbit/s), null = automatic (the rate control finds the spare capacity). */
+  uploadCapKbps?: number | null;
+  /** Delay-based rate control and pacing (off only for comparison benchmarks). */
+  rateControl?: boolean;
+  /** How long a new link may stay silent before its Hello (ms). */
+  helloTimeoutMs?: number;
+  log: CoreLog;
+}
+
+interface Neighbour extends NeighbourView {
+  link: PeerLink;
+  hello: boolean;
+  connectedAt: number;
+  /** Bytes this neighbour gave us, and we gave it (anti-leech). */
+  bytesFrom: number;
+  bytesTo: number;
+}
+
+interface Download extends Transfer {
+  reqId: number;
+  expectedSize: number;
+  parts: Uint8Array[];
+}
+
+/** A viewer that has taken this much from us and given nothing back for this long is served last. */
+const LEECH_BYTES = 2 * 1024 * 1024;
+const LEECH_GRACE_MS = 20_000;
 const UNREACHABLE_BACKOFF_MS = 30_000;
 const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
+/** Newest verified segments announced to a new neighbour. */
 const HAVE_WINDOW = 64;
+/** Transfers one neighbour runs for us at once. */
+const MAX_INFLIGHT_PER_PEER = 2;
 
 export class PeerNode {
   private readonly neighbours = new Map<string, Neighbour>();
@@ -98,13 +115,13 @@ export class PeerNode {
   private nextReqId = 1;
   private closed = false;
   private finding = false;
-  bytesFromPeers = 0;
-  bytesFromSeeds = 0;
+  private readonly unwatchLag = watchLoopLag();
   badPeers = 0;
 
   constructor(
     private readonly store: SegmentStore,
     private readonly tracker: SignalTransport,
+    private readonly events: PeerNodeEvents,
     private readonly opts: PeerNodeOptions,
   ) {
     this.iceServers = toIceServers(opts.iceServers);
@@ -128,6 +145,10 @@ export class PeerNode {
     void this.findNeighbours();
   }
 
+  get peerId(): string {
+    return this.opts.peerId;
+  }
+
   get log(): CoreLog {
     return this.opts.log;
   }
@@ -136,6 +157,13 @@ export class PeerNode {
     let n = 0;
     for (const nb of this.neighbours.values()) if (nb.hello) n++;
     return n;
+  }
+
+  /** Connected neighbours (after their Hello) and their roles. */
+  connected(): Array<{ id: string; role: PeerRole }> {
+    const out: Array<{ id: string; role: PeerRole }> = [];
+    for (const nb of this.neighbours.values()) if (nb.hello) out.push({ id: nb.id, role: nb.role });
+    return out;
   }
 
   get bytesUp(): number {
@@ -162,37 +190,34 @@ export class PeerNode {
     return nb.bytesFrom === 0 && nb.bytesTo > LEECH_BYTES && this.now() - nb.connectedAt > LEECH_GRACE_MS;
   }
 
-  /** How many connected neighbours announced `seq`. */
-  holders(seq: number): number {
-    let n = 0;
-    for (const nb of this.neighbours.values()) if (nb.hello && nb.haves.has(seq)) n++;
-    return n;
-  }
-
-  progress(seq: number): { received: number; bytesPerMs: number } | undefined {
-    for (const d of this.downloads.values()) {
-      if (d.seq !== seq) continue;
-      const ms = Math.max(1, this.now() - d.startedAt);
-      return { received: d.received, bytesPerMs: d.received / ms };
-    }
+  /** The transfer of `seq` in flight, if any. */
+  transfer(seq: number): Transfer | undefined {
+    for (const d of this.downloads.values()) if (d.seq === seq) return d;
     return undefined;
   }
 
-  /** Asks the best neighbour holding `seq`; false when none can be asked now. */
-  fetch(seq: number, deadline: number, done: (ok: boolean) => void): boolean {
+  /**
+   * Asks the best of `holders` for segment `seq` (`size` bytes, from the signed manifest);
+   * returns the neighbour asked, or null when none can be asked now.
+   */
+  fetch(seq: number, size: number, holders: Iterable<string>, deadline: number): string | null {
     const now = this.now();
-    const holders = [...this.neighbours.values()].filter((n) => n.hello && n.haves.has(seq));
-    const pick = chooseNeighbour(now, holders, 2) as Neighbour | null;
-    if (!pick) return false;
+    const candidates: Neighbour[] = [];
+    for (const id of holders) {
+      const nb = this.neighbours.get(id);
+      if (nb?.hello) candidates.push(nb);
+    }
+    const pick = chooseNeighbour(now, candidates, MAX_INFLIGHT_PER_PEER) as Neighbour | null;
+    if (!pick) return null;
     const reqId = this.nextReqId++;
     const ok = pick.link.send({
       type: MsgType.Request,
       reqId,
       seq,
       offset: 0,
-      deadlineMs: Math.max(0, deadline - now),
+      deadlineMs: Math.max(0, Math.round(deadline - now)),
     });
-    if (!ok) return false;
+    if (!ok) return null;
     pick.inflight++;
     this.downloads.set(reqId, {
       reqId,
@@ -202,32 +227,35 @@ export class PeerNode {
       lastDataAt: now,
       received: 0,
       total: 0,
+      expectedSize: size,
       parts: [],
-      done,
     });
-    return true;
+    return pick.id;
   }
 
-  /** Gives up a peer transfer of `seq` (the scheduler moves it to the CDN). */
-  cancel(seq: number): void {
+  /**
+   * Gives up the transfer of `seq` (the planner moved it elsewhere). `penalise`: the
+   * neighbour was too slow or went silent, which counts against it.
+   */
+  cancel(seq: number, penalise: boolean): void {
     for (const d of [...this.downloads.values()]) {
       if (d.seq !== seq) continue;
       this.neighbours.get(d.peer)?.link.send({ type: MsgType.Cancel, reqId: d.reqId });
-      this.finishDownload(d, false, false);
+      this.endDownload(d, penalise);
     }
   }
 
-  /** A segment became verified here: tell the neighbours that lack it. */
+  /** A segment became verified here: tell the neighbours. */
   announce(seq: number): void {
-    for (const nb of this.neighbours.values())
-      if (nb.hello && !nb.haves.has(seq)) nb.link.send({ type: MsgType.Have, seq });
+    for (const nb of this.neighbours.values()) if (nb.hello) nb.link.send({ type: MsgType.Have, seq });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    for (const d of [...this.downloads.values()]) this.finishDownload(d, false, false);
+    this.unwatchLag();
+    this.downloads.clear();
     for (const nb of [...this.neighbours.values()]) nb.link.close('leaving');
     this.neighbours.clear();
   }
@@ -242,14 +270,13 @@ export class PeerNode {
     writable: (link) => this.uploader.pump(link),
   };
 
-  private addNeighbour(peerId: string, initiator: boolean, role: 'viewer' | 'seed'): Neighbour {
+  private addNeighbour(peerId: string, initiator: boolean, role: PeerRole): Neighbour {
     const link = new PeerLink(peerId, initiator, this.iceServers, this.linkEvents, this.log);
     const nb: Neighbour = {
       id: peerId,
       role,
       link,
       hello: false,
-      haves: new Set(),
       connectedAt: this.now(),
       bytesFrom: 0,
       bytesTo: 0,
@@ -283,7 +310,7 @@ export class PeerNode {
         this.addNeighbour(p.peerId, true, p.role);
       }
     } catch (err) {
-      this.log.debug('neighbour lookup failed', { error: String(err) });
+      this.log.debug('neighbour lookup failed', { peer: this.opts.peerId, error: String(err) });
     } finally {
       this.finding = false;
     }
@@ -342,40 +369,37 @@ export class PeerNode {
     } else {
       this.unreachable.delete(link.remoteId);
     }
-    for (const d of [...this.downloads.values()])
-      if (d.peer === link.remoteId) this.finishDownload(d, false, true);
-    this.log.debug('neighbour gone', { peer: link.remoteId, reason });
+    for (const d of [...this.downloads.values()]) {
+      if (d.peer !== link.remoteId) continue;
+      this.endDownload(d, false);
+      this.events.failed(d.seq, d.peer, 'gone');
+    }
+    if (nb.hello) this.events.gone(nb.id);
+    this.log.debug('neighbour gone', { peer: this.opts.peerId, neighbour: link.remoteId, reason });
   }
 
-  /** A segment from `peerId` failed verification later (its manifest entry came after it). */
-  banPeer(peerId: string, why: string): void {
-    const nb = this.neighbours.get(peerId);
-    if (nb) this.ban(nb, why, GoodbyeReason.BadData);
-    else this.blacklist.add(peerId);
-  }
-
-  /** Drops a neighbour for good (bad data, protocol abuse). */
-  private ban(nb: Neighbour, why: string, goodbye: GoodbyeReason): void {
-    this.blacklist.add(nb.id);
+  /** Drops a neighbour for good (bad data, protocol abuse); also one we are not linked to yet. */
+  ban(peerId: string, why: string, goodbye: GoodbyeReason = GoodbyeReason.BadData): void {
+    if (this.blacklist.has(peerId)) return;
+    this.blacklist.add(peerId);
     this.badPeers++;
-    this.log.warn('peer dropped and banned', { peer: nb.id, why });
-    nb.link.close(why, goodbye);
+    this.log.warn('peer dropped and banned', { peer: this.opts.peerId, neighbour: peerId, why });
+    this.neighbours.get(peerId)?.link.close(why, goodbye);
   }
 
   private maintain(): void {
     if (this.closed) return;
     const now = this.now();
-    for (const d of [...this.downloads.values()]) {
-      if (now - d.lastDataAt > STALL_MS) {
-        this.neighbours.get(d.peer)?.link.send({ type: MsgType.Cancel, reqId: d.reqId });
-        this.finishDownload(d, false, true);
-      }
+    const helloTimeout = this.opts.helloTimeoutMs ?? 5000;
+    for (const nb of [...this.neighbours.values()]) {
+      if (!nb.hello && nb.link.openedAt !== null && now - nb.link.openedAt > helloTimeout)
+        nb.link.close('no hello in time', GoodbyeReason.ProtocolError);
     }
     if (this.opts.role === 'viewer') {
       const worst = worstNeighbour([...this.neighbours.values()], this.maxNeighbours);
       if (worst) {
-        this.log.info('replacing the weakest neighbour', { peer: worst.id });
-        (worst as Neighbour).link.close('replaced by a better neighbour');
+        this.log.info('replacing the weakest neighbour', { peer: this.opts.peerId, neighbour: worst.id });
+        (worst as Neighbour).link.close('replaced by a better neighbour', GoodbyeReason.Replaced);
       }
     }
     if (this.neighbours.size < this.maxNeighbours) void this.findNeighbours();
@@ -387,9 +411,10 @@ export class PeerNode {
     const nb = this.neighbours.get(link.remoteId);
     if (!nb || nb.link !== link) return;
     if (!nb.hello && msg.type !== MsgType.Hello)
-      return this.ban(nb, 'message before hello', GoodbyeReason.ProtocolError);
+      return this.ban(nb.id, 'message before hello', GoodbyeReason.ProtocolError);
     switch (msg.type) {
       case MsgType.Hello:
+        if (nb.hello) return this.ban(nb.id, 'second hello', GoodbyeReason.ProtocolError);
         if (
           msg.channel !== this.store.channel ||
           msg.stream !== this.store.stream() ||
@@ -400,19 +425,18 @@ export class PeerNode {
         }
         nb.hello = true;
         nb.role = msg.role;
-        link.remoteRole = msg.role;
         return;
-      case MsgType.HaveMap:
+      case MsgType.HaveMap: {
+        const seqs: number[] = [];
         msg.bits.forEach((b, i) => {
-          if (b) nb.haves.add(msg.base + i);
+          if (b) seqs.push(msg.base + i);
         });
-        this.trimHaves(nb);
-        this.opts.wake?.();
+        if (seqs.length > MAX_HAVE_COUNT) return;
+        this.events.have(nb.id, seqs);
         return;
+      }
       case MsgType.Have:
-        nb.haves.add(msg.seq);
-        this.trimHaves(nb);
-        this.opts.wake?.();
+        this.events.have(nb.id, [msg.seq]);
         return;
       case MsgType.Request:
         return this.uploader.request(link, msg);
@@ -421,9 +445,11 @@ export class PeerNode {
       case MsgType.Reject: {
         const d = this.downloads.get(msg.reqId);
         if (!d || d.peer !== nb.id) return;
-        nb.backoffUntil = this.now() + (msg.reason === RejectReason.NotHave ? 0 : 400);
-        if (msg.reason === RejectReason.NotHave) nb.haves.delete(d.seq);
-        this.finishDownload(d, false, false);
+        const notHave = msg.reason === RejectReason.NotHave;
+        // A refusal counts against the neighbour (it announced, or was free, and then was not).
+        nb.backoffUntil = this.now() + (notHave ? 0 : 400);
+        this.endDownload(d, true);
+        this.events.failed(d.seq, nb.id, notHave ? 'not-have' : 'busy');
         return;
       }
       case MsgType.Data:
@@ -435,40 +461,38 @@ export class PeerNode {
         return;
       default: {
         const never: never = msg;
-        return this.ban(nb, `unexpected message ${String(never)}`, GoodbyeReason.ProtocolError);
+        return this.ban(nb.id, `unexpected message ${String(never)}`, GoodbyeReason.ProtocolError);
       }
     }
-  }
-
-  private trimHaves(nb: Neighbour): void {
-    if (nb.haves.size <= HAVE_WINDOW * 2) return;
-    const keep = [...nb.haves].sort((a, b) => a - b).slice(-HAVE_WINDOW);
-    nb.haves = new Set(keep);
   }
 
   private onData(nb: Neighbour, msg: Extract<WireMessage, { type: MsgType.Data }>): void {
     const d = this.downloads.get(msg.reqId);
     if (!d || d.peer !== nb.id || msg.seq !== d.seq) return; // late chunk of a cancelled request
     if (d.total === 0) {
-      if (msg.total === 0 || msg.total > 64 * 1024 * 1024)
-        return this.ban(nb, 'absurd segment size', GoodbyeReason.ProtocolError);
+      // The signed manifest says how big the segment is: any other total is a lie.
+      if (msg.total !== d.expectedSize)
+        return this.ban(
+          nb.id,
+          `segment ${d.seq} announced as ${msg.total} bytes, manifest says ${d.expectedSize}`,
+          GoodbyeReason.ProtocolError,
+        );
       d.total = msg.total;
     }
-    if (msg.total !== d.total || msg.offset !== d.received)
-      return this.ban(nb, 'chunk out of order', GoodbyeReason.ProtocolError);
+    if (msg.total !== d.total || msg.offset !== d.received || d.received + msg.payload.length > d.total)
+      return this.ban(nb.id, 'chunk out of order', GoodbyeReason.ProtocolError);
     const now = this.now();
     d.parts.push(msg.payload.slice());
     d.received += msg.payload.length;
     d.lastDataAt = now;
     nb.bytesFrom += msg.payload.length;
-    if (nb.role === 'seed') this.bytesFromSeeds += msg.payload.length;
-    else this.bytesFromPeers += msg.payload.length;
     nb.link.send({
       type: MsgType.Ack,
       reqId: msg.reqId,
       received: d.received,
       echoSentAt: msg.sentAt,
-      delayMs: ((now >>> 0) - msg.sentAt) | 0,
+      // The chunk waited in our event loop before we read it: that wait is CPU, not the network.
+      delayMs: (((now >>> 0) - msg.sentAt) | 0) - Math.round(loopLagMs()),
     });
     if (d.received < d.total) return;
     const bytes = new Uint8Array(d.total);
@@ -477,26 +501,22 @@ export class PeerNode {
       bytes.set(p, off);
       off += p.length;
     }
-    const verdict = this.store.acceptFromPeer(d.seq, bytes, nb.role === 'seed' ? 'seed' : 'p2p', nb.id);
+    this.endDownload(d, false);
+    const verdict = this.events.segment(d.seq, bytes, nb.id, nb.role);
     if (verdict === 'bad') {
-      this.finishDownload(d, false, true);
-      this.ban(nb, `segment ${d.seq} failed its hash check`, GoodbyeReason.BadData);
+      this.ban(nb.id, `segment ${d.seq} failed its hash check`, GoodbyeReason.BadData);
       return;
     }
-    const ms = Math.max(1, now - d.startedAt);
-    const rate = d.total / ms;
+    const rate = d.total / Math.max(1, now - d.startedAt);
     nb.bytesPerMs = nb.bytesPerMs === null ? rate : nb.bytesPerMs * 0.7 + rate * 0.3;
     nb.successes++;
-    this.finishDownload(d, true, false);
   }
 
-  private finishDownload(d: Download, ok: boolean, failed: boolean): void {
+  private endDownload(d: Download, failed: boolean): void {
     if (!this.downloads.delete(d.reqId)) return;
     const nb = this.neighbours.get(d.peer);
-    if (nb) {
-      nb.inflight = Math.max(0, nb.inflight - 1);
-      if (failed) nb.failures++;
-    }
-    d.done(ok);
+    if (!nb) return;
+    nb.inflight = Math.max(0, nb.inflight - 1);
+    if (failed) nb.failures++;
   }
 }

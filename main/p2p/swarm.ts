@@ -1,16 +1,16 @@
 /**
- * Starts a channel session's swarm: the tracker client of the sub-room the COM put us in,
- * and the peer node on top of it.
+ * Joins a channel's swarm: the tracker client of the sub-room the COM put us in, and the peer
+ * node on top of it. Closing the swarm closes both.
  */
 import { randomBytes } from 'node:crypto';
 import type { ComChannelInfo } from '../../common/com';
-import type { PeerExchange, Swarm } from '../core/peer-exchange';
-import type { CoreLog } from '../core/viewer-core-api';
-import { PeerNode } from './peer-node';
+import type { CoreLog } from '../../common/logger';
+import type { PeerRole } from '../../common/tracker-protocol';
+import { PeerNode, type PeerNodeEvents, type SegmentStore } from './peer-node';
 import { TrackerClient } from './tracker-client';
 
 export interface SwarmOptions {
-  role: 'viewer' | 'seed';
+  role: PeerRole;
   log: CoreLog;
   isp?: string;
   region?: string;
@@ -19,13 +19,34 @@ export interface SwarmOptions {
   uploadCapKbps?: number | null;
   /** Delay-based rate control (off only for comparison benchmarks). */
   rateControl?: boolean;
+  /** Newest segment we know of, reported to the tracker. */
+  latestSeq?: () => number | null;
 }
+
+/** A joined swarm: the peer node and the tracker client it signals through. */
+export interface Swarm {
+  readonly node: PeerNode;
+  close(): void;
+}
+
+/** Builds a channel's swarm from channel info (tracker, ICE servers); null = CDN only. */
+export type SwarmFactory = (
+  info: ComChannelInfo,
+  store: SegmentStore,
+  events: PeerNodeEvents,
+) => Swarm | null;
 
 export function newPeerId(): string {
   return randomBytes(10).toString('hex');
 }
 
-export function startSwarm(info: ComChannelInfo, session: PeerExchange, opts: SwarmOptions): Swarm {
+/** Starts the tracker client and a peer node of `opts.role` on it. */
+export function startSwarm(
+  info: ComChannelInfo,
+  store: SegmentStore,
+  events: PeerNodeEvents,
+  opts: SwarmOptions,
+): Swarm {
   const peerId = newPeerId();
   const log = opts.log;
   const tracker = new TrackerClient({
@@ -37,12 +58,14 @@ export function startSwarm(info: ComChannelInfo, session: PeerExchange, opts: Sw
     isp: opts.isp,
     region: opts.region,
     log,
-    stats: () => ({ latestSeq: session.latestSeq }),
+    stats: () => ({ latestSeq: opts.latestSeq?.() ?? null }),
   });
   tracker
     .connect()
-    .catch((err: unknown) => log.warn('tracker not reachable yet; retrying', { error: String(err) }));
-  const node = new PeerNode(session, tracker, {
+    .catch((err: unknown) =>
+      log.warn('tracker not reachable yet; retrying', { peer: peerId, error: String(err) }),
+    );
+  const node = new PeerNode(store, tracker, events, {
     peerId,
     role: opts.role,
     iceServers: info.iceServers,
@@ -50,33 +73,16 @@ export function startSwarm(info: ComChannelInfo, session: PeerExchange, opts: Sw
     seedCopiesPerSegment: opts.seedCopiesPerSegment,
     uploadCapKbps: opts.uploadCapKbps,
     rateControl: opts.rateControl,
-    wake: () => session.wake(),
     log,
   });
   log.info('swarm joined', { peer: peerId, subRoom: info.tracker.subRoom, role: opts.role });
   return swarmOf(node, tracker);
 }
 
-/** The peer node and its tracker client as the session's Swarm (closing one closes both). */
+/** A peer node and its tracker client as one Swarm. */
 export function swarmOf(node: PeerNode, tracker: TrackerClient): Swarm {
   return {
-    holders: (seq) => node.holders(seq),
-    progress: (seq) => node.progress(seq),
-    fetch: (seq, deadline, done) => node.fetch(seq, deadline, done),
-    cancel: (seq) => node.cancel(seq),
-    announce: (seq) => node.announce(seq),
-    banPeer: (peer, why) => node.banPeer(peer, why),
-    get peerCount() {
-      return node.peerCount;
-    },
-    get bytesUp() {
-      return node.bytesUp;
-    },
-    get peersBanned() {
-      return node.badPeers;
-    },
-    uploadRate: () => node.uploadRate(),
-    setUploadCap: (kbps) => node.setUploadCap(kbps),
+    node,
     close() {
       node.close();
       tracker.close();

@@ -7,6 +7,7 @@
  * disconnected for a malformed frame.
  */
 import WebSocket from 'ws';
+import type { CoreLog } from '../../common/logger';
 import {
   type ClientMessage,
   clientMessageSchema,
@@ -20,7 +21,6 @@ import {
   parseServerMessage,
   type SignalData,
 } from '../../common/tracker-protocol';
-import type { CoreLog } from '../core/viewer-core-api';
 
 export type { PeerInfo, SignalData } from '../../common/tracker-protocol';
 

@@ -8,9 +8,12 @@
  * data-channel queue is below its low-water mark — so the rate controller, not SCTP's queue,
  * decides what goes out. A seed hands each segment to a bounded number of viewers.
  */
+import { TokenBucket } from '../../common/token-bucket';
+import type { PeerRole } from '../../common/tracker-protocol';
 import { DelayTracker, Ledbat } from './ledbat';
-import { RateMeter, TokenBucket } from './pacer';
+import { loopLagMs } from './loop-lag';
 import { LOW_WATER_BYTES, type PeerLink } from './peer-link';
+import { RateMeter } from './rate';
 import { MsgType, RejectReason, type WireMessage } from './wire';
 
 /** Small chunks keep the queue a chunk adds short (16 KiB is 13 ms at 10 Mbit/s). */
@@ -38,7 +41,7 @@ interface LinkState {
 }
 
 export interface UploaderOptions {
-  role: 'viewer' | 'seed';
+  role: PeerRole;
   copiesPerSegment: number;
   bytesOf: (seq: number) => Uint8Array | null;
   now: () => number;
@@ -72,7 +75,7 @@ export class Uploader {
   }
 
   get capBytesPerMs(): number | null {
-    return this.budget.rateBytesPerMs;
+    return this.budget.rate;
   }
 
   /** Applies a new cap at once (settings change live). */
@@ -149,7 +152,8 @@ export class Uploader {
     }
     const flightBefore = this.flight;
     this.flight = Math.max(0, this.flight - newly);
-    const rtt = ((now >>> 0) - msg.echoSentAt) >>> 0;
+    // The ack waited in our event loop's queue too: that wait is CPU, not the network.
+    const rtt = Math.max(0, (((now >>> 0) - msg.echoSentAt) >>> 0) - loopLagMs());
     s.delay.add(msg.delayMs, now);
     this.ledbat.onAck(now, newly, s.delay.queueingDelayMs(), flightBefore, rtt < 60_000 ? rtt : null);
     this.pace.setRate(this.rateControl ? this.ledbat.rateBytesPerMs() * 1.5 : null, now);
@@ -236,8 +240,8 @@ export class Uploader {
           s.jobs = [];
           continue;
         }
-        this.budget.tryTake(payload.length, now);
-        if (this.rateControl) this.pace.tryTake(payload.length, now);
+        this.budget.takeWithDebt(payload.length, now);
+        if (this.rateControl) this.pace.takeWithDebt(payload.length, now);
         job.sent += payload.length;
         this.flight += payload.length;
         s.lastServedAt = now;

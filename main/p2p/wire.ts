@@ -4,6 +4,8 @@
  * `decodeMessage` throws WireError on anything malformed, and the caller drops that peer.
  */
 
+import type { PeerRole } from '../../common/tracker-protocol';
+
 export const WIRE_VERSION = 1;
 /** Largest segment payload in one DATA message (the data channel's own cap is 256 KiB). */
 export const MAX_CHUNK = 64 * 1024;
@@ -45,7 +47,7 @@ export type WireMessage =
       channel: string;
       stream: string;
       peerId: string;
-      role: 'viewer' | 'seed';
+      role: PeerRole;
       initVersion: number;
     }
   /** Segments held: bit i of `bits` set = seq base+i is held (verified). */

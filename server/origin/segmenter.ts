@@ -7,7 +7,7 @@
  * once a segment holds the target duration, or earlier at a video keyframe once it holds
  * half of it, so that with common GOPs every other segment starts on a keyframe.
  */
-import { createHash } from 'node:crypto';
+
 import {
   encodedTagSize,
   encodeFlvHeader,
@@ -22,6 +22,7 @@ import {
   TAG_VIDEO,
   writeTag,
 } from '../../common/flv';
+import { sha256Hex } from '../../common/sha256';
 
 export interface InitData {
   version: number;
@@ -67,10 +68,6 @@ interface OpenSegment {
   originTime: number;
   keyframeOffset: number | null;
   keyframeTs: number | null;
-}
-
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array): boolean {

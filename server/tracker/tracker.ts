@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { TokenBucket } from '../../common/token-bucket';
 import {
   type ClientMessage,
   DEFAULT_HEARTBEAT_MS,
@@ -27,7 +28,6 @@ import {
 } from '../../common/tracker-protocol';
 import type { Logger } from '../log';
 import { chooseNeighbours, type RandomSource } from './neighbours';
-import { TokenBucket } from './token-bucket';
 
 export const TRACKER_PATH = '/tracker';
 /** Silence longer than this many heartbeat periods drops a connection. */
@@ -182,7 +182,7 @@ export class Tracker {
   private accept(ws: WebSocket, req: IncomingMessage): void {
     const conn: Connection = {
       ws,
-      bucket: new TokenBucket(this.opts.ratePerSecond ?? 20, this.opts.burst ?? 40, this.now),
+      bucket: new TokenBucket((this.opts.ratePerSecond ?? 20) / 1000, this.opts.burst ?? 40, this.now()),
       log: this.log.child({ remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` }),
       lastSeen: this.now(),
       member: null,
@@ -216,7 +216,8 @@ export class Tracker {
   private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closed) return;
     conn.lastSeen = this.now();
-    if (!conn.bucket.take()) return this.kick(conn, 'rate-limited', 'message rate limit exceeded');
+    if (!conn.bucket.take(1, this.now()))
+      return this.kick(conn, 'rate-limited', 'message rate limit exceeded');
     if (isBinary) return this.kick(conn, 'bad-frame', 'binary frames are not accepted');
     const parsed = parseClientMessage(frameBytes(data));
     if (!parsed.ok) return this.kick(conn, 'bad-frame', parsed.error);

@@ -1,4 +1,4 @@
-import type { CoreLog } from '../../main/core/viewer-core-api';
+import type { CoreLog } from '../../common/logger';
 
 /** A CoreLog that keeps its lines, so tests can assert that something was logged. */
 export function memoryLog(): CoreLog & {

@@ -4,7 +4,7 @@
  * arriving from the CDN's live edge is readable tag by tag (whole tags only) so the player
  * stays close to live. A byte budget evicts what every reader has passed, oldest first.
  */
-import { PREV_TAG_SIZE, TAG_HEADER_SIZE } from '../../common/flv';
+import { wholeTagsEnd } from '../../../common/flv';
 
 export type SourceKind = 'cdn' | 'p2p' | 'seed';
 
@@ -88,15 +88,7 @@ class Entry implements CachedSegment {
     this.bytes.set(chunk, this.length);
     this.length += chunk.length;
     // Advance over whole tags only.
-    for (;;) {
-      if (this.length - this.tagEnd < TAG_HEADER_SIZE) return;
-      const b = this.bytes;
-      const p = this.tagEnd;
-      const size = (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-      const total = TAG_HEADER_SIZE + size + PREV_TAG_SIZE;
-      if (this.length - p < total) return;
-      this.tagEnd = p + total;
-    }
+    this.tagEnd = wholeTagsEnd(this.bytes, this.tagEnd, this.length);
   }
 }
 

@@ -3,21 +3,9 @@ import {
   chooseNeighbour,
   type NeighbourView,
   neighbourScore,
-  planFetches,
-  type SchedulePolicy,
-  type SegmentView,
   worstNeighbour,
-} from '../main/p2p/scheduler';
+} from '../main/p2p/neighbour-policy';
 
-const policy: SchedulePolicy = { p2p: true, cdnMarginMs: 800, maxCdnParallel: 2, maxP2pParallel: 3 };
-const seg = (seq: number, deadline: number, extra: Partial<SegmentView> = {}): SegmentView => ({
-  seq,
-  deadline,
-  size: 100_000,
-  state: 'missing',
-  holders: 0,
-  ...extra,
-});
 const peer = (id: string, extra: Partial<NeighbourView> = {}): NeighbourView => ({
   id,
   role: 'viewer',
@@ -27,60 +15,6 @@ const peer = (id: string, extra: Partial<NeighbourView> = {}): NeighbourView => 
   failures: 0,
   backoffUntil: 0,
   ...extra,
-});
-
-describe('planFetches', () => {
-  const now = 10_000;
-  const cases: Array<[string, SegmentView[], SchedulePolicy, string[]]> = [
-    ['due soon and missing: CDN', [seg(1, now + 500)], policy, ['1:cdn']],
-    ['not due, a neighbour has it: peers', [seg(1, now + 3000, { holders: 2 })], policy, ['1:p2p']],
-    ['not due, nobody has it yet: wait', [seg(1, now + 3000)], policy, []],
-    [
-      'already here or on its way: nothing',
-      [seg(1, now, { state: 'have' }), seg(2, now, { state: 'cdn' })],
-      policy,
-      [],
-    ],
-    [
-      'P2P off: everything from the CDN',
-      [seg(1, now + 5000, { holders: 3 })],
-      { ...policy, p2p: false },
-      ['1:cdn'],
-    ],
-    [
-      'urgent first, CDN parallelism capped',
-      [seg(3, now + 100), seg(1, now - 50), seg(2, now + 10)],
-      policy,
-      ['1:cdn', '2:cdn'],
-    ],
-    [
-      'slow peer transfer near its deadline: moved to the CDN',
-      [seg(1, now + 400, { state: 'p2p', holders: 1, progress: { received: 10_000, bytesPerMs: 10 } })],
-      policy,
-      ['1:move-to-cdn'],
-    ],
-    [
-      'fast peer transfer near its deadline: left alone',
-      [seg(1, now + 400, { state: 'p2p', holders: 1, progress: { received: 90_000, bytesPerMs: 1000 } })],
-      policy,
-      [],
-    ],
-    [
-      'peer transfer far from its deadline: left alone even if slow',
-      [seg(1, now + 5000, { state: 'p2p', holders: 1, progress: { received: 0, bytesPerMs: 0 } })],
-      policy,
-      [],
-    ],
-    [
-      'peer parallelism capped',
-      [1, 2, 3, 4, 5].map((s) => seg(s, now + 3000 + s, { holders: 1 })),
-      policy,
-      ['1:p2p', '2:p2p', '3:p2p'],
-    ],
-  ];
-  it.each(cases)('%s', (_name, segments, pol, expected) => {
-    expect(planFetches(now, segments, pol).map((d) => `${d.seq}:${d.action}`)).toEqual(expected);
-  });
 });
 
 describe('neighbour choice', () => {

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { CoreLog } from './viewer-core-api';
+import type { CoreLog } from '../../../common/logger';
 
 /** Origin of the desktop renderer (Electron's privileged app scheme). */
 export const APP_ORIGIN = 'app://swarmcast';

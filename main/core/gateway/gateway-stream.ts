@@ -7,15 +7,27 @@
 import {
   encodeTags,
   FLV_HEADER_SIZE,
-  isVideoKeyframe,
+  findKeyframe,
+  lastTagTs,
   PREV_TAG_SIZE,
   parseFlv,
-  TAG_HEADER_SIZE,
-  TAG_VIDEO,
-} from '../../common/flv';
-import type { ChannelSession } from './channel-session';
-import type { CachedSegment, SegmentCache } from './segment-cache';
-import type { CoreLog } from './viewer-core-api';
+} from '../../../common/flv';
+import type { CoreLog } from '../../../common/logger';
+import type { SegmentEntry } from '../../../common/manifest';
+import type { CachedSegment, SegmentCache } from '../cache/segment-cache';
+
+/** What a player's stream reads of its channel (the channel session provides it). */
+export interface ChannelTimeline {
+  readonly latestSeq: number | null;
+  readonly liveEdgeSeq: number | null;
+  entry(seq: number): SegmentEntry | undefined;
+  init(version: number): Uint8Array | undefined;
+  initVersionOf(seq: number): number | null;
+  isLost(seq: number): boolean;
+  /** A source is fetching the segment now: waiting for it beats skipping it. */
+  isFetching(seq: number): boolean;
+  onChange(listener: () => void): () => void;
+}
 
 export interface StreamSink {
   write(bytes: Uint8Array): void;
@@ -43,36 +55,8 @@ export interface GatewayStreamOptions {
   maxBacklogBytes?: number;
 }
 
-/** First video keyframe among the whole tags of `bytes[0, end)`: its offset and timestamp. */
-export function findKeyframe(
-  bytes: Uint8Array,
-  end: number,
-  from = 0,
-): { offset: number; ts: number } | null {
-  let p = from;
-  while (p + TAG_HEADER_SIZE <= end) {
-    const size = (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
-    const next = p + TAG_HEADER_SIZE + size + PREV_TAG_SIZE;
-    if (next > end) return null;
-    if (bytes[p] === TAG_VIDEO) {
-      const data = bytes.subarray(p + TAG_HEADER_SIZE, p + TAG_HEADER_SIZE + size);
-      const ts = ((bytes[p + 7]! << 24) | (bytes[p + 4]! << 16) | (bytes[p + 5]! << 8) | bytes[p + 6]!) >>> 0;
-      if (isVideoKeyframe({ type: TAG_VIDEO, timestamp: ts, data })) return { offset: p, ts };
-    }
-    p = next;
-  }
-  return null;
-}
-
-/** Timestamp of the last whole tag in `bytes[0, end)`, read through its PreviousTagSize. */
-export function lastTagTs(bytes: Uint8Array, end: number): number | null {
-  if (end < TAG_HEADER_SIZE + PREV_TAG_SIZE) return null;
-  const prev =
-    ((bytes[end - 4]! << 24) | (bytes[end - 3]! << 16) | (bytes[end - 2]! << 8) | bytes[end - 1]!) >>> 0;
-  const p = end - PREV_TAG_SIZE - prev;
-  if (p < 0 || prev < TAG_HEADER_SIZE) return null;
-  return ((bytes[p + 7]! << 24) | (bytes[p + 4]! << 16) | (bytes[p + 5]! << 8) | bytes[p + 6]!) >>> 0;
-}
+/** A fetch in flight is waited for this many gap timeouts before the stream skips it. */
+const HUNG_FETCH_FACTOR = 4;
 
 export class GatewayStream {
   private seq = -1;
@@ -91,7 +75,7 @@ export class GatewayStream {
   skips = 0;
 
   constructor(
-    private readonly session: ChannelSession,
+    private readonly session: ChannelTimeline,
     private readonly cache: SegmentCache,
     private readonly sink: StreamSink,
     private readonly log: CoreLog,
@@ -252,7 +236,11 @@ export class GatewayStream {
   private checkGap(): void {
     if (!this.started || this.closed) return;
     const lost = this.session.isLost(this.seq);
-    if (lost || Date.now() - this.lastProgress > this.gapTimeoutMs) {
+    const quiet = Date.now() - this.lastProgress;
+    // A segment a source is still fetching is waited for (the engine moves it to the CDN in
+    // time); one that nobody fetches, or that hangs far too long, is skipped.
+    const late = quiet > this.gapTimeoutMs * (this.session.isFetching(this.seq) ? HUNG_FETCH_FACTOR : 1);
+    if (lost || late) {
       const newer = Math.max(this.session.latestSeq ?? -1, this.session.liveEdgeSeq ?? -1);
       if (newer > this.seq) this.skipAhead(lost ? `segment ${this.seq} is lost` : 'segment late');
     }

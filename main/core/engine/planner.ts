@@ -1,0 +1,163 @@
+/**
+ * The planner: which segment to fetch from where, as a pure function of a snapshot of the
+ * segment table and an injected clock. It returns actions; the engine commits them. Nothing
+ * else decides a fetch — deadlines, stalled or slow peer transfers, retries and the
+ * small-room first-copy rule are all here, and are tested table-driven with fake sources.
+ *
+ * Rules, most urgent deadline first:
+ *  - a segment whose deadline is near (within `cdnMarginMs`) and not here comes from the CDN;
+ *  - a peer transfer that went silent, ran past its time budget, or will miss its deadline at
+ *    its measured rate is cancelled (counting against that neighbour) and the segment goes
+ *    back to the peers or, when urgent, to the CDN;
+ *  - a segment a neighbour holds is asked from the peers;
+ *  - nobody holds it yet: wait — unless this viewer has the first-copy duty for it in a room
+ *    without a seed nearby, in which case it takes it from the CDN early and the others take
+ *    it from this viewer;
+ *  - without peers (P2P off, low-latency mode) or as a seed, everything comes from the CDN,
+ *    and the segment being cut streams from the live edge.
+ */
+import type { SegmentStatus, SourceName } from './segment-table';
+
+export interface PlanSegment {
+  seq: number;
+  /** When the player needs the segment's first byte (ms on the injected clock). */
+  deadline: number;
+  size: number;
+  status: SegmentStatus;
+  /** The source fetching it now, if any. */
+  source: SourceName | null;
+  /** Neighbours that announced it. */
+  holders: number;
+  /** This viewer takes the room's first copy of this segment. */
+  firstCopy: boolean;
+  /** When its manifest entry arrived (ms on the injected clock). */
+  listedAt: number;
+  /** No new attempt before this time. */
+  retryAt: number;
+  /** A peer transfer in flight. */
+  transfer?: { received: number; startedAt: number; lastDataAt: number };
+}
+
+export interface PlanLimits {
+  /** Go to the CDN when this close to the deadline (ms) without the data. */
+  cdnMarginMs: number;
+  maxCdnParallel: number;
+  maxPeerParallel: number;
+  /** A peer transfer with no data for this long is given up (ms). */
+  peerSilenceMs: number;
+  /** A peer transfer is given up after this long whatever its progress (ms). */
+  peerBudgetMs: number;
+  /** The first-copy holder waits this long after the entry for a seed's copy to show up (ms). */
+  firstCopyDelayMs: number;
+}
+
+export interface PlanInput {
+  now: number;
+  /** Peers are in use for fetching (normal mode, P2P on, a swarm joined). */
+  usePeers: boolean;
+  /** Over the download cap: nothing is fetched ahead from peers. */
+  overDownloadCap: boolean;
+  /** Oldest first. */
+  segments: readonly PlanSegment[];
+  /** The segment after the newest entry, to stream while it is cut (CDN-only and seeds); null = none. */
+  liveEdge: number | null;
+  limits: PlanLimits;
+}
+
+export type PlanAction =
+  | { type: 'cdn'; seq: number }
+  | { type: 'live-edge'; seq: number }
+  | { type: 'peer'; seq: number }
+  /** Give up the peer transfer; `next` says where the segment goes next. */
+  | { type: 'cancel-peer'; seq: number; next: 'cdn' | 'peer' | 'wait'; why: 'silent' | 'slow' | 'budget' };
+
+export const DEFAULT_LIMITS: PlanLimits = {
+  cdnMarginMs: 800,
+  maxCdnParallel: 4,
+  maxPeerParallel: 4,
+  peerSilenceMs: 1500,
+  peerBudgetMs: 4000,
+  firstCopyDelayMs: 400,
+};
+
+function peerVerdict(
+  s: PlanSegment,
+  now: number,
+  limits: PlanLimits,
+  urgent: boolean,
+): 'silent' | 'slow' | 'budget' | null {
+  const t = s.transfer;
+  if (!t) return null;
+  if (now - t.lastDataAt > limits.peerSilenceMs) return 'silent';
+  if (now - t.startedAt > limits.peerBudgetMs) return 'budget';
+  if (!urgent) return null;
+  const elapsed = Math.max(1, now - t.startedAt);
+  const rate = t.received / elapsed;
+  const finish = rate > 0 ? now + (s.size - t.received) / rate : Number.POSITIVE_INFINITY;
+  return finish > s.deadline ? 'slow' : null;
+}
+
+export function plan(input: PlanInput): PlanAction[] {
+  const { now, limits } = input;
+  const out: PlanAction[] = [];
+  let cdn = 0;
+  let peer = 0;
+  for (const s of input.segments) {
+    if (s.source === 'cdn') cdn++;
+    else if (s.source === 'peer') peer++;
+  }
+  const byDeadline = [...input.segments].sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
+  for (const s of byDeadline) {
+    if (s.status !== 'missing' && s.status !== 'fetching') continue;
+    if (s.source === 'cdn') continue;
+    const urgent = !input.usePeers || now >= s.deadline - limits.cdnMarginMs;
+    if (s.source === 'peer') {
+      const why = peerVerdict(s, now, limits, urgent);
+      if (!why) continue;
+      peer--;
+      if (urgent && cdn < limits.maxCdnParallel) {
+        out.push({ type: 'cancel-peer', seq: s.seq, next: 'cdn', why });
+        cdn++;
+      } else if (!urgent && s.holders > 1 && peer < limits.maxPeerParallel && !input.overDownloadCap) {
+        out.push({ type: 'cancel-peer', seq: s.seq, next: 'peer', why });
+        peer++;
+      } else {
+        out.push({ type: 'cancel-peer', seq: s.seq, next: 'wait', why });
+      }
+      continue;
+    }
+    if (now < s.retryAt) continue;
+    if (urgent) {
+      if (cdn < limits.maxCdnParallel) {
+        out.push({ type: 'cdn', seq: s.seq });
+        cdn++;
+      }
+      continue;
+    }
+    if (s.holders > 0) {
+      if (peer < limits.maxPeerParallel && !input.overDownloadCap) {
+        out.push({ type: 'peer', seq: s.seq });
+        peer++;
+      }
+      continue;
+    }
+    if (s.firstCopy && now >= s.listedAt + limits.firstCopyDelayMs && cdn < limits.maxCdnParallel) {
+      out.push({ type: 'cdn', seq: s.seq });
+      cdn++;
+    }
+  }
+  if (input.liveEdge !== null) out.push({ type: 'live-edge', seq: input.liveEdge });
+  return out;
+}
+
+/**
+ * The small-room first-copy rule: among this viewer and its viewer neighbours (ids sorted),
+ * the one at position seq mod n takes segment `seq` from the CDN early, so each new segment
+ * enters the room about once and the rest of the room takes it from peers. Every member of a
+ * fully connected room computes the same holder; in a larger, partly connected room each
+ * neighbourhood elects its own, and a seed nearby makes the rule moot (its copy shows up first).
+ */
+export function firstCopyHolder(seq: number, sortedMembers: readonly string[]): string | null {
+  if (sortedMembers.length === 0) return null;
+  return sortedMembers[((seq % sortedMembers.length) + sortedMembers.length) % sortedMembers.length]!;
+}

@@ -1,0 +1,190 @@
+/**
+ * The segment table: every per-segment fact of one channel in one place, for the live window
+ * only — the signed manifest entry, where the segment is being fetched from, attempts and
+ * retry time, verified or lost, which neighbours hold it, and peer bytes waiting for their
+ * entry. Records older than the window are dropped, so everything that walks the table (the
+ * planner's snapshot, announcements, the gateway's keyframe search) costs O(window), whatever
+ * the watch time. The bytes themselves live in the segment cache.
+ */
+import type { SegmentEntry } from '../../../common/manifest';
+import type { PeerRole } from '../../../common/tracker-protocol';
+
+export type SegmentStatus = 'missing' | 'fetching' | 'complete' | 'verified' | 'lost';
+export type SourceName = 'cdn' | 'peer';
+
+export interface ActiveFetch {
+  source: SourceName;
+  /** The neighbour asked (peer fetches). */
+  peer: string | null;
+  startedAt: number;
+  /** Streaming from the CDN while the origin still cuts it. */
+  liveEdge: boolean;
+}
+
+export interface SegmentRecord {
+  readonly seq: number;
+  /** The signed manifest entry; null until the manifest lists the segment. */
+  entry: SegmentEntry | null;
+  /** When the entry arrived here (local clock): the first-copy rule counts from it. */
+  listedAt: number | null;
+  status: SegmentStatus;
+  fetch: ActiveFetch | null;
+  attempts: number;
+  /** No new attempt before this time (back-off after a failure). */
+  retryAt: number;
+  /** Neighbours that announced the segment. */
+  holders: Set<string>;
+  /** Peer bytes that came before the entry: checked when it arrives. */
+  early: { bytes: Uint8Array; peer: string; role: PeerRole } | null;
+  /** Live-edge timing from the origin's headers, before the entry exists. */
+  edgeOriginTime: number | null;
+  edgeStartTs: number | null;
+}
+
+/** Records kept behind the manifest's oldest entry (a slow reader may still be on them). */
+const KEEP_BEHIND = 8;
+/** Segments ahead of the newest entry a neighbour may announce, or send early. */
+export const AHEAD_LIMIT = 3;
+
+export class SegmentTable {
+  private readonly records = new Map<number, SegmentRecord>();
+  /** Newest seq the manifest lists. */
+  latest: number | null = null;
+  /** Oldest seq this viewer wants (its start point); moves forward with the window. */
+  wantFrom: number | null = null;
+  /** Last live-edge segment that finished streaming (its entry may still be on its way). */
+  edgeDone: number | null = null;
+  stream: string | null = null;
+  live = false;
+
+  /** Forgets everything: a new stream on the channel. */
+  reset(stream: string): void {
+    this.records.clear();
+    this.stream = stream;
+    this.latest = null;
+    this.wantFrom = null;
+    this.edgeDone = null;
+  }
+
+  get(seq: number): SegmentRecord | undefined {
+    return this.records.get(seq);
+  }
+
+  /** The record of `seq`, created if it is inside the window. */
+  ensure(seq: number): SegmentRecord | undefined {
+    let r = this.records.get(seq);
+    if (r) return r;
+    if (!this.inWindow(seq)) return undefined;
+    r = {
+      seq,
+      entry: null,
+      listedAt: null,
+      status: 'missing',
+      fetch: null,
+      attempts: 0,
+      retryAt: 0,
+      holders: new Set(),
+      early: null,
+      edgeOriginTime: null,
+      edgeStartTs: null,
+    };
+    this.records.set(seq, r);
+    return r;
+  }
+
+  private floor(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const r of this.records.values()) if (r.entry && r.seq < min) min = r.seq;
+    return min;
+  }
+
+  inWindow(seq: number): boolean {
+    if (this.latest === null) return true;
+    return seq <= this.latest + AHEAD_LIMIT && seq >= this.latest - 64;
+  }
+
+  entry(seq: number): SegmentEntry | undefined {
+    return this.records.get(seq)?.entry ?? undefined;
+  }
+
+  isLost(seq: number): boolean {
+    return this.records.get(seq)?.status === 'lost';
+  }
+
+  /**
+   * The manifest's entries: new ones are recorded (returned, oldest first); records older
+   * than the manifest's window are dropped.
+   */
+  addEntries(entries: readonly SegmentEntry[], now: number): SegmentRecord[] {
+    const added: SegmentRecord[] = [];
+    for (const e of entries) {
+      if (e.seq <= (this.latest ?? Number.NEGATIVE_INFINITY) - 64) continue;
+      if (this.latest === null || e.seq > this.latest) this.latest = e.seq;
+    }
+    for (const e of entries) {
+      const r = this.ensure(e.seq);
+      if (!r || r.entry) continue;
+      r.entry = e;
+      r.listedAt = now;
+      added.push(r);
+    }
+    const first = entries[0]?.seq;
+    if (first !== undefined) {
+      for (const seq of [...this.records.keys()]) if (seq < first - KEEP_BEHIND) this.records.delete(seq);
+      if (this.wantFrom !== null && this.wantFrom < first - KEEP_BEHIND) this.wantFrom = first - KEEP_BEHIND;
+    }
+    return added;
+  }
+
+  /** Records from `from` to `to` (inclusive) that exist, oldest first. */
+  *range(from: number, to: number): Generator<SegmentRecord> {
+    for (let seq = Math.max(from, this.floor()); seq <= to; seq++) {
+      const r = this.records.get(seq);
+      if (r) yield r;
+    }
+  }
+
+  /** Every record, in no particular order. */
+  all(): IterableIterator<SegmentRecord> {
+    return this.records.values();
+  }
+
+  /** A neighbour holds these segments. */
+  addHolder(peer: string, seqs: readonly number[]): boolean {
+    let any = false;
+    for (const seq of seqs) {
+      const r = this.ensure(seq);
+      if (!r || r.holders.has(peer)) continue;
+      r.holders.add(peer);
+      any = true;
+    }
+    return any;
+  }
+
+  dropHolder(peer: string, seq?: number): void {
+    if (seq !== undefined) {
+      this.records.get(seq)?.holders.delete(peer);
+      return;
+    }
+    for (const r of this.records.values()) r.holders.delete(peer);
+  }
+
+  verifiedSeqs(): number[] {
+    const out: number[] = [];
+    for (const r of this.records.values()) if (r.status === 'verified') out.push(r.seq);
+    return out.sort((a, b) => a - b);
+  }
+
+  /** (FLV timestamp, origin wall-clock) pairs of the newest segments, oldest first. */
+  anchors(edgeSeq: number | null, max = 16): Array<{ ts: number; originTime: number }> {
+    const out: Array<{ ts: number; originTime: number }> = [];
+    if (this.latest !== null) {
+      for (const r of this.range(this.latest - max + 1, this.latest))
+        if (r.entry) out.push({ ts: r.entry.startTs, originTime: r.entry.originTime });
+    }
+    const edge = edgeSeq === null ? undefined : this.records.get(edgeSeq);
+    if (edge && !edge.entry && edge.edgeStartTs !== null && edge.edgeOriginTime !== null)
+      out.push({ ts: edge.edgeStartTs, originTime: edge.edgeOriginTime });
+    return out.slice(-max);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Neighbour policy, as pure functions of an injected clock: which neighbour to ask for a
+ * segment, and which one to replace ("nodes compete and evolve"). The peer node calls them;
+ * which segment comes from where is the engine's planner (main/core/planner.ts).
+ */
+import type { PeerRole } from '../../common/tracker-protocol';
+
+export interface NeighbourView {
+  id: string;
+  role: PeerRole;
+  /** Transfers in flight from this neighbour to us. */
+  inflight: number;
+  /** Measured delivery rate (bytes/ms), or null before the first transfer. */
+  bytesPerMs: number | null;
+  successes: number;
+  failures: number;
+  /** Refused us recently (busy / over its cap) until this time. */
+  backoffUntil: number;
+}
+
+/** Assumed rate of a neighbour we have not measured yet: high enough to get tried. */
+export const OPTIMISTIC_BYTES_PER_MS = 2000;
+
+/** Higher is better: expected delivery rate, discounted by unreliability and current load. */
+export function neighbourScore(n: NeighbourView): number {
+  const reliability = (n.successes + 1) / (n.successes + n.failures + 2);
+  const rate = n.bytesPerMs ?? OPTIMISTIC_BYTES_PER_MS;
+  // Seeds hand out few copies of each segment: ask a viewer first when one is as good.
+  const roleFactor = n.role === 'seed' ? 0.5 : 1;
+  return (rate * reliability * roleFactor) / (1 + n.inflight);
+}
+
+/** The neighbour to ask for a segment among those that hold it, or null. */
+export function chooseNeighbour(
+  now: number,
+  holders: readonly NeighbourView[],
+  maxInflightPerPeer: number,
+): NeighbourView | null {
+  let best: NeighbourView | null = null;
+  let bestScore = -1;
+  for (const n of holders) {
+    if (n.backoffUntil > now || n.inflight >= maxInflightPerPeer) continue;
+    const s = neighbourScore(n);
+    if (s > bestScore || (s === bestScore && best && n.id < best.id)) {
+      best = n;
+      bestScore = s;
+    }
+  }
+  return best;
+}
+
+/**
+ * Neighbours compete: the one to replace, if any. Only once we have enough neighbours and
+ * the worst has had a fair trial (some transfers) and scores far below the median.
+ */
+export function worstNeighbour(
+  neighbours: readonly NeighbourView[],
+  minNeighbours: number,
+): NeighbourView | null {
+  if (neighbours.length < minNeighbours) return null;
+  const tried = neighbours.filter((n) => n.role === 'viewer' && n.successes + n.failures >= 3);
+  if (tried.length < 3) return null;
+  const scored = tried.map((n) => ({ n, s: neighbourScore(n) })).sort((a, b) => a.s - b.s);
+  const median = scored[Math.floor(scored.length / 2)]!.s;
+  const worst = scored[0]!;
+  return worst.s < median * 0.25 ? worst.n : null;
+}

@@ -1,0 +1,426 @@
+/**
+ * The planner (pure) and the fetch engine over the segment table, with a fake clock and fake
+ * sources: window bound, deadline rescue, the small-room first-copy rule, stalled and slow
+ * peer transfers moved to the CDN, cancellation and late arrival.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SegmentEntry } from '../common/manifest';
+import { sha256Hex } from '../common/sha256';
+import { MemorySegmentCache } from '../main/core/cache/segment-cache';
+import { FetchEngine, type FetchPolicy } from '../main/core/engine/fetch-engine';
+import {
+  DEFAULT_LIMITS,
+  firstCopyHolder,
+  type PlanInput,
+  type PlanSegment,
+  plan,
+} from '../main/core/engine/planner';
+import { SegmentTable } from '../main/core/engine/segment-table';
+import type { CdnSource } from '../main/core/source/cdn-source';
+import type { PeerSource } from '../main/core/source/peer-source';
+import type { FetchRequest } from '../main/core/source/segment-source';
+import { memoryLog } from './support/memory-log';
+
+const now = 100_000;
+const seg = (seq: number, deadline: number, extra: Partial<PlanSegment> = {}): PlanSegment => ({
+  seq,
+  deadline,
+  size: 100_000,
+  status: 'missing',
+  source: null,
+  holders: 0,
+  firstCopy: false,
+  listedAt: now - 5000,
+  retryAt: 0,
+  ...extra,
+});
+const input = (segments: PlanSegment[], extra: Partial<PlanInput> = {}): PlanInput => ({
+  now,
+  usePeers: true,
+  overDownloadCap: false,
+  segments,
+  liveEdge: null,
+  limits: { ...DEFAULT_LIMITS, maxCdnParallel: 2, maxPeerParallel: 3 },
+  ...extra,
+});
+const show = (i: PlanInput) =>
+  plan(i).map((a) =>
+    a.type === 'cancel-peer' ? `${a.seq}:cancel-${a.why}->${a.next}` : `${a.seq}:${a.type}`,
+  );
+const transfer = (received: number, startedAgo: number, silentFor: number) => ({
+  received,
+  startedAt: now - startedAgo,
+  lastDataAt: now - silentFor,
+});
+
+describe('planner', () => {
+  const cases: Array<[string, PlanInput, string[]]> = [
+    ['due soon and missing: CDN (deadline rescue)', input([seg(1, now + 500)]), ['1:cdn']],
+    ['not due, a neighbour has it: peers', input([seg(1, now + 3000, { holders: 2 })]), ['1:peer']],
+    ['not due, nobody has it yet: wait', input([seg(1, now + 3000)]), []],
+    [
+      'already here, on its way or awaiting its check: nothing',
+      input([
+        seg(1, now, { status: 'verified' }),
+        seg(2, now, { status: 'fetching', source: 'cdn' }),
+        seg(3, now, { status: 'complete' }),
+        seg(4, now, { status: 'lost' }),
+      ]),
+      [],
+    ],
+    [
+      'without peers: everything from the CDN',
+      input([seg(1, now + 5000, { holders: 3 })], { usePeers: false }),
+      ['1:cdn'],
+    ],
+    [
+      'most urgent first, CDN parallelism capped',
+      input([seg(3, now + 100), seg(1, now - 50), seg(2, now + 10)]),
+      ['1:cdn', '2:cdn'],
+    ],
+    [
+      'a CDN fetch in flight counts against the cap',
+      input([seg(1, now, { status: 'fetching', source: 'cdn' }), seg(2, now + 10), seg(3, now + 20)]),
+      ['2:cdn'],
+    ],
+    ['a failed segment waits for its retry time', input([seg(1, now + 100, { retryAt: now + 50 })]), []],
+    [
+      'first-copy duty: taken from the CDN early once the grace for a seed has passed',
+      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })]),
+      ['1:cdn'],
+    ],
+    [
+      'first-copy duty: not before the grace',
+      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - 10 })]),
+      [],
+    ],
+    [
+      'first-copy duty: someone already has it, so it comes from the peers',
+      input([seg(1, now + 3000, { firstCopy: true, holders: 1 })]),
+      ['1:peer'],
+    ],
+    [
+      'silent peer transfer, not urgent: cancelled, asked again elsewhere',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 2,
+          transfer: transfer(0, 1600, 1600),
+        }),
+      ]),
+      ['1:cancel-silent->peer'],
+    ],
+    [
+      'silent peer transfer, only holder: cancelled, waits for another',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 1,
+          transfer: transfer(0, 1600, 1600),
+        }),
+      ]),
+      ['1:cancel-silent->wait'],
+    ],
+    [
+      'stalled peer transfer near its deadline: moved to the CDN',
+      input([
+        seg(1, now + 400, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 1,
+          transfer: transfer(10_000, 2000, 1600),
+        }),
+      ]),
+      ['1:cancel-silent->cdn'],
+    ],
+    [
+      'slow peer transfer near its deadline: moved to the CDN',
+      input([
+        seg(1, now + 400, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 1,
+          transfer: transfer(10_000, 1000, 10),
+        }),
+      ]),
+      ['1:cancel-slow->cdn'],
+    ],
+    [
+      'trickling peer transfer past its time budget: cancelled',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 1,
+          transfer: transfer(500, 4100, 100),
+        }),
+      ]),
+      ['1:cancel-budget->wait'],
+    ],
+    [
+      'fast peer transfer near its deadline: left alone',
+      input([
+        seg(1, now + 400, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 1,
+          transfer: transfer(90_000, 100, 5),
+        }),
+      ]),
+      [],
+    ],
+    [
+      'peer parallelism capped',
+      input([1, 2, 3, 4, 5].map((s) => seg(s, now + 3000 + s, { holders: 1 }))),
+      ['1:peer', '2:peer', '3:peer'],
+    ],
+    [
+      'over the download cap: nothing ahead from peers',
+      input([seg(1, now + 3000, { holders: 1 })], { overDownloadCap: true }),
+      [],
+    ],
+    [
+      'over the download cap: what is due still comes',
+      input([seg(1, now + 100, { holders: 1 })], { overDownloadCap: true }),
+      ['1:cdn'],
+    ],
+    ['the live edge streams when asked for', input([], { usePeers: false, liveEdge: 7 }), ['7:live-edge']],
+  ];
+  it.each(cases)('%s', (_name, i, expected) => {
+    expect(show(i)).toEqual(expected);
+  });
+
+  it('elects one first-copy holder per segment, rotating, the same in every member', () => {
+    const room = ['a', 'b', 'c'];
+    const holders = [0, 1, 2, 3, 4, 5].map((seq) => firstCopyHolder(seq, room));
+    expect(holders).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    expect(firstCopyHolder(4, [])).toBeNull();
+  });
+});
+
+// ---- the engine over the table, with fake sources and a fake clock ----
+
+const entry = (seq: number, bytes: Uint8Array, originTime: number): SegmentEntry => ({
+  seq,
+  initVersion: 0,
+  startTs: seq * 1000,
+  durationMs: 1000,
+  size: bytes.length,
+  sha256: sha256Hex(bytes),
+  keyframeOffset: seq % 2 === 0 ? 0 : null,
+  originTime,
+});
+
+class FakeCdn {
+  readonly name = 'cdn' as const;
+  started: FetchRequest[] = [];
+  cancelled: number[] = [];
+  start(req: FetchRequest) {
+    this.started.push(req);
+    return { peer: null };
+  }
+  cancel(seq: number) {
+    this.cancelled.push(seq);
+  }
+  progress() {
+    return undefined;
+  }
+  close() {}
+}
+
+class FakePeers {
+  readonly name = 'peer' as const;
+  started: FetchRequest[] = [];
+  cancelled: Array<{ seq: number; penalise: boolean }> = [];
+  announced: number[] = [];
+  banned: string[] = [];
+  members: string[] = [];
+  transfers = new Map<number, { received: number; startedAt: number; lastDataAt: number }>();
+  node = { peerId: 'me' };
+  start(req: FetchRequest) {
+    this.started.push(req);
+    return { peer: [...req.holders][0]! };
+  }
+  cancel(seq: number, penalise: boolean) {
+    this.cancelled.push({ seq, penalise });
+  }
+  progress(seq: number) {
+    return this.transfers.get(seq);
+  }
+  firstCopyMembers() {
+    return this.members;
+  }
+  announce(seq: number) {
+    this.announced.push(seq);
+  }
+  ban(peer: string) {
+    this.banned.push(peer);
+  }
+  close() {}
+}
+
+function rig(policy: Partial<FetchPolicy> = {}) {
+  let t = 1_000_000;
+  const cache = new MemorySegmentCache(64 * 1024 * 1024);
+  const engine = new FetchEngine({
+    channel: 'demo',
+    role: 'viewer',
+    cache,
+    log: memoryLog(),
+    policy: () => ({ p2p: true, latencyTargetMs: 4000, downloadCapKbps: null, ...policy }),
+    clockOffsetMs: () => 0,
+    changed: () => undefined,
+    now: () => t,
+    tickMs: 1e9,
+    // The fake CDN never finishes: room for every fetch a test makes.
+    limits: { maxCdnParallel: 64 },
+  });
+  const cdn = new FakeCdn();
+  const peers = new FakePeers();
+  engine.setCdn(cdn as unknown as CdnSource);
+  engine.setPeers(peers as unknown as PeerSource);
+  const pass = () => (engine as unknown as { pass(): void }).pass();
+  const bytes = (seq: number) => new Uint8Array(1000).fill(seq & 0xff);
+  const manifest = (from: number, to: number, live = true) => {
+    const list: SegmentEntry[] = [];
+    for (let s = from; s <= to; s++) list.push(entry(s, bytes(s), t - (to - s) * 1000));
+    engine.resetStream('s1');
+    engine.addEntries(list, live);
+  };
+  return {
+    engine,
+    cdn,
+    peers,
+    cache,
+    pass,
+    bytes,
+    manifest,
+    advance: (ms: number) => {
+      t += ms;
+    },
+    get now() {
+      return t;
+    },
+  };
+}
+
+describe('fetch engine', () => {
+  it('keeps only the live window, whatever the watch time', () => {
+    const table = new SegmentTable();
+    table.reset('s');
+    for (let s = 0; s < 2000; s++) {
+      const b = new Uint8Array([s & 0xff]);
+      const windowStart = Math.max(0, s - 29);
+      const list: SegmentEntry[] = [];
+      for (let w = windowStart; w <= s; w++) list.push(entry(w, b, w * 1000));
+      table.addEntries(list, s * 1000);
+    }
+    expect([...table.all()].length).toBeLessThanOrEqual(30 + 8);
+    expect(table.latest).toBe(1999);
+  });
+
+  it('takes what is due from the CDN, the rest from holders, and nothing nobody has', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    r.engine.holders('p1', [19]);
+    r.pass();
+    const cdnSeqs = r.cdn.started.map((q) => q.seq);
+    // 4 s behind live: the start point is 4 segments back; older ones are due now.
+    expect(cdnSeqs.length).toBeGreaterThan(0);
+    expect(cdnSeqs.every((s) => s >= r.engine.table.wantFrom!)).toBe(true);
+    expect(r.peers.started.map((q) => q.seq)).toEqual([19]);
+    expect(r.cdn.started.map((q) => q.seq)).not.toContain(20);
+  });
+
+  it('counts peer bytes only after their hash matches, and bans a liar', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    r.engine.holders('p1', [20]);
+    r.pass();
+    const bad = r.bytes(20).slice();
+    bad[5] = bad[5]! ^ 1;
+    expect(r.engine.delivered(20, bad, { source: 'p2p', peer: 'p1', role: 'viewer' })).toBe('bad');
+    expect(r.engine.hashFailures).toBe(1);
+    expect(r.engine.table.get(20)!.holders.has('p1')).toBe(false);
+    expect(r.engine.delivered(20, r.bytes(20), { source: 'p2p', peer: 'p2', role: 'viewer' })).toBe('ok');
+    expect(r.engine.bytesP2p).toBe(1000);
+    expect(r.cache.get(20)?.verified).toBe(true);
+    expect(r.peers.announced).toContain(20);
+  });
+
+  it('holds peer bytes that come before their entry and checks them when it arrives', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    expect(r.engine.delivered(21, r.bytes(21), { source: 'p2p', peer: 'early', role: 'viewer' })).toBe(
+      'pending',
+    );
+    r.engine.addEntries([entry(21, r.bytes(21), r.now)], true);
+    expect(r.engine.table.get(21)!.status).toBe('verified');
+    expect(r.engine.delivered(40, r.bytes(40), { source: 'p2p', peer: 'far', role: 'viewer' })).toBe('bad');
+  });
+
+  it('moves a silent peer transfer to the CDN when its deadline comes near', () => {
+    const r = rig({ latencyTargetMs: 4000 });
+    r.manifest(10, 20);
+    r.engine.holders('p1', [20]);
+    r.pass();
+    expect(r.peers.started.map((q) => q.seq)).toContain(20);
+    r.peers.transfers.set(20, { received: 0, startedAt: r.now, lastDataAt: r.now });
+    r.advance(3000);
+    r.pass();
+    expect(r.peers.cancelled).toContainEqual({ seq: 20, penalise: true });
+    expect(r.cdn.started.map((q) => q.seq)).toContain(20);
+  });
+
+  it('a late peer arrival after the move to the CDN still counts once, and the CDN fetch is cancelled', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    r.engine.holders('p1', [20]);
+    r.pass();
+    r.peers.transfers.set(20, { received: 0, startedAt: r.now, lastDataAt: r.now });
+    r.advance(3000);
+    r.pass();
+    expect(r.engine.delivered(20, r.bytes(20), { source: 'p2p', peer: 'p1', role: 'viewer' })).toBe('ok');
+    expect(r.cdn.cancelled).toContain(20);
+    expect(r.engine.table.get(20)!.status).toBe('verified');
+  });
+
+  it('small room, no seed: the first-copy holder takes new segments from the CDN early, the others wait', () => {
+    const holder = rig();
+    holder.peers.members = ['me', 'x'];
+    holder.manifest(10, 20);
+    holder.pass();
+    holder.advance(DEFAULT_LIMITS.firstCopyDelayMs);
+    holder.cdn.started = [];
+    holder.engine.addEntries([entry(22, holder.bytes(22), holder.now)], true);
+    holder.advance(DEFAULT_LIMITS.firstCopyDelayMs);
+    holder.pass();
+    // 'me' is the holder of even seqs in the room [me, x].
+    expect(holder.cdn.started.map((q) => q.seq)).toContain(22);
+
+    const other = rig();
+    other.peers.members = ['a', 'me'];
+    other.manifest(10, 20);
+    other.pass();
+    other.cdn.started = [];
+    other.engine.addEntries([entry(22, other.bytes(22), other.now)], true);
+    other.advance(DEFAULT_LIMITS.firstCopyDelayMs);
+    other.pass();
+    expect(other.cdn.started.map((q) => q.seq)).not.toContain(22);
+  });
+
+  it('gives a segment up as lost after repeated CDN failures and says so', () => {
+    const r = rig({ p2p: false });
+    r.manifest(10, 12, false);
+    r.pass();
+    const seq = r.cdn.started[0]!.seq;
+    for (let i = 0; i < 4; i++) {
+      r.engine.failed(seq, 'cdn', 'boom', false);
+      r.advance(1000);
+      r.pass();
+    }
+    expect(r.engine.table.isLost(seq)).toBe(true);
+  });
+});
