@@ -33,6 +33,8 @@ export interface ServerOptions {
   streamKeys?: ReadonlyMap<string, string>;
   windowSize?: number;
   blockingTimeoutMs?: number;
+  /** An HTTP push that sends nothing for this long is ended (ms; default 10 s; RTMP has its own 30 s). */
+  ingestIdleMs?: number;
   /**
    * STUN (UDP) port: default 3478 (if it is taken, a free port is used instead, with a warning);
    * 0 = any free port; null = no STUN server.
@@ -83,7 +85,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const signer = await loadOrCreateSigner(opts.dataDir, log);
   const origin = new Origin({ signer, log, streamKeys: opts.streamKeys, windowSize: opts.windowSize });
-  const api = new OriginHttpApi(origin, { blockingTimeoutMs: opts.blockingTimeoutMs });
+  const api = new OriginHttpApi(origin, {
+    blockingTimeoutMs: opts.blockingTimeoutMs,
+    ingestIdleMs: opts.ingestIdleMs,
+  });
   const tracker = new Tracker({ log: log.child({ part: 'tracker' }), heartbeatMs: opts.heartbeatMs });
 
   let stun: RunningStun | null = null;

@@ -39,6 +39,7 @@ const input = (segments: PlanSegment[], extra: Partial<PlanInput> = {}): PlanInp
   usePeers: true,
   overDownloadCap: false,
   segments,
+  firstCopyRoom: 3,
   liveEdge: null,
   limits: { ...DEFAULT_LIMITS, maxCdnParallel: 2, maxPeerParallel: 3 },
   ...extra,
@@ -88,6 +89,13 @@ describe('planner', () => {
       'first-copy duty: taken from the CDN early once the grace for a seed has passed',
       input([seg(1, now + 3000, { firstCopy: true, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })]),
       ['1:cdn'],
+    ],
+    [
+      'first-copy duty in a large room: waits three times as long for copies from elsewhere',
+      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })], {
+        firstCopyRoom: 9,
+      }),
+      [],
     ],
     [
       'first-copy duty: not before the grace',

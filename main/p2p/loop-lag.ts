@@ -5,8 +5,8 @@
  * based rate control would then throttle the upload of a CPU-starved viewer to nothing. The
  * samples are discounted by this figure: the largest timer lateness of the last few ticks.
  */
-const TICK_MS = 25;
-const KEEP = 8;
+const TICK_MS = 100;
+const KEEP = 3;
 
 let timer: NodeJS.Timeout | null = null;
 let users = 0;

@@ -88,7 +88,8 @@ interface Neighbour extends NeighbourView {
 interface Download extends Transfer {
   reqId: number;
   expectedSize: number;
-  parts: Uint8Array[];
+  /** The whole segment, filled chunk by chunk (allocated once the first chunk proves its size). */
+  bytes: Uint8Array | null;
 }
 
 /** A viewer that has taken this much from us and given nothing back for this long is served last. */
@@ -228,7 +229,7 @@ export class PeerNode {
       received: 0,
       total: 0,
       expectedSize: size,
-      parts: [],
+      bytes: null,
     });
     return pick.id;
   }
@@ -478,11 +479,12 @@ export class PeerNode {
           GoodbyeReason.ProtocolError,
         );
       d.total = msg.total;
+      d.bytes = new Uint8Array(d.total);
     }
     if (msg.total !== d.total || msg.offset !== d.received || d.received + msg.payload.length > d.total)
       return this.ban(nb.id, 'chunk out of order', GoodbyeReason.ProtocolError);
     const now = this.now();
-    d.parts.push(msg.payload.slice());
+    d.bytes!.set(msg.payload, d.received);
     d.received += msg.payload.length;
     d.lastDataAt = now;
     nb.bytesFrom += msg.payload.length;
@@ -495,12 +497,7 @@ export class PeerNode {
       delayMs: (((now >>> 0) - msg.sentAt) | 0) - Math.round(loopLagMs()),
     });
     if (d.received < d.total) return;
-    const bytes = new Uint8Array(d.total);
-    let off = 0;
-    for (const p of d.parts) {
-      bytes.set(p, off);
-      off += p.length;
-    }
+    const bytes = d.bytes!;
     this.endDownload(d, false);
     const verdict = this.events.segment(d.seq, bytes, nb.id, nb.role);
     if (verdict === 'bad') {

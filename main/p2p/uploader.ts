@@ -99,6 +99,12 @@ export class Uploader {
       link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.NotHave });
       return;
     }
+    const s = this.state(link);
+    if (s.jobs.length >= MAX_JOBS_PER_LINK) {
+      link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.Busy });
+      return;
+    }
+    // A seed's copies are counted only for requests it actually takes on.
     if (this.opts.role === 'seed') {
       const given = this.copies.get(msg.seq) ?? 0;
       if (given >= this.opts.copiesPerSegment) {
@@ -107,11 +113,6 @@ export class Uploader {
       }
       this.copies.set(msg.seq, given + 1);
       if (this.copies.size > 256) this.copies.delete(this.copies.keys().next().value!);
-    }
-    const s = this.state(link);
-    if (s.jobs.length >= MAX_JOBS_PER_LINK) {
-      link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.Busy });
-      return;
     }
     const now = this.opts.now();
     s.jobs.push({
@@ -237,6 +238,8 @@ export class Uploader {
           payload,
         });
         if (!sent) {
+          // The link is gone: its unacknowledged bytes leave the shared flight with it.
+          for (const j of s.jobs) this.flight = Math.max(0, this.flight - (j.sent - j.acked));
           s.jobs = [];
           continue;
         }

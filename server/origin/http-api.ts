@@ -21,25 +21,33 @@ export const DEFAULT_BLOCKING_TIMEOUT_MS = 10_000;
 export interface HttpApiOptions {
   /** Longest a blocking manifest reload is held. */
   blockingTimeoutMs?: number;
+  /** An HTTP push that sends nothing for this long is ended, freeing its channel (ms). */
+  ingestIdleMs?: number;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, cache = 'no-store'): void {
+const DEFAULT_INGEST_IDLE_MS = 10_000;
+
+/**
+ * A JSON answer. `cors`: browsers on other origins may read it (players' API); never for
+ * ingest, which only publishers use.
+ */
+function sendJson(res: ServerResponse, status: number, body: unknown, cache = 'no-store', cors = true): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': cache,
-    'Access-Control-Allow-Origin': '*',
+    ...(cors ? { 'Access-Control-Allow-Origin': '*' } : {}),
   });
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, message: string): void {
+export function sendError(res: ServerResponse, status: number, message: string, cors = true): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, status, { error: message });
+  sendJson(res, status, { error: message }, 'no-store', cors);
 }
 
 /** Headers that tell a client, before the manifest does, where a segment sits on the wall clock. */
@@ -80,6 +88,7 @@ function sendBytes(
 
 export class OriginHttpApi {
   private readonly blockingTimeoutMs: number;
+  private readonly ingestIdleMs: number;
   private readonly log: Logger;
 
   constructor(
@@ -87,6 +96,7 @@ export class OriginHttpApi {
     opts: HttpApiOptions = {},
   ) {
     this.blockingTimeoutMs = opts.blockingTimeoutMs ?? DEFAULT_BLOCKING_TIMEOUT_MS;
+    this.ingestIdleMs = opts.ingestIdleMs ?? DEFAULT_INGEST_IDLE_MS;
     this.log = origin.log.child({ part: 'http' });
   }
 
@@ -96,7 +106,7 @@ export class OriginHttpApi {
     const parts = url.pathname.split('/').filter(Boolean);
     const method = req.method ?? 'GET';
     if (parts[0] === 'ingest' && parts.length === 2) {
-      if (method !== 'POST' && method !== 'PUT') sendError(res, 405, 'publish with POST or PUT');
+      if (method !== 'POST' && method !== 'PUT') sendError(res, 405, 'publish with POST or PUT', false);
       else this.ingest(req, res, decodeURIComponent(parts[1]!));
       return true;
     }
@@ -244,7 +254,7 @@ export class OriginHttpApi {
     if (typeof sink === 'string') {
       this.log.warn({ remote, reason: sink }, 'http publish refused');
       res.setHeader('Connection', 'close');
-      sendError(res, sink.includes('already') ? 409 : 403, sink);
+      sendError(res, sink.includes('already') ? 409 : 403, sink, false);
       req.resume();
       return;
     }
@@ -258,10 +268,17 @@ export class OriginHttpApi {
       sink.end(reason);
       if (status !== null && !res.headersSent) {
         res.setHeader('Connection', 'close');
-        if (status === 200) sendJson(res, 200, { ok: true });
-        else sendError(res, status, reason);
+        if (status === 200) sendJson(res, 200, { ok: true }, 'no-store', false);
+        else sendError(res, status, reason, false);
       }
     };
+    // A push that stalls without closing would hold its channel for ever: end it when idle.
+    req.setTimeout(this.ingestIdleMs, () => {
+      const msg = `no data for ${this.ingestIdleMs / 1000} s: publish ended`;
+      log.warn({ reason: msg }, 'http publisher idle');
+      finish(msg, 408);
+      setTimeout(() => req.destroy(), 100).unref();
+    });
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       try {

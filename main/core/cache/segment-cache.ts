@@ -36,11 +36,11 @@ export interface SegmentCache {
   get(seq: number): CachedSegment | undefined;
   has(seq: number): boolean;
   /** Starts (or restarts) a segment from `source`; discards what an earlier attempt left. */
-  begin(seq: number, source: SourceKind, streamable?: boolean): void;
+  begin(seq: number, source: SourceKind, streamable?: boolean, sizeHint?: number): void;
   append(seq: number, chunk: Uint8Array): void;
   /** Marks the segment complete; `verified` says whether its hash matched. */
   finish(seq: number, verified: boolean): void;
-  /** Stores a whole verified segment at once. */
+  /** Stores a whole verified segment at once (the cache keeps `bytes`; the caller must not change them). */
   put(seq: number, bytes: Uint8Array, source: SourceKind): void;
   drop(seq: number, reason: string): void;
   /** Seqs at or after `seq` are still wanted by a reader (pins them against eviction). */
@@ -64,7 +64,18 @@ class Entry implements CachedSegment {
     readonly streamable: boolean,
     capacity = 64 * 1024,
   ) {
-    this.bytes = new Uint8Array(capacity);
+    this.bytes = new Uint8Array(Math.max(capacity, 1));
+  }
+
+  /** A whole segment, kept as it is (no copy). */
+  static whole(seq: number, source: SourceKind, bytes: Uint8Array): Entry {
+    const e = new Entry(seq, source, false, 0);
+    e.bytes = bytes;
+    e.length = bytes.length;
+    e.tagEnd = wholeTagsEnd(bytes, 0, bytes.length);
+    e.complete = true;
+    e.verified = true;
+    return e;
   }
 
   view(): CachedSegment {
@@ -121,9 +132,9 @@ export class MemorySegmentCache implements SegmentCache {
     return this.entries.has(seq);
   }
 
-  begin(seq: number, source: SourceKind, streamable = false): void {
+  begin(seq: number, source: SourceKind, streamable = false, sizeHint?: number): void {
     this.remove(seq);
-    this.entries.set(seq, new Entry(seq, source, streamable));
+    this.entries.set(seq, new Entry(seq, source, streamable, sizeHint));
   }
 
   append(seq: number, chunk: Uint8Array): void {
@@ -146,11 +157,7 @@ export class MemorySegmentCache implements SegmentCache {
 
   put(seq: number, bytes: Uint8Array, source: SourceKind): void {
     this.remove(seq);
-    const e = new Entry(seq, source, false, bytes.length);
-    e.append(bytes);
-    e.complete = true;
-    e.verified = true;
-    this.entries.set(seq, e);
+    this.entries.set(seq, Entry.whole(seq, source, bytes));
     this.bytes += bytes.length;
     this.emit(seq);
     this.evict();

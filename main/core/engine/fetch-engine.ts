@@ -48,6 +48,8 @@ const PLAYER_MARGIN_MS = 300;
 const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
+/** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
+const MIN_PASS_GAP_MS = 20;
 
 export class FetchEngine implements SourceEvents {
   readonly table = new SegmentTable();
@@ -57,6 +59,7 @@ export class FetchEngine implements SourceEvents {
   private cdn: CdnSource | null = null;
   private peers: PeerSource | null = null;
   private dirty = false;
+  private lastPassAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   /** Everything received (CDN and peers), for the download cap. */
   readonly meter = new RateMeter(2000);
@@ -69,7 +72,7 @@ export class FetchEngine implements SourceEvents {
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.timer = setInterval(() => this.markDirty(), opts.tickMs ?? 100);
+    this.timer = setInterval(() => this.markDirty(), opts.tickMs ?? 200);
   }
 
   setCdn(cdn: CdnSource): void {
@@ -102,14 +105,22 @@ export class FetchEngine implements SourceEvents {
     this.setPeers(null);
   }
 
-  /** Asks for a pass; many events in one turn of the event loop cost one pass. */
+  /**
+   * Asks for a pass. Events are coalesced: one pass runs at most every MIN_PASS_GAP_MS, so a
+   * burst of announcements from eight neighbours costs one pass, not eight.
+   */
   markDirty(): void {
     if (this.dirty || this.closed) return;
     this.dirty = true;
-    setImmediate(() => {
+    const wait = this.lastPassAt + MIN_PASS_GAP_MS - performance.now();
+    const run = () => {
       this.dirty = false;
-      if (!this.closed) this.pass();
-    });
+      if (this.closed) return;
+      this.lastPassAt = performance.now();
+      this.pass();
+    };
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait);
   }
 
   // ---- the manifest ----
@@ -193,6 +204,7 @@ export class FetchEngine implements SourceEvents {
       usePeers,
       overDownloadCap: overCap,
       segments,
+      firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.liveEdgeWanted(now),
       limits: this.limits,
     });
@@ -247,7 +259,7 @@ export class FetchEngine implements SourceEvents {
 
   private startCdn(r: SegmentRecord, liveEdge: boolean): void {
     if (!this.cdn || r.fetch) return;
-    this.opts.cache.begin(r.seq, 'cdn', liveEdge);
+    this.opts.cache.begin(r.seq, 'cdn', liveEdge, r.entry?.size);
     r.fetch = { source: 'cdn', peer: null, startedAt: this.now(), liveEdge };
     r.status = 'fetching';
     const started = this.cdn.start({

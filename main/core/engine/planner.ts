@@ -49,6 +49,11 @@ export interface PlanLimits {
   peerBudgetMs: number;
   /** The first-copy holder waits this long after the entry for a seed's copy to show up (ms). */
   firstCopyDelayMs: number;
+  /**
+   * Rooms larger than this wait three times as long: copies from a seed or another
+   * neighbourhood's holder take a few hops to arrive, and an early CDN copy would be wasted.
+   */
+  smallRoomMembers: number;
 }
 
 export interface PlanInput {
@@ -59,6 +64,8 @@ export interface PlanInput {
   overDownloadCap: boolean;
   /** Oldest first. */
   segments: readonly PlanSegment[];
+  /** Members of the first-copy room (this viewer and its viewer neighbours; 0 = no rule). */
+  firstCopyRoom: number;
   /** The segment after the newest entry, to stream while it is cut (CDN-only and seeds); null = none. */
   liveEdge: number | null;
   limits: PlanLimits;
@@ -78,6 +85,7 @@ export const DEFAULT_LIMITS: PlanLimits = {
   peerSilenceMs: 1500,
   peerBudgetMs: 4000,
   firstCopyDelayMs: 400,
+  smallRoomMembers: 5,
 };
 
 function peerVerdict(
@@ -102,6 +110,8 @@ export function plan(input: PlanInput): PlanAction[] {
   const out: PlanAction[] = [];
   let cdn = 0;
   let peer = 0;
+  const firstCopyDelay =
+    input.firstCopyRoom > limits.smallRoomMembers ? limits.firstCopyDelayMs * 3 : limits.firstCopyDelayMs;
   for (const s of input.segments) {
     if (s.source === 'cdn') cdn++;
     else if (s.source === 'peer') peer++;
@@ -141,7 +151,7 @@ export function plan(input: PlanInput): PlanAction[] {
       }
       continue;
     }
-    if (s.firstCopy && now >= s.listedAt + limits.firstCopyDelayMs && cdn < limits.maxCdnParallel) {
+    if (s.firstCopy && now >= s.listedAt + firstCopyDelay && cdn < limits.maxCdnParallel) {
       out.push({ type: 'cdn', seq: s.seq });
       cdn++;
     }

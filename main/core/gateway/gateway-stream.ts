@@ -84,11 +84,14 @@ export class GatewayStream {
     this.gapTimeoutMs = opts.gapTimeoutMs ?? 2500;
     this.maxBacklog = opts.maxBacklogBytes ?? 32 * 1024 * 1024;
     this.unsubscribeCache = cache.subscribe({
+      // A tainted stream waits for the next keyframe, which may arrive in any segment.
       onUpdate: (seq) => {
-        if (!this.started || seq === this.seq) this.pump();
+        if (!this.started || seq === this.seq || this.tainted) this.pump();
       },
       onDrop: (seq, reason) => {
-        if (seq === this.seq && this.offset > 0 && reason === 'hash mismatch') this.tainted = true;
+        if (seq !== this.seq || this.offset === 0 || reason !== 'hash mismatch') return;
+        this.tainted = true;
+        this.pump();
       },
     });
     this.unsubscribeSession = session.onChange(() => this.pump());

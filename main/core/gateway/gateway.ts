@@ -145,13 +145,27 @@ export class Gateway {
       if (!m) return this.reply(res, 404, 'no such stream');
       return this.handlers.stream(m[1]!, req, res);
     }
-    if (this.handlers.rendererDir) return void this.serveStatic(rest.join('/'), res);
+    if (this.handlers.rendererDir) {
+      this.serveStatic(rest.join('/'), res).catch((err: unknown) => {
+        this.log.error('gateway static request failed', { error: String(err) });
+        if (!res.headersSent) this.reply(res, 500, 'internal error');
+        else res.destroy();
+      });
+      return;
+    }
     this.reply(res, 404, 'not found');
   }
 
   private async serveStatic(rel: string, res: ServerResponse): Promise<void> {
     const root = this.handlers.rendererDir!;
-    const file = normalize(join(root, rel === '' ? 'index.html' : decodeURIComponent(rel)));
+    let decoded: string;
+    try {
+      decoded = rel === '' ? 'index.html' : decodeURIComponent(rel);
+    } catch {
+      return this.reply(res, 400, 'bad path');
+    }
+    if (decoded.includes('\0')) return this.reply(res, 400, 'bad path');
+    const file = normalize(join(root, decoded));
     if (!file.startsWith(root + sep) && file !== root) return this.reply(res, 403, 'forbidden');
     let size: number;
     try {
@@ -169,7 +183,12 @@ export class Gateway {
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     });
-    createReadStream(file).pipe(res);
+    const stream = createReadStream(file);
+    stream.on('error', (err) => {
+      this.log.warn('gateway could not read a static file', { file, error: String(err) });
+      res.destroy();
+    });
+    stream.pipe(res);
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,0 +1,291 @@
+/**
+ * Uploader: serving neighbours' requests over fake links on an injected clock. Fake timers
+ * keep its re-pump timer from firing on its own; the tests advance the clock and pump.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PeerLink } from '../main/p2p/peer-link';
+import { LOW_WATER_BYTES } from '../main/p2p/peer-link';
+import { CHUNK_BYTES, Uploader, type UploaderOptions } from '../main/p2p/uploader';
+import { MsgType, RejectReason, type WireMessage } from '../main/p2p/wire';
+
+type DataMsg = Extract<WireMessage, { type: MsgType.Data }>;
+
+class FakeLink {
+  readonly sent: WireMessage[] = [];
+  isOpen = true;
+  /** Open but its send fails (the data channel threw). */
+  failing = false;
+  buffered = 0;
+  constructor(
+    readonly remoteId: string,
+    private readonly log?: Array<[string, DataMsg]>,
+  ) {}
+  send(msg: WireMessage): boolean {
+    if (!this.isOpen || this.failing) return false;
+    this.sent.push(msg);
+    if (msg.type === MsgType.Data) this.log?.push([this.remoteId, msg]);
+    return true;
+  }
+  bufferedAmount(): number {
+    return this.buffered;
+  }
+  get data(): DataMsg[] {
+    return this.sent.filter((m): m is DataMsg => m.type === MsgType.Data);
+  }
+  get rejects(): RejectReason[] {
+    return this.sent.flatMap((m) => (m.type === MsgType.Reject ? [m.reason] : []));
+  }
+  get peer(): PeerLink {
+    return this as unknown as PeerLink;
+  }
+}
+
+const segment = (size: number, fill = 7) => new Uint8Array(size).fill(fill);
+let t = 0;
+let reqIds = 0;
+
+function uploader(extra: Partial<UploaderOptions> = {}, segments = new Map<number, Uint8Array>()) {
+  return new Uploader({
+    role: 'viewer',
+    copiesPerSegment: 2,
+    bytesOf: (seq) => segments.get(seq) ?? null,
+    now: () => t,
+    rateControl: false,
+    ...extra,
+  });
+}
+
+function ask(up: Uploader, link: FakeLink, seq: number, deadlineMs = 1000, offset = 0): number {
+  const reqId = ++reqIds;
+  up.request(link.peer, { type: MsgType.Request, reqId, seq, offset, deadlineMs });
+  return reqId;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  t = 1_000_000;
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Uploader: requests', () => {
+  const serves: Array<[number, number, number[]]> = [
+    [1, 0, [0]],
+    [CHUNK_BYTES, 0, [0]],
+    [CHUNK_BYTES + 1, 0, [0, CHUNK_BYTES]],
+    [40_000, 0, [0, CHUNK_BYTES, 2 * CHUNK_BYTES]],
+    [40_000, 20_000, [20_000, 20_000 + CHUNK_BYTES]],
+  ];
+  it.each(serves)('serves %i bytes from offset %i in chunks at %j', (size, offset, offsets) => {
+    const bytes = segment(size).map((_, i) => i & 0xff);
+    const up = uploader({}, new Map([[5, bytes]]));
+    const link = new FakeLink('a');
+    const reqId = ask(up, link, 5, 1000, offset);
+    expect(link.data.map((m) => [m.reqId, m.seq, m.offset, m.total])).toEqual(
+      offsets.map((o) => [reqId, 5, o, size]),
+    );
+    expect(Buffer.compare(Buffer.concat(link.data.map((m) => m.payload)), bytes.subarray(offset))).toBe(0);
+    expect(link.data.every((m) => m.payload.length <= CHUNK_BYTES && m.sentAt === t)).toBe(true);
+    expect(up.bytesSent).toBe(size - offset);
+  });
+
+  const notHave: Array<[string, number, number]> = [
+    ['an unknown segment', 6, 0],
+    ['an offset at the end', 5, 100],
+    ['an offset past the end', 5, 500],
+  ];
+  it.each(notHave)('rejects NotHave for %s', (_name, seq, offset) => {
+    const up = uploader({}, new Map([[5, segment(100)]]));
+    const link = new FakeLink('a');
+    const reqId = ask(up, link, seq, 1000, offset);
+    expect(link.sent).toEqual([{ type: MsgType.Reject, reqId, reason: RejectReason.NotHave }]);
+  });
+
+  it('a seed hands each segment to copiesPerSegment neighbours, then rejects OverCap', () => {
+    const up = uploader(
+      { role: 'seed', copiesPerSegment: 2 },
+      new Map([
+        [1, segment(10)],
+        [2, segment(10)],
+      ]),
+    );
+    const links = ['a', 'b', 'c'].map((id) => new FakeLink(id));
+    for (const l of links) ask(up, l, 1);
+    ask(up, links[2]!, 2);
+    expect(links.map((l) => l.rejects)).toEqual([[], [], [RejectReason.OverCap]]);
+    expect(links[2]!.data.map((m) => m.seq)).toEqual([2]);
+  });
+
+  it('a viewer serves any number of copies', () => {
+    const up = uploader({ copiesPerSegment: 1 }, new Map([[1, segment(10)]]));
+    const links = ['a', 'b', 'c'].map((id) => new FakeLink(id));
+    for (const l of links) ask(up, l, 1);
+    expect(links.map((l) => l.data.length)).toEqual([1, 1, 1]);
+  });
+
+  it('rejects Busy past 16 queued jobs on one link, other links unaffected', () => {
+    const up = uploader({}, new Map([[1, segment(10)]]));
+    const a = new FakeLink('a');
+    a.buffered = LOW_WATER_BYTES; // its data channel is full: jobs queue
+    for (let i = 0; i < 17; i++) ask(up, a, 1);
+    expect(a.rejects).toEqual([RejectReason.Busy]);
+    expect(a.data).toEqual([]);
+    const b = new FakeLink('b');
+    ask(up, b, 1);
+    expect(b.data.length).toBe(1);
+    a.buffered = 0;
+    up.pump();
+    expect(a.data.length).toBe(16);
+  });
+
+  // A request refused as Busy must not use up a copy a later neighbour could have had.
+  it('a request refused as Busy does not use up one of the seed copies', () => {
+    const segments = new Map([...Array(17).keys()].map((s) => [s, segment(10)]));
+    const up = uploader({ role: 'seed', copiesPerSegment: 1 }, segments);
+    const a = new FakeLink('a');
+    a.buffered = LOW_WATER_BYTES;
+    for (let seq = 0; seq < 17; seq++) ask(up, a, seq);
+    expect(a.rejects).toEqual([RejectReason.Busy]);
+    const b = new FakeLink('b');
+    ask(up, b, 16);
+    expect(b.rejects).toEqual([]);
+  });
+});
+
+describe('Uploader: scheduling', () => {
+  const order: Array<[string, ((l: PeerLink) => boolean) | undefined, string[]]> = [
+    ['most urgent deadline first across links', undefined, ['b:2', 'b:2', 'a:3', 'a:1', 'a:1']],
+    ['a leech last whatever its deadline', (l) => l.remoteId === 'b', ['a:3', 'a:1', 'a:1', 'b:2', 'b:2']],
+  ];
+  it.each(order)('%s', (_name, isLeech, expected) => {
+    const log: Array<[string, DataMsg]> = [];
+    const segments = new Map([1, 2, 3].map((s) => [s, segment(s === 3 ? 10 : CHUNK_BYTES + 10)]));
+    const up = uploader({ isLeech }, segments);
+    const a = new FakeLink('a', log);
+    const b = new FakeLink('b', log);
+    a.buffered = b.buffered = LOW_WATER_BYTES;
+    ask(up, a, 1, 5000);
+    ask(up, a, 3, 3000);
+    ask(up, b, 2, 1000);
+    a.buffered = b.buffered = 0;
+    up.pump();
+    expect(log.map(([id, m]) => `${id}:${m.seq}`)).toEqual(expected);
+  });
+
+  it("a closed link waits; a failed send drops the link's jobs", () => {
+    const up = uploader({}, new Map([[1, segment(10)]]));
+    const closed = new FakeLink('a');
+    const failing = new FakeLink('b');
+    closed.isOpen = false;
+    failing.failing = true;
+    ask(up, closed, 1);
+    ask(up, failing, 1);
+    expect(up.bytesSent).toBe(0);
+    closed.isOpen = true;
+    failing.failing = false;
+    up.pump();
+    expect([closed.data.length, failing.data.length]).toEqual([1, 0]);
+  });
+
+  it('cancel stops a job mid-way', () => {
+    const up = uploader({ capBytesPerMs: 20 }, new Map([[1, segment(10 * CHUNK_BYTES)]]));
+    const a = new FakeLink('a');
+    const b = new FakeLink('b');
+    const stopped = ask(up, a, 1);
+    ask(up, b, 1);
+    const before = a.data.length;
+    expect(before).toBeGreaterThan(0);
+    up.cancel(a.peer, stopped);
+    for (let i = 0; i < 100; i++) {
+      t += 100;
+      up.pump();
+    }
+    expect(a.data.length).toBe(before);
+    expect(b.data.length).toBe(10);
+  });
+
+  const caps = [20, 100, 400];
+  it.each(caps)('the upload cap %i bytes/ms bounds what leaves over time', (cap) => {
+    const up = uploader({ capBytesPerMs: cap }, new Map([[1, segment(8 << 20)]]));
+    const links = [new FakeLink('a'), new FakeLink('b')];
+    for (const l of links) ask(up, l, 1, 100_000);
+    const start = up.bytesSent;
+    const counts = () => links.map((l) => l.data.length);
+    const [a0, b0] = counts();
+    expect(start).toBeLessThanOrEqual(3 * CHUNK_BYTES); // the burst, one chunk in debt
+    for (let elapsed = 0; elapsed < 10_000; elapsed += 10) {
+      t += 10;
+      up.pump();
+    }
+    const sent = up.bytesSent - start;
+    expect(sent).toBeGreaterThanOrEqual(cap * 10_000 - CHUNK_BYTES);
+    expect(sent).toBeLessThanOrEqual(cap * 10_000 + CHUNK_BYTES);
+    // Past the first burst (all a's: b had not asked yet), the links take turns.
+    const [a, b] = counts();
+    expect(Math.abs(a! - a0! - (b! - b0!))).toBeLessThanOrEqual(1);
+  });
+
+  it('wakes itself on its timer for what the cap held back', () => {
+    const up = new Uploader({
+      role: 'viewer',
+      copiesPerSegment: 2,
+      bytesOf: () => segment(1 << 20),
+      now: () => Date.now(),
+      capBytesPerMs: 50,
+      rateControl: false,
+    });
+    ask(up, new FakeLink('a'), 1, 100_000);
+    const start = up.bytesSent;
+    vi.advanceTimersByTime(5000);
+    expect(up.bytesSent - start).toBeGreaterThanOrEqual(50 * 5000 - CHUNK_BYTES);
+    expect(up.bytesSent - start).toBeLessThanOrEqual(50 * 5000 + CHUNK_BYTES);
+  });
+});
+
+describe('Uploader: rate control', () => {
+  /**
+   * A path with a 40 ms round trip: every chunk is acknowledged 40 ms after it left, with a
+   * one-way delay of 20 ms plus `queueing(time)`. Returns the bytes sent in each second.
+   */
+  function run(seconds: number, queueing: (elapsedMs: number) => number): number[] {
+    const t0 = t;
+    const up = uploader({ rateControl: true }, new Map([[1, new Uint8Array(64 << 20)]]));
+    const link = new FakeLink('a');
+    ask(up, link, 1, 600_000);
+    let acked = 0;
+    const perSecond: number[] = [];
+    const sent = link.sent as DataMsg[];
+    for (let elapsed = 1; elapsed <= seconds * 1000; elapsed++) {
+      t = t0 + elapsed;
+      for (; acked < sent.length && sent[acked]!.sentAt + 40 <= t; acked++) {
+        const m = sent[acked]!;
+        up.ack(link.peer, {
+          type: MsgType.Ack,
+          reqId: m.reqId,
+          received: m.offset + m.payload.length,
+          echoSentAt: m.sentAt,
+          delayMs: 20 + queueing(m.sentAt - t0),
+        });
+      }
+      up.pump();
+      if (elapsed % 1000 === 0) perSecond.push(up.bytesSent - perSecond.reduce((a, b) => a + b, 0));
+    }
+    return perSecond;
+  }
+
+  it('starts within the initial window and grows it while queueing delay stays low', () => {
+    const rates = run(3, () => 0);
+    const initialWindowPerSecond = ((4 * CHUNK_BYTES) / 40) * 1000;
+    expect(rates[0]).toBeGreaterThan(initialWindowPerSecond);
+    expect(rates[2]).toBeGreaterThan(rates[0]! * 1.5);
+  });
+
+  it('shrinks the window when queueing delay rises past the target', () => {
+    const congested = run(4, (ms) => (ms < 2000 ? 0 : 200));
+    expect(congested[1]).toBeGreaterThan(congested[0]!);
+    expect(congested[3]).toBeLessThan(congested[1]! / 4);
+    // Down to the minimum window: two chunks per round trip at most.
+    expect(congested[3]).toBeLessThanOrEqual(((2 * CHUNK_BYTES) / 40) * 1000 * 1.1);
+  });
+});
