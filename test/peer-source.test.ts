@@ -63,8 +63,9 @@ describe('PeerSource: delegation', () => {
     ]);
     expect(source.progress(7)).toBe(transfer);
     expect(source.progress(8)).toBeUndefined();
-    source.announce(9);
-    expect(node.announce).toHaveBeenCalledExactlyOnceWith(9);
+    const holders = new Set(['n1']);
+    source.announce(9, holders);
+    expect(node.announce).toHaveBeenCalledExactlyOnceWith(9, holders);
     source.ban('p-3', 'bad data');
     expect(node.ban).toHaveBeenCalledExactlyOnceWith('p-3', 'bad data');
     source.close();

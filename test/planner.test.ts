@@ -246,7 +246,7 @@ class FakePeers {
   banned: string[] = [];
   members: string[] = [];
   transfers = new Map<number, { received: number; startedAt: number; lastDataAt: number }>();
-  node = { peerId: 'me' };
+  node = { peerId: 'me', peerCount: 3 };
   start(req: FetchRequest) {
     this.started.push(req);
     return { peer: [...req.holders][0]! };
@@ -430,5 +430,18 @@ describe('fetch engine', () => {
       r.pass();
     }
     expect(r.engine.table.isLost(seq)).toBe(true);
+  });
+});
+
+describe('fetch engine without connected neighbours', () => {
+  it('takes what it needs from the CDN at once instead of waiting for peers', () => {
+    const r = rig();
+    r.peers.node.peerCount = 0;
+    r.manifest(10, 20);
+    r.pass();
+    const cdn = r.cdn.started.map((q) => q.seq);
+    // Everything from the start point to the newest entry, not only what is due.
+    expect(cdn).toContain(20);
+    expect(r.peers.started).toEqual([]);
   });
 });

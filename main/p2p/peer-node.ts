@@ -246,9 +246,10 @@ export class PeerNode {
     }
   }
 
-  /** A segment became verified here: tell the neighbours. */
-  announce(seq: number): void {
-    for (const nb of this.neighbours.values()) if (nb.hello) nb.link.send({ type: MsgType.Have, seq });
+  /** A segment became verified here: tell the neighbours, except those known to hold it already. */
+  announce(seq: number, skip?: ReadonlySet<string>): void {
+    for (const nb of this.neighbours.values())
+      if (nb.hello && !skip?.has(nb.id)) nb.link.send({ type: MsgType.Have, seq });
   }
 
   close(): void {

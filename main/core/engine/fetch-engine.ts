@@ -48,6 +48,8 @@ const PLAYER_MARGIN_MS = 300;
 const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
+/** The CDN margin grows with slow CDN fetches up to this multiple of the planned one. */
+const MAX_CDN_MARGIN_FACTOR = 2;
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
 
@@ -68,6 +70,8 @@ export class FetchEngine implements SourceEvents {
   bytesSeed = 0;
   hashFailures = 0;
   passes = 0;
+  /** Smoothed time a whole-segment CDN fetch takes here (ms). */
+  private cdnFetchMs = 0;
 
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -175,7 +179,9 @@ export class FetchEngine implements SourceEvents {
     const now = this.now();
     const policy = this.opts.policy();
     const seed = this.opts.role === 'seed';
-    const usePeers = !seed && policy.p2p && this.peers !== null;
+    // Peers are waited for only once some are connected: a viewer still finding its
+    // neighbours (or alone) takes what it needs from the CDN straight away.
+    const usePeers = !seed && policy.p2p && this.peers !== null && this.peers.node.peerCount > 0;
     const members = usePeers ? this.peers!.firstCopyMembers() : [];
     const me = this.peers?.node.peerId ?? null;
     const offset = this.opts.clockOffsetMs();
@@ -206,7 +212,7 @@ export class FetchEngine implements SourceEvents {
       segments,
       firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.liveEdgeWanted(now),
-      limits: this.limits,
+      limits: { ...this.limits, cdnMarginMs: this.cdnMarginMs() },
     });
     for (const a of actions) {
       switch (a.type) {
@@ -241,6 +247,19 @@ export class FetchEngine implements SourceEvents {
         }
       }
     }
+  }
+
+  /**
+   * How close to its deadline a segment goes to the CDN: the planned margin, or more when CDN
+   * fetches here take long (a slow link, or a CPU so busy that reading the response lags), so
+   * that the fallback is taken in time.
+   */
+  private cdnMarginMs(): number {
+    const wanted = Math.round(1.5 * this.cdnFetchMs + 200);
+    return Math.min(
+      Math.max(this.limits.cdnMarginMs, wanted),
+      MAX_CDN_MARGIN_FACTOR * this.limits.cdnMarginMs,
+    );
   }
 
   private liveEdgeWanted(now: number): number | null {
@@ -313,6 +332,10 @@ export class FetchEngine implements SourceEvents {
       this.table.edgeDone = Math.max(this.table.edgeDone ?? -1, seq);
       r.edgeOriginTime = timing.originTime;
       r.edgeStartTs = timing.startTs;
+    }
+    if (!r.fetch.liveEdge) {
+      const took = this.now() - r.fetch.startedAt;
+      this.cdnFetchMs = this.cdnFetchMs * 0.8 + took * 0.2;
     }
     r.fetch = null;
     r.status = 'complete';
@@ -401,7 +424,7 @@ export class FetchEngine implements SourceEvents {
   private markVerified(r: SegmentRecord): void {
     r.status = 'verified';
     r.early = null;
-    this.peers?.announce(r.seq);
+    this.peers?.announce(r.seq, r.holders);
     this.opts.changed();
   }
 

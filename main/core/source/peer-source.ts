@@ -42,8 +42,9 @@ export class PeerSource implements SegmentSource {
     return members.sort();
   }
 
-  announce(seq: number): void {
-    this.swarm.node.announce(seq);
+  /** Tells the neighbours that lack `seq` (those in `holders` announced it themselves). */
+  announce(seq: number, holders?: ReadonlySet<string>): void {
+    this.swarm.node.announce(seq, holders);
   }
 
   ban(peer: string, why: string): void {
