@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   chooseNeighbour,
+  failingNeighbours,
   type NeighbourView,
   neighbourScore,
   worstNeighbour,
@@ -77,5 +78,17 @@ describe('competing neighbours', () => {
       peer('seed', { role: 'seed', bytesPerMs: 10, successes: 5, failures: 0 }),
     ];
     expect(worstNeighbour(list, 4)).toBeNull();
+  });
+});
+
+describe('failing neighbours', () => {
+  it('drops those that never delivered after a fair number of tries, seeds included', () => {
+    const list = [
+      peer('good', { successes: 5, failures: 10 }),
+      peer('new', { failures: 3 }),
+      peer('liar', { failures: 4 }),
+      peer('fake-seed', { role: 'seed', failures: 6 }),
+    ];
+    expect(failingNeighbours(list).map((n) => n.id)).toEqual(['liar', 'fake-seed']);
   });
 });

@@ -445,3 +445,25 @@ describe('fetch engine without connected neighbours', () => {
     expect(r.peers.started).toEqual([]);
   });
 });
+
+describe('fetch engine: neighbours that lie', () => {
+  it('bans a neighbour that refuses segments it announced, at the third refusal', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    for (const seq of [21, 22, 23]) {
+      r.engine.addEntries([entry(seq, r.bytes(seq), r.now)], true);
+      r.engine.holders('liar', [seq]);
+      r.pass();
+      expect(r.engine.table.get(seq)!.fetch?.peer).toBe('liar');
+      r.engine.failed(seq, 'peer', 'not-have', false, 'liar');
+    }
+    expect(r.peers.banned).toEqual(['liar']);
+  });
+
+  it('does not count a refusal of a segment that was never announced', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    for (const seq of [17, 18, 19]) r.engine.failed(seq, 'peer', 'not-have', false, 'honest');
+    expect(r.peers.banned).toEqual([]);
+  });
+});

@@ -245,8 +245,9 @@ describe('Uploader: scheduling', () => {
 
 describe('Uploader: rate control', () => {
   /**
-   * A path with a 40 ms round trip: every chunk is acknowledged 40 ms after it left, with a
-   * one-way delay of 20 ms plus `queueing(time)`. Returns the bytes sent in each second.
+   * A path with a 40 ms round trip plus queueing: every chunk is acknowledged 40 ms +
+   * `queueing(time)` after it left, with a one-way delay of 20 ms plus `queueing(time)`.
+   * Returns the bytes sent in each second.
    */
   function run(seconds: number, queueing: (elapsedMs: number) => number): number[] {
     const t0 = t;
@@ -258,7 +259,12 @@ describe('Uploader: rate control', () => {
     const sent = link.sent as DataMsg[];
     for (let elapsed = 1; elapsed <= seconds * 1000; elapsed++) {
       t = t0 + elapsed;
-      for (; acked < sent.length && sent[acked]!.sentAt + 40 <= t; acked++) {
+      // Queueing delays the data on its way and so the ack: the round trip grows with it.
+      for (
+        ;
+        acked < sent.length && sent[acked]!.sentAt + 40 + queueing(sent[acked]!.sentAt - t0) <= t;
+        acked++
+      ) {
         const m = sent[acked]!;
         up.ack(link.peer, {
           type: MsgType.Ack,
@@ -282,10 +288,12 @@ describe('Uploader: rate control', () => {
   });
 
   it('shrinks the window when queueing delay rises past the target', () => {
-    const congested = run(4, (ms) => (ms < 2000 ? 0 : 200));
+    const congested = run(10, (ms) => (ms < 2000 ? 0 : 200));
     expect(congested[1]).toBeGreaterThan(congested[0]!);
-    expect(congested[3]).toBeLessThan(congested[1]! / 4);
-    // Down to the minimum window: two chunks per round trip at most.
-    expect(congested[3]).toBeLessThanOrEqual(((2 * CHUNK_BYTES) / 40) * 1000 * 1.1);
+    // LEDBAT shrinks linearly per round trip (now 40 + 200 ms): falling every second ...
+    for (let i = 3; i < 6; i++) expect(congested[i + 1]).toBeLessThan(congested[i]!);
+    expect(congested[9]).toBeLessThan(congested[1]! / 4);
+    // ... down to the minimum window: two chunks per round trip at most.
+    expect(congested[9]).toBeLessThanOrEqual(((2 * CHUNK_BYTES) / 240) * 1000 * 1.1);
   });
 });

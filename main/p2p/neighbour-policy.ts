@@ -65,3 +65,12 @@ export function worstNeighbour(
   const worst = scored[0]!;
   return worst.s < median * 0.25 ? worst.n : null;
 }
+
+/**
+ * Neighbours that only fail us: asked at least `minTries` times (refusals, silence, trickling,
+ * not-have after announcing) and never delivered. Whatever their role — a "seed" that never
+ * serves is no seed — they are dropped, so their place goes to someone useful.
+ */
+export function failingNeighbours<T extends NeighbourView>(neighbours: readonly T[], minTries = 4): T[] {
+  return neighbours.filter((n) => n.successes === 0 && n.failures >= minTries);
+}

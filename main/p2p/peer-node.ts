@@ -9,9 +9,10 @@
  * dropped and never taken back.
  */
 import type { CoreLog } from '../../common/logger';
+import { TokenBucket } from '../../common/token-bucket';
 import type { PeerRole } from '../../common/tracker-protocol';
 import { loopLagMs, watchLoopLag } from './loop-lag';
-import { chooseNeighbour, type NeighbourView, worstNeighbour } from './neighbour-policy';
+import { chooseNeighbour, failingNeighbours, type NeighbourView, worstNeighbour } from './neighbour-policy';
 import { type IceServerConfig, type LinkEvents, PeerLink, type SignalData, toIceServers } from './peer-link';
 import { kbpsToBytesPerMs } from './rate';
 import { Uploader } from './uploader';
@@ -79,6 +80,8 @@ export interface PeerNodeOptions {
 interface Neighbour extends NeighbourView {
   link: PeerLink;
   hello: boolean;
+  /** Announcements (Have, HaveMap) this neighbour may still send: a flood is abuse. */
+  announceBudget: TokenBucket;
   connectedAt: number;
   /** Bytes this neighbour gave us, and we gave it (anti-leech). */
   bytesFrom: number;
@@ -101,6 +104,11 @@ const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
 const HAVE_WINDOW = 64;
 /** Transfers one neighbour runs for us at once. */
 const MAX_INFLIGHT_PER_PEER = 2;
+/** Announcements per neighbour: one Have a segment a second is normal; far more is a flood. */
+const ANNOUNCE_RATE_PER_S = 50;
+const ANNOUNCE_BURST = 200;
+/** A neighbour dropped for failing us is not dialled again for this long (ms). */
+const FAILING_BACKOFF_MS = 60_000;
 
 export class PeerNode {
   private readonly neighbours = new Map<string, Neighbour>();
@@ -136,6 +144,7 @@ export class PeerNode {
       capBytesPerMs: kbpsToBytesPerMs(opts.uploadCapKbps ?? null),
       rateControl: opts.rateControl,
       isLeech: (link) => this.isLeech(link),
+      onAbuse: (link, why) => this.ban(link.remoteId, why, GoodbyeReason.ProtocolError),
       onSent: (link, n) => {
         const nb = this.neighbours.get(link.remoteId);
         if (nb) nb.bytesTo += n;
@@ -279,6 +288,7 @@ export class PeerNode {
       role,
       link,
       hello: false,
+      announceBudget: new TokenBucket(ANNOUNCE_RATE_PER_S / 1000, ANNOUNCE_BURST, this.now()),
       connectedAt: this.now(),
       bytesFrom: 0,
       bytesTo: 0,
@@ -368,7 +378,8 @@ export class PeerNode {
       const prev = this.unreachable.get(link.remoteId)?.backoffMs ?? UNREACHABLE_BACKOFF_MS / 2;
       const backoffMs = Math.min(prev * 2, UNREACHABLE_BACKOFF_MAX_MS);
       this.unreachable.set(link.remoteId, { until: this.now() + backoffMs, backoffMs });
-    } else {
+    } else if ((this.unreachable.get(link.remoteId)?.until ?? 0) <= this.now()) {
+      // Connected once: forget an old back-off (one set just now, for failing us, stays).
       this.unreachable.delete(link.remoteId);
     }
     for (const d of [...this.downloads.values()]) {
@@ -396,6 +407,15 @@ export class PeerNode {
     for (const nb of [...this.neighbours.values()]) {
       if (!nb.hello && nb.link.openedAt !== null && now - nb.link.openedAt > helloTimeout)
         nb.link.close('no hello in time', GoodbyeReason.ProtocolError);
+    }
+    for (const nb of failingNeighbours([...this.neighbours.values()])) {
+      this.log.info('dropping a neighbour that never delivered', {
+        peer: this.opts.peerId,
+        neighbour: nb.id,
+        failures: nb.failures,
+      });
+      this.unreachable.set(nb.id, { until: now + FAILING_BACKOFF_MS, backoffMs: FAILING_BACKOFF_MS });
+      nb.link.close('never delivered', GoodbyeReason.Replaced);
     }
     if (this.opts.role === 'viewer') {
       const worst = worstNeighbour([...this.neighbours.values()], this.maxNeighbours);
@@ -428,18 +448,11 @@ export class PeerNode {
         nb.hello = true;
         nb.role = msg.role;
         return;
-      case MsgType.HaveMap: {
-        const seqs: number[] = [];
-        msg.bits.forEach((b, i) => {
-          if (b) seqs.push(msg.base + i);
-        });
-        if (seqs.length > MAX_HAVE_COUNT) return;
-        this.events.have(nb.id, seqs);
-        return;
-      }
+      case MsgType.HaveMap:
       case MsgType.Have:
-        this.events.have(nb.id, [msg.seq]);
-        return;
+        if (!nb.announceBudget.take(msg.type === MsgType.HaveMap ? 16 : 1, this.now()))
+          return this.ban(nb.id, 'announcement flood', GoodbyeReason.ProtocolError);
+        return this.onAnnounce(nb, msg);
       case MsgType.Request:
         return this.uploader.request(link, msg);
       case MsgType.Cancel:
@@ -448,9 +461,10 @@ export class PeerNode {
         const d = this.downloads.get(msg.reqId);
         if (!d || d.peer !== nb.id) return;
         const notHave = msg.reason === RejectReason.NotHave;
-        // A refusal counts against the neighbour (it announced, or was free, and then was not).
+        // A refusal counts against the neighbour (it announced, or was free, and then was
+        // not) — except a seed's "over cap": handing out few copies is what seeds do.
         nb.backoffUntil = this.now() + (notHave ? 0 : 400);
-        this.endDownload(d, true);
+        this.endDownload(d, msg.reason !== RejectReason.OverCap);
         this.events.failed(d.seq, nb.id, notHave ? 'not-have' : 'busy');
         return;
       }
@@ -466,6 +480,18 @@ export class PeerNode {
         return this.ban(nb.id, `unexpected message ${String(never)}`, GoodbyeReason.ProtocolError);
       }
     }
+  }
+
+  private onAnnounce(
+    nb: Neighbour,
+    msg: Extract<WireMessage, { type: MsgType.HaveMap | MsgType.Have }>,
+  ): void {
+    if (msg.type === MsgType.Have) return this.events.have(nb.id, [msg.seq]);
+    const seqs: number[] = [];
+    msg.bits.forEach((b, i) => {
+      if (b) seqs.push(msg.base + i);
+    });
+    if (seqs.length <= MAX_HAVE_COUNT) this.events.have(nb.id, seqs);
   }
 
   private onData(nb: Neighbour, msg: Extract<WireMessage, { type: MsgType.Data }>): void {

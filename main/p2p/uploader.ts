@@ -31,14 +31,26 @@ interface Job {
   sent: number;
   acked: number;
   lastAckAt: number;
+  /** Send times (ms) of this job's first and latest chunks: an ack must echo a time between. */
+  firstSentAt: number | null;
+  lastSentAt: number;
 }
 
 interface LinkState {
   link: PeerLink;
   jobs: Job[];
   delay: DelayTracker;
+  /** When this link last gave a valid delay sample. */
+  sampledAt: number;
   lastServedAt: number;
+  /** Acks that acknowledged nothing we sent or echoed a time we never sent. */
+  badAcks: number;
 }
+
+/** A link whose delay samples are older than this takes no part in the shared estimate (ms). */
+const SAMPLE_FRESH_MS = 3000;
+/** Forged acks tolerated from one link before it is reported as abusive. */
+const MAX_BAD_ACKS = 32;
 
 export interface UploaderOptions {
   role: PeerRole;
@@ -52,6 +64,13 @@ export interface UploaderOptions {
   /** Neighbours that take without giving are served after everyone else. */
   isLeech?: (link: PeerLink) => boolean;
   onSent?: (link: PeerLink, bytes: number) => void;
+  /** A neighbour broke the protocol in a way only a liar does (forged acks). */
+  onAbuse?: (link: PeerLink, why: string) => void;
+}
+
+/** Whether a 32-bit echoed send time lies between two send times we used (ms). */
+function echoedBetween(echo: number, first: number, last: number): boolean {
+  return (echo - (first >>> 0)) >>> 0 <= ((last >>> 0) - (first >>> 0)) >>> 0;
 }
 
 export class Uploader {
@@ -87,7 +106,14 @@ export class Uploader {
   private state(link: PeerLink): LinkState {
     let s = this.links.get(link);
     if (!s) {
-      s = { link, jobs: [], delay: new DelayTracker(), lastServedAt: 0 };
+      s = {
+        link,
+        jobs: [],
+        delay: new DelayTracker(),
+        sampledAt: Number.NEGATIVE_INFINITY,
+        lastServedAt: 0,
+        badAcks: 0,
+      };
       this.links.set(link, s);
     }
     return s;
@@ -124,6 +150,8 @@ export class Uploader {
       sent: 0,
       acked: 0,
       lastAckAt: now,
+      firstSentAt: null,
+      lastSentAt: 0,
     });
     s.jobs.sort((a, b) => a.deadline - b.deadline);
     this.pump();
@@ -139,27 +167,52 @@ export class Uploader {
     s.jobs.splice(i, 1);
   }
 
-  /** The receiver's feedback: drives the link's LEDBAT window. */
+  /**
+   * The receiver's feedback: drives the LEDBAT window. Only an ack that acknowledges bytes we
+   * sent on a job of this link and echoes a time at which that job was sending counts; anything else
+   * is ignored (and counted: a link that keeps forging acks is reported). The window follows
+   * the median queueing delay of the links that sent samples recently, so one lying neighbour
+   * cannot pin the shared upload window.
+   */
   ack(link: PeerLink, msg: Extract<WireMessage, { type: MsgType.Ack }>): void {
     const s = this.links.get(link);
     if (!s) return;
     const now = this.opts.now();
     const job = s.jobs.find((j) => j.reqId === msg.reqId) ?? null;
-    let newly = 0;
-    if (job && msg.received > job.acked && msg.received <= job.sent) {
-      newly = msg.received - job.acked;
-      job.acked = msg.received;
-      job.lastAckAt = now;
+    const valid =
+      job !== null &&
+      msg.received > job.acked &&
+      msg.received <= job.sent &&
+      echoedBetween(msg.echoSentAt, job.firstSentAt ?? now, job.lastSentAt);
+    if (!valid || !job) {
+      if (++s.badAcks === MAX_BAD_ACKS) this.opts.onAbuse?.(link, 'forged acknowledgements');
+      return;
     }
+    const newly = msg.received - job.acked;
+    job.acked = msg.received;
+    job.lastAckAt = now;
     const flightBefore = this.flight;
     this.flight = Math.max(0, this.flight - newly);
     // The ack waited in our event loop's queue too: that wait is CPU, not the network.
     const rtt = Math.max(0, (((now >>> 0) - msg.echoSentAt) >>> 0) - loopLagMs());
     s.delay.add(msg.delayMs, now);
-    this.ledbat.onAck(now, newly, s.delay.queueingDelayMs(), flightBefore, rtt < 60_000 ? rtt : null);
+    s.sampledAt = now;
+    // Queueing on the way out cannot exceed the whole round trip.
+    const queueing = Math.min(this.sharedQueueingDelay(now, s), rtt);
+    this.ledbat.onAck(now, newly, queueing, flightBefore, rtt < 60_000 ? rtt : null);
     this.pace.setRate(this.rateControl ? this.ledbat.rateBytesPerMs() * 1.5 : null, now);
-    if (job && job.acked >= job.bytes.length - job.offset) s.jobs.splice(s.jobs.indexOf(job), 1);
+    if (job.acked >= job.bytes.length - job.offset) s.jobs.splice(s.jobs.indexOf(job), 1);
     this.pump();
+  }
+
+  /** The median of the fresh links' queueing delays (this link's when it is the only one). */
+  private sharedQueueingDelay(now: number, own: LinkState): number {
+    const delays: number[] = [];
+    for (const l of this.links.values())
+      if (now - l.sampledAt <= SAMPLE_FRESH_MS) delays.push(l.delay.queueingDelayMs());
+    if (delays.length === 0) return own.delay.queueingDelayMs();
+    delays.sort((a, b) => a - b);
+    return delays[(delays.length - 1) >> 1]!;
   }
 
   dropPeer(link: PeerLink): void {
@@ -246,6 +299,8 @@ export class Uploader {
         this.budget.takeWithDebt(payload.length, now);
         if (this.rateControl) this.pace.takeWithDebt(payload.length, now);
         job.sent += payload.length;
+        job.firstSentAt ??= now;
+        job.lastSentAt = now;
         this.flight += payload.length;
         s.lastServedAt = now;
         this.bytesSent += payload.length;

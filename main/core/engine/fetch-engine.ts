@@ -48,6 +48,8 @@ const PLAYER_MARGIN_MS = 300;
 const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
+/** Refusals of announced segments before a neighbour is banned. */
+const MAX_STRIKES = 3;
 /** The CDN margin grows with slow CDN fetches up to this multiple of the planned one. */
 const MAX_CDN_MARGIN_FACTOR = 2;
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
@@ -72,6 +74,8 @@ export class FetchEngine implements SourceEvents {
   passes = 0;
   /** Smoothed time a whole-segment CDN fetch takes here (ms). */
   private cdnFetchMs = 0;
+  /** Refusals of announced segments, by neighbour. */
+  private readonly strikes = new Map<string, number>();
 
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -390,7 +394,7 @@ export class FetchEngine implements SourceEvents {
     this.release(r);
     this.markDirty();
     if (source === 'peer') {
-      if (peer !== undefined && why === 'not-have') r.holders.delete(peer);
+      if (peer !== undefined && why === 'not-have' && r.holders.delete(peer)) this.strike(peer, seq);
       return;
     }
     this.opts.cache.drop(seq, 'fetch failed');
@@ -410,11 +414,24 @@ export class FetchEngine implements SourceEvents {
     }
   }
 
+  /**
+   * A neighbour refused a segment it had announced. Once can be a race with eviction; again
+   * and again is a lie that makes us wait, and the liar is banned.
+   */
+  private strike(peer: string, seq: number): void {
+    const n = (this.strikes.get(peer) ?? 0) + 1;
+    this.strikes.set(peer, n);
+    if (n < MAX_STRIKES) return;
+    this.strikes.delete(peer);
+    this.peers?.ban(peer, `refused ${n} segments it had announced (last ${seq})`);
+  }
+
   holders(peer: string, seqs: readonly number[]): void {
     if (this.table.addHolder(peer, seqs)) this.markDirty();
   }
 
   peerGone(peer: string): void {
+    this.strikes.delete(peer);
     this.table.dropHolder(peer);
     this.markDirty();
   }
