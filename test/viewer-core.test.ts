@@ -233,4 +233,23 @@ describe('viewer core', () => {
       await c.close();
     }
   });
+
+  it('ends every player session at once when the page that opened them goes away', async () => {
+    const c = await core(server.httpUrl);
+    try {
+      const closed: string[] = [];
+      c.onEvent((event, payload) => {
+        const p = payload as { sessionId: string; state: string };
+        if (event === 'session.status' && p.state === 'closed') closed.push(p.sessionId);
+      });
+      const a = c.openPlayer('demo');
+      const b = c.openPlayer('demo');
+      c.closeAllPlayers('renderer gone');
+      expect(closed.sort()).toEqual([a.sessionId, b.sessionId].sort());
+      expect(c.player(a.sessionId)).toBeNull();
+      expect(c.currentStats().sessionId).toBeNull();
+    } finally {
+      await c.close();
+    }
+  });
 });

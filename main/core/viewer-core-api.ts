@@ -35,5 +35,7 @@ export interface ViewerCore {
   /** Validates `request` against the contract and runs the call; rejects with a clear Error otherwise. */
   invoke(name: string, request: unknown): Promise<unknown>;
   onEvent(listener: CoreEventListener): () => void;
+  /** Ends every player session (the page that opened them reloaded or crashed). */
+  closeAllPlayers(reason: string): void;
   close(): Promise<void>;
 }

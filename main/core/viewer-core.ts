@@ -265,6 +265,12 @@ export class Core implements ViewerCore {
     this.opts.log.info('player session closed', { sessionId: id, channel: p.channel });
   }
 
+  closeAllPlayers(reason: string): void {
+    if (this.players.size === 0) return;
+    this.opts.log.info('closing every player session', { reason, sessions: this.players.size });
+    for (const id of [...this.players.keys()]) this.closePlayer(id);
+  }
+
   private emitTimeline(p: PlayerSession): void {
     if (p.firstTs === null) return;
     const anchors = p.joined.session.anchors();

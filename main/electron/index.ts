@@ -92,8 +92,15 @@ async function run(): Promise<void> {
     win.webContents.on('did-fail-load', (_event, code, description, url, isMainFrame) => {
       if (isMainFrame) log.error('window failed to load', { code, description, url });
     });
+    // The page's player sessions die with it: a crash, or a reload (which starts a new page
+    // that opens its own) must not leave sessions, streams and swarms running.
     win.webContents.on('render-process-gone', (_event, details) => {
       log.error('renderer process gone', { reason: details.reason, exitCode: details.exitCode });
+      void corePromise.then((core) => core.closeAllPlayers('renderer gone')).catch(() => undefined);
+    });
+    win.webContents.on('did-start-navigation', (details) => {
+      if (details.isMainFrame && !details.isSameDocument)
+        void corePromise.then((core) => core.closeAllPlayers('page reloaded')).catch(() => undefined);
     });
   };
 
