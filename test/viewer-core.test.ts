@@ -234,6 +234,41 @@ describe('viewer core', () => {
     }
   });
 
+  it('refuses a replayed older manifest (validly signed, but stale)', async () => {
+    const proxy = await startTamperProxy(server.httpUrl);
+    let first: Buffer | null = null;
+    let seen = 0;
+    let replays = 0;
+    proxy.rules.rewrite = (path) => {
+      if (!/manifest\.json/.test(path)) return null;
+      return (body) => {
+        seen++;
+        if (!first) first = body;
+        // The viewer sees the first two manifests as they are, then the first again, and again.
+        if (seen <= 2) return body;
+        replays++;
+        return first;
+      };
+    };
+    const log = memoryLog();
+    const c = await core(proxy.url, log);
+    try {
+      c.openPlayer('demo');
+      await until(() => replays >= 2, 10_000, 'replays');
+      await until(
+        () =>
+          log.lines.some(
+            (l) => l.msg === 'manifest rejected' && /older than the last/.test(String(l.fields?.reason)),
+          ),
+        5000,
+        'stale manifest refused',
+      );
+    } finally {
+      await c.close();
+      await proxy.close();
+    }
+  });
+
   it('ends every player session at once when the page that opened them goes away', async () => {
     const c = await core(server.httpUrl);
     try {

@@ -15,6 +15,7 @@ import type { SegmentCache } from './cache/segment-cache';
 import { FetchEngine, type FetchPolicy } from './engine/fetch-engine';
 import type { PlanLimits } from './engine/planner';
 import type { ChannelInfo } from './manifest/com-client';
+import type { KeyPins } from './manifest/key-pins';
 import { ManifestFollower } from './manifest/manifest-follower';
 import { CdnSource } from './source/cdn-source';
 import { PeerSource } from './source/peer-source';
@@ -27,6 +28,8 @@ export interface ChannelSessionOptions {
   /** First retry delay after an error; doubles up to 10 s. */
   retryBaseMs?: number;
   hints?: SubRoomHints;
+  /** Origin keys pinned per server (trust on first use). */
+  pins?: KeyPins;
   swarm?: SwarmFactory;
   /** Fetch policy, read on every pass (settings apply live). */
   policy?: () => FetchPolicy;
@@ -72,6 +75,7 @@ export class ChannelSession {
         serverUrl: opts.serverUrl,
         channel: opts.channel,
         hints: opts.hints,
+        pins: opts.pins,
         log: opts.log,
         retryBaseMs: opts.retryBaseMs,
       },

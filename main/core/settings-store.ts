@@ -3,7 +3,7 @@
  * corrupt or foreign file is kept aside and defaults are used, with a log line), unknown
  * fields dropped, versioned, and written atomically (temp file + rename) on every change.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DEFAULT_SETTINGS,
@@ -13,18 +13,21 @@ import {
   settingsSchema,
 } from '../../common/ipc-contract';
 import type { CoreLog } from '../../common/logger';
+import { AtomicJsonFile } from './atomic-file';
 
 export const SETTINGS_FILE = 'settings.json';
 
 export class SettingsStore {
   private listeners = new Set<(s: Settings) => void>();
-  private writing: Promise<void> = Promise.resolve();
+  private readonly out: AtomicJsonFile;
 
   private constructor(
-    private readonly file: string,
+    file: string,
     private current: Settings,
     private readonly log: CoreLog,
-  ) {}
+  ) {
+    this.out = new AtomicJsonFile(file);
+  }
 
   static async open(dataDir: string, log: CoreLog): Promise<SettingsStore> {
     await mkdir(dataDir, { recursive: true });
@@ -109,16 +112,8 @@ export class SettingsStore {
   }
 
   private persist(): Promise<void> {
-    const text = `${JSON.stringify(this.current, null, 2)}\n`;
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    this.writing = this.writing
-      .catch(() => undefined)
-      .then(async () => {
-        await writeFile(tmp, text, { mode: 0o600 });
-        await rename(tmp, this.file);
-      });
-    return this.writing.catch((err) => {
-      this.log.error('settings could not be saved', { file: this.file, error: String(err) });
+    return this.out.write(this.current).catch((err) => {
+      this.log.error('settings could not be saved', { file: this.out.file, error: String(err) });
       throw err;
     });
   }

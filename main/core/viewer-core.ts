@@ -23,6 +23,7 @@ import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
 import { GatewayStream } from './gateway/gateway-stream';
 import { ComClient } from './manifest/com-client';
+import { KeyPins } from './manifest/key-pins';
 import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
@@ -57,6 +58,7 @@ export class Core implements ViewerCore {
   constructor(
     private readonly opts: ViewerCoreOptions,
     private readonly settings: SettingsStore,
+    private readonly pins: KeyPins,
   ) {}
 
   get gatewayUrl(): string {
@@ -168,6 +170,7 @@ export class Core implements ViewerCore {
         cache,
         log,
         hints: this.opts.hints,
+        pins: this.pins,
         swarm: (info, store, events) => {
           const s = this.settings.get();
           if (!s.p2pEnabled) return null;
@@ -396,12 +399,13 @@ export class Core implements ViewerCore {
     for (const j of this.channels.values()) j.session.close();
     this.channels.clear();
     await this.gateway?.close();
+    await this.pins.flush();
   }
 }
 
 export async function startViewerCore(opts: ViewerCoreOptions): Promise<Core> {
   const settings = await SettingsStore.open(opts.dataDir, opts.log);
-  const core = new Core(opts, settings);
+  const core = new Core(opts, settings, await KeyPins.open(opts.dataDir, opts.log));
   try {
     await core.start();
   } catch (err) {

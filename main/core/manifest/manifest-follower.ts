@@ -12,6 +12,7 @@ import type { Manifest } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
 import { CdnClient } from './cdn-client';
 import { type ChannelInfo, ComClient } from './com-client';
+import type { KeyPins } from './key-pins';
 import { OriginError } from './origin-http';
 import { ManifestRejected } from './signed-manifest';
 
@@ -26,6 +27,8 @@ export interface FollowerEvents {
 export interface FollowerOptions {
   serverUrl: string;
   channel: string;
+  /** Origin keys pinned per server (trust on first use); none = trust what the COM says. */
+  pins?: KeyPins;
   hints?: SubRoomHints;
   log: CoreLog;
   /** First retry delay after an error; doubles up to 10 s. */
@@ -44,6 +47,8 @@ export class ManifestFollower {
   private stream_: string | null = null;
   private latest: number | null = null;
   private live = false;
+  /** The newest manifest's generation time: an older one is a replay and is refused. */
+  private generatedAt = Number.NEGATIVE_INFINITY;
   private readonly inits = new Map<number, Uint8Array>();
   private latestInitVersion_: number | null = null;
   private closed = false;
@@ -108,6 +113,15 @@ export class ManifestFollower {
       try {
         if (!this.key) {
           const info = await this.com.channelInfo(channel, this.opts.hints, this.abort.signal);
+          if (this.opts.pins?.check(this.opts.serverUrl, info.com.publicKey) === 'changed') {
+            this.events.state(
+              'error',
+              "The server's signing key has changed since this app last used it, so its video cannot be trusted. " +
+                "If the operator replaced the key on purpose, remove this server from pinned-keys.json in the app's data folder.",
+            );
+            await this.sleep(30_000);
+            continue;
+          }
           this.key = info.publicKey;
           this.clockOffsetMs = info.clockOffsetMs;
           this.cdn_ = new CdnClient(info.com.originBaseUrl);
@@ -135,6 +149,11 @@ export class ManifestFollower {
 
   private async apply(m: Manifest): Promise<void> {
     const newStream = this.stream_ !== null && this.stream_ !== m.stream;
+    if (!newStream && m.generatedAt < this.generatedAt)
+      throw new ManifestRejected(
+        `manifest older than the last one seen (${m.generatedAt} < ${this.generatedAt})`,
+      );
+    this.generatedAt = m.generatedAt;
     if (this.stream_ !== m.stream) {
       if (newStream)
         this.opts.log.info('channel restarted with a new stream', { channel: m.channel, stream: m.stream });
