@@ -170,7 +170,8 @@ export class Core implements ViewerCore {
         cache,
         log,
         hints: this.opts.hints,
-        pins: this.pins,
+        // The embedded server gets a new port every launch and lives in this process: no pin.
+        pins: this.serverUrl === this.embeddedUrl ? undefined : this.pins,
         swarm: (info, store, events) => {
           const s = this.settings.get();
           if (!s.p2pEnabled) return null;
