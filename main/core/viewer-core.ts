@@ -310,7 +310,7 @@ export class Core implements ViewerCore {
       this.opts.log,
       {
         readerId: `${id}-${p.streams.size}`,
-        minStartBufferMs: this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
+        minStartBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
         onStart: (firstTs) => {
           p.firstTs = firstTs;
           p.lastAnchorTs = null;

@@ -46,7 +46,7 @@ export interface GatewayStreamOptions {
    * The first GOP should hold at least this much media (ms), so the player can sit behind the
    * live edge with some buffer; an older keyframe is taken when the newest is too recent.
    */
-  minStartBufferMs?: number;
+  minStartBufferMs?: number | (() => number);
   /**
    * The stream skipped `ms` of media to the next keyframe. Players close such a gap in their
    * media time, so the session's time zero moves by that much for latency to stay right.
@@ -140,7 +140,10 @@ export class GatewayStream {
       const c = this.cache.get(s);
       if (c && this.readable(c)) edgeTs = lastTagTs(c.bytes, c.tagEnd);
     }
-    const want = this.opts.minStartBufferMs ?? 500;
+    // Read when the start is chosen: the latency target depends on whether the channel's swarm
+    // is up, which is known only once channel info has come (often after the player asked).
+    const min = this.opts.minStartBufferMs;
+    const want = typeof min === 'function' ? min() : (min ?? 500);
     let newest: { seq: number; offset: number; ts: number } | null = null;
     for (const k of this.keyframes(0, true)) {
       newest ??= k;
