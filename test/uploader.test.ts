@@ -297,3 +297,40 @@ describe('Uploader: rate control', () => {
     expect(congested[9]).toBeLessThanOrEqual(((2 * CHUNK_BYTES) / 240) * 1000 * 1.1);
   });
 });
+
+describe('Uploader: acknowledgements that lie', () => {
+  const ackOf = (m: DataMsg, extra: Partial<Extract<WireMessage, { type: MsgType.Ack }>> = {}) => ({
+    type: MsgType.Ack as const,
+    reqId: m.reqId,
+    received: m.offset + m.payload.length,
+    echoSentAt: m.sentAt,
+    delayMs: 20,
+    ...extra,
+  });
+
+  it('ignores late acks of a job that ended, without holding them against the neighbour', () => {
+    const abuse: string[] = [];
+    const up = uploader({ onAbuse: (_l, why) => abuse.push(why) }, new Map([[1, segment(3 * CHUNK_BYTES)]]));
+    const link = new FakeLink('honest');
+    ask(up, link, 1);
+    up.pump();
+    const chunks = link.data;
+    expect(chunks.length).toBe(3); // rate control off: the job ends when everything is sent
+    for (let i = 0; i < 40; i++) for (const m of chunks) up.ack(link.peer, ackOf(m));
+    expect(abuse).toEqual([]);
+  });
+
+  it('reports a neighbour that keeps acknowledging bytes never sent on a live job', () => {
+    const abuse: string[] = [];
+    const up = uploader(
+      { rateControl: true, onAbuse: (_l, why) => abuse.push(why) },
+      new Map([[1, segment(64 * CHUNK_BYTES)]]),
+    );
+    const link = new FakeLink('liar');
+    ask(up, link, 1, 60_000);
+    up.pump();
+    const first = link.data[0]!;
+    for (let i = 0; i < 40; i++) up.ack(link.peer, ackOf(first, { received: 1 << 30, delayMs: 5000 }));
+    expect(abuse).toEqual(['forged acknowledgements']);
+  });
+});

@@ -184,7 +184,9 @@ export class Uploader {
       msg.received > job.acked &&
       msg.received <= job.sent &&
       echoedBetween(msg.echoSentAt, job.firstSentAt ?? now, job.lastSentAt);
-    if (!valid || !job) {
+    if (!job) return; // a job that ended (done, cancelled): its last acks are still on the way
+    if (!valid) {
+      // Acknowledging bytes never sent, or echoing a time the job was not sending: forged.
       if (++s.badAcks === MAX_BAD_ACKS) this.opts.onAbuse?.(link, 'forged acknowledgements');
       return;
     }
