@@ -49,6 +49,8 @@ interface LinkState {
 
 /** A link whose delay samples are older than this takes no part in the shared estimate (ms). */
 const SAMPLE_FRESH_MS = 3000;
+/** The earliest deadline a request can claim (ms from its arrival). */
+const MIN_DEADLINE_MS = 500;
 /** Forged acks tolerated from one link before it is reported as abusive. */
 const MAX_BAD_ACKS = 32;
 
@@ -82,6 +84,8 @@ export class Uploader {
   private readonly ledbat = new Ledbat({ mss: CHUNK_BYTES });
   private readonly pace: TokenBucket;
   private flight = 0;
+  /** When any link last sent a valid acknowledgement. */
+  private lastValidAckAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   readonly meter = new RateMeter(3000);
@@ -146,7 +150,8 @@ export class Uploader {
       seq: msg.seq,
       offset: msg.offset,
       bytes,
-      deadline: now + msg.deadlineMs,
+      // A claim of "right now" buys no more than MIN_DEADLINE_MS of priority over others.
+      deadline: now + Math.max(msg.deadlineMs, MIN_DEADLINE_MS),
       sent: 0,
       acked: 0,
       lastAckAt: now,
@@ -193,6 +198,7 @@ export class Uploader {
     const newly = msg.received - job.acked;
     job.acked = msg.received;
     job.lastAckAt = now;
+    this.lastValidAckAt = now;
     const flightBefore = this.flight;
     this.flight = Math.max(0, this.flight - newly);
     // The ack waited in our event loop's queue too: that wait is CPU, not the network.
@@ -230,16 +236,26 @@ export class Uploader {
 
   /** The window is full: a job whose acks stopped long ago counts as lost (RFC 6817 halves). */
   private expireStalled(now: number): void {
+    // Only silence on every link is a loss of the shared uplink (RFC 6817 halves); one link
+    // whose acks stopped (gone quiet, or lying) just gives its bytes back.
+    const uplinkSilent = now - this.lastValidAckAt > ACK_TIMEOUT_MS;
     for (const s of this.links.values()) {
       for (const j of s.jobs) {
         if (j.sent > j.acked && now - j.lastAckAt > ACK_TIMEOUT_MS) {
-          this.ledbat.onLoss();
+          if (uplinkSilent) this.ledbat.onLoss();
           this.flight = Math.max(0, this.flight - (j.sent - j.acked));
           j.acked = j.sent;
           j.lastAckAt = now;
         }
       }
     }
+  }
+
+  /** Bytes sent on a link and not acknowledged yet. */
+  private static linkFlight(s: LinkState): number {
+    let n = 0;
+    for (const j of s.jobs) n += j.sent - j.acked;
+    return n;
   }
 
   /** The next chunk to send: most urgent first, leeches last, least recently served among equals. */
@@ -249,11 +265,17 @@ export class Uploader {
       if (this.flight + CHUNK_BYTES > this.ledbat.cwnd || this.pace.waitMs(now) > 0) return null;
     }
     let best: { s: LinkState; job: Job; leech: boolean } | null = null;
+    // No link may hold more than its share of the window in flight: a neighbour that never
+    // acknowledges (or lies) can then only block its own share.
+    let busy = 0;
+    if (this.rateControl) for (const s of this.links.values()) if (s.jobs.length) busy++;
+    const share = Math.max(2 * CHUNK_BYTES, this.ledbat.cwnd / Math.max(1, busy));
     for (const s of this.links.values()) {
       if (!s.link.isOpen) continue;
       const job = s.jobs.find((j) => j.offset + j.sent < j.bytes.length);
       if (!job) continue;
       if (s.link.bufferedAmount() >= LOW_WATER_BYTES) continue;
+      if (this.rateControl && Uploader.linkFlight(s) + CHUNK_BYTES > share) continue;
       const leech = this.opts.isLeech?.(s.link) ?? false;
       if (
         !best ||

@@ -61,7 +61,8 @@ export class CdnClient {
           const parts: Buffer[] = [];
           let got = 0;
           res.on('data', (c: Buffer) => {
-            if ((got += c.length) <= 4096) parts.push(c);
+            got += c.length;
+            if (got <= 4096) parts.push(c);
           });
           res.on('end', () =>
             reject(new OriginError(errorText(Buffer.concat(parts), status, res.statusMessage), status)),
