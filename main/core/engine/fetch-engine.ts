@@ -71,7 +71,6 @@ export class FetchEngine implements SourceEvents {
   bytesP2p = 0;
   bytesSeed = 0;
   hashFailures = 0;
-  passes = 0;
   /** Smoothed time a whole-segment CDN fetch takes here (ms). */
   private cdnFetchMs = 0;
   /** Refusals of announced segments, by neighbour. */
@@ -179,7 +178,6 @@ export class FetchEngine implements SourceEvents {
   private pass(): void {
     const t = this.table;
     if (t.wantFrom === null || t.latest === null || !t.stream || !this.cdn) return;
-    this.passes++;
     const now = this.now();
     const policy = this.opts.policy();
     const seed = this.opts.role === 'seed';

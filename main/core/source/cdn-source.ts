@@ -23,10 +23,6 @@ export class CdnSource implements SegmentSource {
     private readonly events: SourceEvents,
   ) {}
 
-  get active(): number {
-    return this.inFlight.size;
-  }
-
   start(req: FetchRequest): { peer: null } | null {
     const client = this.client();
     const stream = this.stream();
