@@ -186,14 +186,13 @@ export class FetchEngine implements SourceEvents {
     const usePeers = !seed && policy.p2p && this.peers !== null && this.peers.node.peerCount > 0;
     const members = usePeers ? this.peers!.firstCopyMembers() : [];
     const me = this.peers?.node.peerId ?? null;
-    const offset = this.opts.clockOffsetMs();
     const segments: PlanSegment[] = [];
     for (const r of t.range(t.wantFrom, t.latest)) {
       if (!r.entry || r.status === 'verified' || r.status === 'lost' || r.status === 'complete') continue;
       const transfer = r.fetch?.source === 'peer' ? this.peers?.progress(r.seq) : undefined;
       segments.push({
         seq: r.seq,
-        deadline: r.entry.originTime - offset + policy.latencyTargetMs - PLAYER_MARGIN_MS,
+        deadline: this.deadlineOf(r.entry, policy),
         size: r.entry.size,
         status: r.status,
         source: r.fetch?.source ?? null,
@@ -295,15 +294,17 @@ export class FetchEngine implements SourceEvents {
     else if (liveEdge) this.opts.changed();
   }
 
+  /** When the player needs a segment's first byte (local clock): its origin time, plus the
+   * latency the player keeps, minus the player's own margin. */
+  private deadlineOf(entry: SegmentEntry, policy: FetchPolicy): number {
+    return entry.originTime - this.opts.clockOffsetMs() + policy.latencyTargetMs - PLAYER_MARGIN_MS;
+  }
+
   private startPeer(r: SegmentRecord): void {
     if (!this.peers || r.fetch || !r.entry) return;
     const started = this.peers.start({
       seq: r.seq,
-      deadline:
-        r.entry.originTime -
-        this.opts.clockOffsetMs() +
-        this.opts.policy().latencyTargetMs -
-        PLAYER_MARGIN_MS,
+      deadline: this.deadlineOf(r.entry, this.opts.policy()),
       size: r.entry.size,
       liveEdge: false,
       holders: r.holders,
