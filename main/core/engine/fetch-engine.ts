@@ -168,7 +168,7 @@ export class FetchEngine implements SourceEvents {
 
   /** The segment streaming from the live edge now (its entry may not exist yet). */
   get liveEdgeSeq(): number | null {
-    const edge = Math.max(this.table.latest ?? -1, this.table.edgeDone ?? -1) + 1;
+    const edge = this.table.nextEdgeSeq();
     const r = this.table.get(edge) ?? this.table.get(edge - 1);
     return r && !r.entry && (r.fetch?.liveEdge || r.status === 'complete') ? r.seq : null;
   }
@@ -266,7 +266,7 @@ export class FetchEngine implements SourceEvents {
   private liveEdgeWanted(now: number): number | null {
     const t = this.table;
     if (!t.live || t.latest === null) return null;
-    const edge = Math.max(t.latest, t.edgeDone ?? -1) + 1;
+    const edge = t.nextEdgeSeq();
     for (let s = edge - 1; s <= edge; s++) if (t.get(s)?.fetch?.liveEdge) return null;
     const r = t.get(edge);
     if (r && (r.status !== 'missing' || now < r.retryAt)) return null;

@@ -43,6 +43,8 @@ export interface SegmentRecord {
 
 /** Records kept behind the manifest's oldest entry (a slow reader may still be on them). */
 const KEEP_BEHIND = 8;
+/** How far behind the newest entry a record may be created (a neighbour's announcement). */
+const BEHIND_LIMIT = 64;
 /** Segments ahead of the newest entry a neighbour may announce, or send early. */
 export const AHEAD_LIMIT = 3;
 
@@ -92,15 +94,14 @@ export class SegmentTable {
     return r;
   }
 
-  private floor(): number {
-    let min = Number.POSITIVE_INFINITY;
-    for (const r of this.records.values()) if (r.entry && r.seq < min) min = r.seq;
-    return min;
-  }
-
   inWindow(seq: number): boolean {
     if (this.latest === null) return true;
-    return seq <= this.latest + AHEAD_LIMIT && seq >= this.latest - 64;
+    return seq <= this.latest + AHEAD_LIMIT && seq >= this.latest - BEHIND_LIMIT;
+  }
+
+  /** The segment after the newest listed or streamed one: where the live edge is cut. */
+  nextEdgeSeq(): number {
+    return Math.max(this.latest ?? -1, this.edgeDone ?? -1) + 1;
   }
 
   entry(seq: number): SegmentEntry | undefined {
@@ -117,10 +118,7 @@ export class SegmentTable {
    */
   addEntries(entries: readonly SegmentEntry[], now: number): SegmentRecord[] {
     const added: SegmentRecord[] = [];
-    for (const e of entries) {
-      if (e.seq <= (this.latest ?? Number.NEGATIVE_INFINITY) - 64) continue;
-      if (this.latest === null || e.seq > this.latest) this.latest = e.seq;
-    }
+    for (const e of entries) if (this.latest === null || e.seq > this.latest) this.latest = e.seq;
     for (const e of entries) {
       const r = this.ensure(e.seq);
       if (!r || r.entry) continue;
@@ -136,9 +134,12 @@ export class SegmentTable {
     return added;
   }
 
-  /** Records from `from` to `to` (inclusive) that exist, oldest first. */
+  /**
+   * Records from `from` to `to` (inclusive) that exist, oldest first. Callers pass bounds
+   * inside the window (wantFrom is kept at most KEEP_BEHIND below the manifest's oldest entry).
+   */
   *range(from: number, to: number): Generator<SegmentRecord> {
-    for (let seq = Math.max(from, this.floor()); seq <= to; seq++) {
+    for (let seq = Math.max(from, to - BEHIND_LIMIT - AHEAD_LIMIT); seq <= to; seq++) {
       const r = this.records.get(seq);
       if (r) yield r;
     }
