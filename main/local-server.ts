@@ -11,14 +11,11 @@ import { type RunningServer, startServer } from '../server/run-server';
 export interface LocalServer {
   /** Starts the server on first use; its HTTP base URL. */
   url(): Promise<string>;
-  /** The RTMP ingest address, once started. */
-  readonly rtmpUrl: string | null;
   close(): Promise<void>;
 }
 
 export function localServer(opts: { dataDir: string; demoClip?: string; log: Logger }): LocalServer {
   let running: Promise<RunningServer> | null = null;
-  let started: RunningServer | null = null;
   return {
     url() {
       running ??= startServer({
@@ -30,7 +27,6 @@ export function localServer(opts: { dataDir: string; demoClip?: string; log: Log
         demoClip: opts.demoClip,
         log: opts.log,
       }).then((s) => {
-        started = s;
         opts.log.info({ http: s.httpUrl, rtmp: s.rtmpUrl }, 'embedded server started');
         return s;
       });
@@ -38,9 +34,6 @@ export function localServer(opts: { dataDir: string; demoClip?: string; log: Log
         running = null;
       });
       return running.then((s) => s.httpUrl);
-    },
-    get rtmpUrl() {
-      return started?.rtmpUrl ?? null;
     },
     async close() {
       const s = await running?.catch(() => null);
