@@ -37,6 +37,8 @@ export const settingsSchema = z.object({
   downloadCapKbps: z.number().int().min(256).max(1_000_000).nullable(),
   /** Memory for segments kept to play and to share, MB. */
   cacheMB: z.number().int().min(16).max(4096),
+  /** Send anonymous quality reports (start-up, stalls, latency, bytes by source) to the channel's log servers. */
+  qualityReports: z.boolean(),
   liveSync: liveSyncSchema,
 });
 export type Settings = z.infer<typeof settingsSchema>;
@@ -49,6 +51,7 @@ export const DEFAULT_SETTINGS: Settings = {
   uploadCapKbps: null,
   downloadCapKbps: null,
   cacheMB: 96,
+  qualityReports: true,
   liveSync: { targetLatencyS: 0.4, speedUpAboveS: 0.9, catchUpRate: 1.15, seekAboveS: 4 },
 };
 
@@ -60,6 +63,7 @@ export const settingsPatchSchema = z
     uploadCapKbps: settingsSchema.shape.uploadCapKbps.optional(),
     downloadCapKbps: settingsSchema.shape.downloadCapKbps.optional(),
     cacheMB: settingsSchema.shape.cacheMB.optional(),
+    qualityReports: settingsSchema.shape.qualityReports.optional(),
     liveSync: liveSyncSchema.partial().optional(),
   })
   .strict();

@@ -110,5 +110,7 @@ export const channelSummarySchema = z.object({
   demo: z.boolean(),
   latestSeq: safeInt.nullable(),
   bitrateKbps: z.number().min(0),
+  /** Viewers watching now (the tracker's count); absent from servers that do not count them. */
+  viewers: z.number().int().min(0).max(100_000_000).optional(),
 });
 export type ChannelSummary = z.infer<typeof channelSummarySchema>;

@@ -136,9 +136,27 @@ async function peer(argv: string[]): Promise<void> {
       })}\n`,
     );
   };
-  const timer = setInterval(line, 1000);
+  // The player's own figures feed the core's quality reports, as the renderer's player does.
+  const report = () => {
+    const p = player.stats();
+    core
+      .invoke('player.report', {
+        sessionId: opened.sessionId,
+        ttffMs: p.ttffMs,
+        latencyS: p.latencyS === null ? null : Math.min(3600, Math.max(-60, p.latencyS)),
+        bufferS: Math.min(3600, Math.max(0, p.bufferS)),
+        stalls: p.stalls,
+        stallSeconds: p.stallSeconds,
+      })
+      .catch((err: unknown) => log.debug({ err: String(err) }, 'player report refused'));
+  };
+  const timer = setInterval(() => {
+    line();
+    report();
+  }, 1000);
   const stop = async () => {
     clearInterval(timer);
+    report();
     line();
     player.stop();
     await core.close();

@@ -1,112 +1,90 @@
-/** `swarmcast server`: origin, COM service, tracker and STUN (and, as they arrive, the other services) in one process. */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { createLogger } from './log';
+/**
+ * `swarmcast server`: origin, COM service, tracker and STUN (and, as they arrive, the other
+ * services) in one process. Settings come from flags, SWARMCAST_* environment variables and a
+ * config file (server/config.ts); stdout carries only the one JSON `ready` line.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import {
+  envName,
+  flagName,
+  type ResolveResult,
+  resolveServerConfig,
+  SETTINGS,
+  toServerOptions,
+} from './config';
+import { DEFAULT_DRAIN_MS } from './http-lifecycle';
+import { createLogger, type Logger } from './log';
 import { startServer } from './run-server';
 
-const USAGE = `usage: swarmcast server [options]
-  --host ADDR            address to listen on (default 0.0.0.0)
-  --http-port N          origin HTTP port: manifests, segments, HTTP-FLV, HTTP push (default 8080)
-  --rtmp-port N          RTMP ingest port (default 1935; 0 = any free port)
-  --no-rtmp              no RTMP ingest
-  --data DIR             data folder for the signing key (default ~/.swarmcast/server)
-  --no-demo              do not run the demo channel
-  --demo-clip FILE       FLV clip to loop as the demo channel
-  --stream-key KEY=CH    allow publishing channel CH with stream key KEY (repeatable);
-                         without any, the stream key is the channel name
-  --stun-port N          STUN (UDP) port (default 3478, or any free port if it is taken; 0 = any)
-  --no-stun              no STUN server
-  --public-url URL       base URL viewers reach this server at (default: from the request's Host);
-                         channel info names the origin, tracker and STUN server from it
-  --turn URL             TURN server handed to viewers (repeatable: turn:host:3478?transport=udp, …)
-  --turn-user U          TURN username
-  --turn-pass P          TURN password
-  --sub-room-size N      viewers per sub-room before another one is opened (default: no split)`;
+function usage(): string {
+  const rows = SETTINGS.map((s) => {
+    const flag = flagName(s);
+    const env = s.secret ? `${envName(s.key)}[_FILE]` : envName(s.key);
+    const left = flag ? `${flag}${s.arg ? ` ${s.arg}` : ''}` : '(secret: no flag)';
+    return `  ${left.padEnd(22)} ${env.padEnd(32)} ${s.key.padEnd(13)} ${s.help}`;
+  });
+  return [
+    'usage: swarmcast server [options]',
+    '',
+    'Each setting is taken from its flag, else its environment variable, else the config file, else',
+    'its default. Secrets are never flags: set NAME, or NAME_FILE naming a file that holds the value.',
+    'On/off settings read true/false (1/0, yes/no, on/off) from the environment.',
+    '',
+    `  ${'flag'.padEnd(22)} ${'environment'.padEnd(32)} ${'config key'.padEnd(13)} meaning`,
+    `  ${'--config FILE'.padEnd(22)} ${'SWARMCAST_CONFIG'.padEnd(32)} ${''.padEnd(13)} YAML or JSON config file`,
+    ...rows,
+    `  ${'-h, --help'.padEnd(22)} ${''.padEnd(32)} ${''.padEnd(13)} this text`,
+  ].join('\n');
+}
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string', default: '0.0.0.0' },
-      'http-port': { type: 'string', default: '8080' },
-      'rtmp-port': { type: 'string', default: '1935' },
-      'no-rtmp': { type: 'boolean', default: false },
-      data: { type: 'string' },
-      'no-demo': { type: 'boolean', default: false },
-      'demo-clip': { type: 'string' },
-      'stream-key': { type: 'string', multiple: true, default: [] },
-      'stun-port': { type: 'string' },
-      'no-stun': { type: 'boolean', default: false },
-      'public-url': { type: 'string' },
-      turn: { type: 'string', multiple: true, default: [] },
-      'turn-user': { type: 'string' },
-      'turn-pass': { type: 'string' },
-      'sub-room-size': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
+  const resolved: ResolveResult = resolveServerConfig({
+    argv,
+    env: process.env,
+    readFile: (path) => readFileSync(path, 'utf8'),
+    fileMode: (path) => statSync(path).mode,
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+  if (resolved.help) {
+    process.stdout.write(`${usage()}\n`);
     return;
   }
-  const port = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name}: not a port: ${text}`);
-    return n;
-  };
-  const streamKeys = new Map<string, string>();
-  for (const pair of values['stream-key']) {
-    const [key, channel] = pair.split('=');
-    if (!key || !channel) throw new Error(`--stream-key wants KEY=CHANNEL, got "${pair}"`);
-    streamKeys.set(key, channel);
-  }
-  let turn: { urls: string[]; username: string; credential: string } | undefined;
-  if (values.turn.length > 0) {
-    if (values['turn-user'] === undefined || values['turn-pass'] === undefined) {
-      throw new Error('--turn needs --turn-user and --turn-pass');
-    }
-    for (const u of values.turn) {
-      if (!/^turns?:\S+$/.test(u)) throw new Error(`--turn wants a turn: or turns: URL, got "${u}"`);
-    }
-    turn = { urls: values.turn, username: values['turn-user'], credential: values['turn-pass'] };
-  }
-  let subRoomSize: number | undefined;
-  if (values['sub-room-size'] !== undefined) {
-    subRoomSize = Number(values['sub-room-size']);
-    if (!Number.isInteger(subRoomSize) || subRoomSize < 1) {
-      throw new Error(`--sub-room-size: not a positive integer: ${values['sub-room-size']}`);
-    }
-  }
+  const { config, warnings } = resolved;
   const log = createLogger('swarmcast-server');
-  const server = await startServer({
-    host: values.host,
-    httpPort: port('http-port', values['http-port']),
-    rtmpPort: values['no-rtmp'] ? null : port('rtmp-port', values['rtmp-port']),
-    dataDir: values.data ?? join(homedir(), '.swarmcast', 'server'),
-    demo: !values['no-demo'],
-    demoClip: values['demo-clip'],
-    streamKeys,
-    // Unset: 3478, or a free port when 3478 is taken; given: that port or fail.
-    stunPort: values['no-stun']
-      ? null
-      : values['stun-port'] === undefined
-        ? undefined
-        : port('stun-port', values['stun-port']),
-    publicUrl: values['public-url'],
-    turn,
-    subRoomSize,
-    log,
-  });
+  // createLogger reads SWARMCAST_LOG_LEVEL itself; the resolved level also honours --log-level and the file.
+  log.level = config.logLevel;
+  for (const warning of warnings) log.warn(warning);
+  const server = await startServer(toServerOptions(config, log));
   process.stdout.write(
     `${JSON.stringify({ event: 'ready', http: server.httpUrl, rtmp: server.rtmpUrl, tracker: server.trackerUrl, httpPort: server.httpPort, rtmpPort: server.rtmpPort, stunPort: server.stunPort })}\n`,
   );
-  const stop = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    await server.close();
-    process.exit(0);
+  stopOnSignals(log, () => server.close(), config.drainMs);
+}
+
+/**
+ * SIGTERM/SIGINT: a graceful close (bounded by the drain time, plus a margin for the rest);
+ * a second signal, or a close that hangs past the bound, exits at once.
+ */
+export function stopOnSignals(log: Logger, close: () => Promise<void>, drainMs = DEFAULT_DRAIN_MS): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainMs }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, drainMs + 5000).unref();
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

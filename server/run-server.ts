@@ -6,9 +6,13 @@
  */
 
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { IceServer } from '../common/com';
 import { ComService, type TurnOptions } from './com/com-service';
+import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from './http-lifecycle';
 import type { Logger } from './log';
+import { LogServer } from './logs/log-server';
+import { createRegistry, handleMetrics, registerServerMetrics } from './metrics';
 import { OriginHttpApi, sendError } from './origin/http-api';
 import { Origin } from './origin/origin';
 import { RtmpIngest } from './origin/rtmp-ingest';
@@ -45,7 +49,16 @@ export interface ServerOptions {
   /** ICE servers handed to viewers; default: this server's STUN. */
   iceServers?: IceServer[];
   turn?: TurnOptions;
+  /** Log servers handed to viewers; default: this server's own /api/reports when logService is on. */
   logServers?: string[];
+  /** Run the log server (POST /api/reports, per-channel aggregates) in this process (default true). */
+  logService?: boolean;
+  /** Prometheus metrics on GET /metrics (default true). */
+  metrics?: boolean;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** Graceful shutdown: how long close() lets in-flight requests drain before cutting them (default 10 s). */
+  drainMs?: number;
   /** Viewers per sub-room before the COM opens another one (default: no split). */
   subRoomSize?: number;
   /** Tracker base URLs (ws[s]://) sub-rooms are spread over; default: this server's /tracker. */
@@ -58,6 +71,9 @@ export interface ServerOptions {
 export interface RunningServer {
   origin: Origin;
   tracker: Tracker;
+  /** The log server's aggregates (null when logService is off). */
+  logs: LogServer | null;
+  registry: Registry;
   httpPort: number;
   rtmpPort: number | null;
   stunPort: number | null;
@@ -85,11 +101,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const signer = await loadOrCreateSigner(opts.dataDir, log);
   const origin = new Origin({ signer, log, streamKeys: opts.streamKeys, windowSize: opts.windowSize });
+  const tracker = new Tracker({ log: log.child({ part: 'tracker' }), heartbeatMs: opts.heartbeatMs });
+  const viewerCount = (channel: string) => {
+    let n = 0;
+    for (const occ of tracker.occupancy(channel).values()) n += occ.viewers;
+    return n;
+  };
   const api = new OriginHttpApi(origin, {
     blockingTimeoutMs: opts.blockingTimeoutMs,
     ingestIdleMs: opts.ingestIdleMs,
+    viewerCount,
   });
-  const tracker = new Tracker({ log: log.child({ part: 'tracker' }), heartbeatMs: opts.heartbeatMs });
+  const registry = createRegistry();
+  const logs =
+    opts.logService === false
+      ? null
+      : new LogServer({
+          registry,
+          log: log.child({ part: 'logs' }),
+          knownChannel: (channel) => origin.channels.has(channel),
+        });
 
   let stun: RunningStun | null = null;
   if (opts.stunPort !== null) {
@@ -118,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       stunPort: stun?.port ?? null,
       turn: opts.turn,
       logServers: opts.logServers,
+      ownLogServer: logs !== null,
       subRoomSize: opts.subRoomSize,
       occupancy: (channel) => tracker.occupancy(channel),
     });
@@ -126,9 +158,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw err;
   }
 
+  registerServerMetrics(registry, { origin, api, com, tracker });
+  const ready = { http: false, ingest: false, com: true, tracker: true, logs: logs !== null || undefined };
+  let draining = false;
   const http = createServer((req, res) => {
     try {
-      if (req.url === '/healthz') return void res.end('ok');
+      if (req.url === '/healthz') {
+        const live = [...origin.channels.values()].filter((c) => c.live).length;
+        const parts = { http: ready.http, ingest: ready.ingest, com: ready.com, tracker: ready.tracker };
+        return sendHealth(
+          res,
+          { parts, draining, info: { liveChannels: live, trackerConnections: tracker.connectionCount } },
+          req.method === 'HEAD',
+        );
+      }
+      if (opts.metrics !== false && handleMetrics(req, res, registry, log, opts.metricsToken)) return;
+      if (logs?.handle(req, res)) return;
       // The COM answers /api/channels/:id before the origin's minimal version of it.
       if (com.handle(req, res)) return;
       if (!api.handle(req, res)) sendError(res, 404, 'not found');
@@ -162,26 +207,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     rtmpPort = await rtmp.listen(opts.rtmpPort ?? 1935, host);
   }
   if (opts.demo !== false) await origin.startDemo(opts.demoClip ?? defaultDemoClip());
+  ready.http = true;
+  ready.ingest = true;
 
   const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const stunPort = stun?.port ?? null;
   log.info({ httpPort, rtmpPort, stunPort }, 'server ready');
+  const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
   return {
     origin,
     tracker,
+    logs,
+    registry,
     httpPort,
     rtmpPort,
     stunPort,
     trackerUrl: `ws://${local}:${httpPort}${TRACKER_PATH}`,
     httpUrl: `http://${local}:${httpPort}`,
     rtmpUrl: rtmpPort === null ? null : `rtmp://${local}:${rtmpPort}/live`,
+    /**
+     * Graceful: /healthz turns 503 and new connections are refused at once; requests in flight
+     * (segment fetches, blocking reloads) finish; after `drainMs` the rest is cut. Tracker
+     * members are told to go (they reconnect through the COM); existing peer links keep going.
+     */
     async close() {
-      origin.close();
-      await tracker.close();
-      await stun?.close();
+      if (draining) return;
+      draining = true;
+      log.info({ drainMs }, 'draining');
+      const drained = drainHttp(http, drainMs);
+      api.drain();
       await rtmp?.close();
-      http.closeAllConnections();
-      await new Promise<void>((ok) => http.close(() => ok()));
+      await tracker.close();
+      await drained;
+      origin.close();
+      await stun?.close();
+      log.info('closed');
     },
   };
 }

@@ -120,6 +120,10 @@ describe('renderer in headless Chromium (browser mode)', () => {
     // Still moving: a frozen last frame would pass the checks above.
     const c = await playerState(page);
     expect(c.currentTime).toBeGreaterThan(b.currentTime);
+    // The channel list carries the server's viewer count.
+    await expect
+      .poll(() => page.getByTestId('channel-viewers-demo').textContent(), { timeout: 10_000 })
+      .toMatch(/^\d[\d,.k]* watching/);
   }, 40_000);
 
   it('holds latency in its band for 30 s (low-latency mode, P2P off)', async () => {

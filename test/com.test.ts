@@ -85,7 +85,8 @@ describe('COM service in startServer (defaults)', () => {
       publicKey: server.origin.publicKey,
       originBaseUrl: `http://127.0.0.1:${port}`,
       iceServers: [{ urls: [`stun:127.0.0.1:${server.stunPort}`] }],
-      logServers: [],
+      // The server names its own log server when none is configured.
+      logServers: [`http://127.0.0.1:${port}`],
       seeds: [],
       tracker: { url: `ws://127.0.0.1:${port}/tracker`, subRoom: 's0' },
     });
@@ -195,7 +196,7 @@ describe('swarmcast server flags', () => {
     child?.kill('SIGTERM');
   });
 
-  it('wires --stun-port, --public-url, --turn*, --sub-room-size into the COM answer', async () => {
+  it('wires --stun-port, --public-url, --turn*, SWARMCAST_TURN_PASSWORD, --sub-room-size into the COM answer', async () => {
     child = spawn(
       process.execPath,
       [
@@ -216,15 +217,14 @@ describe('swarmcast server flags', () => {
         'turn:relay.example.org:3478',
         '--turn-user',
         'alice',
-        '--turn-pass',
-        'secret',
         '--sub-room-size',
         '1',
       ],
       {
         cwd: join(import.meta.dirname, '..'),
         stdio: ['ignore', 'pipe', 'ignore'],
-        env: { ...process.env, SWARMCAST_LOG_LEVEL: 'silent' },
+        // Secrets never go on the command line (server/config.ts): the TURN password comes from env.
+        env: { ...process.env, SWARMCAST_LOG_LEVEL: 'silent', SWARMCAST_TURN_PASSWORD: 'secret' },
       },
     );
     const lines = createInterface({ input: child.stdout! });

@@ -127,11 +127,10 @@ async function runCase(mode: NatMode, withTurn: boolean): Promise<CaseResult> {
       SERVER_URL,
       '--data',
       data,
-      ...(withTurn
-        ? ['--turn', `turn:${PUBLIC_IP}:${TURN_PORT}?transport=udp`, '--turn-user', 'u', '--turn-pass', 'p']
-        : []),
+      ...(withTurn ? ['--turn', `turn:${PUBLIC_IP}:${TURN_PORT}?transport=udp`, '--turn-user', 'u'] : []),
     ],
-    { SWARMCAST_LOG_LEVEL: 'info' },
+    // The TURN password is a secret: env, never a flag (server/config.ts).
+    { SWARMCAST_LOG_LEVEL: 'info', ...(withTurn ? { SWARMCAST_TURN_PASSWORD: 'p' } : {}) },
   );
   await until(
     () => {

@@ -1,12 +1,10 @@
 /**
  * coturn as the production STUN/TURN server (server/stun/README.md): `swarmcast server` hands
- * it out through the COM answer (--turn, --turn-user, --turn-pass), and a libdatachannel
+ * it out through the COM answer (--turn, --turn-user, SWARMCAST_TURN_PASSWORD), and a libdatachannel
  * PeerConnection configured from that answer gathers a srflx candidate from coturn's STUN and
  * a relay candidate from its TURN with the credentials. Skipped where coturn is not installed.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,43 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ComChannelInfo, channelInfoSchema } from '../common/com';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
-
-const hasCoturn = spawnSync('sh', ['-c', 'command -v turnserver'], { encoding: 'utf8' }).status === 0;
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once the server at `port` answers a STUN Binding Request (polled every 100 ms). */
-function stunReady(port: number, timeoutMs: number): Promise<void> {
-  const req = Buffer.alloc(20);
-  req.writeUInt16BE(0x0001, 0);
-  req.writeUInt32BE(0x2112a442, 4);
-  randomBytes(12).copy(req, 8);
-  const s = createSocket('udp4');
-  return new Promise<void>((resolve, reject) => {
-    const deadline = setTimeout(() => finish(new Error('coturn did not answer STUN')), timeoutMs);
-    const poll = setInterval(() => s.send(req, port, '127.0.0.1'), 100);
-    const finish = (err?: Error) => {
-      clearTimeout(deadline);
-      clearInterval(poll);
-      s.close();
-      if (err) reject(err);
-      else resolve();
-    };
-    s.on('message', (msg) => {
-      if (msg.readUInt16BE(0) === 0x0101 && msg.subarray(8, 20).equals(req.subarray(8, 20))) finish();
-    });
-    s.send(req, port, '127.0.0.1');
-  });
-}
+import { freeUdpPort, hasCoturn, startCoturn, stopCoturn } from './support/coturn';
 
 /** Channel-info ICE servers in node-datachannel's form. */
 function toDataChannelIce(list: ComChannelInfo['iceServers']): Array<string | DcIceServer> {
@@ -76,31 +38,13 @@ function toDataChannelIce(list: ComChannelInfo['iceServers']): Array<string | Dc
 }
 
 describe.skipIf(!hasCoturn)('coturn as STUN/TURN server', () => {
-  let coturn: ChildProcess;
+  let coturn: ChildProcess | undefined;
   let server: RunningServer;
   let port: number;
 
   beforeAll(async () => {
     port = await freeUdpPort();
-    coturn = spawn(
-      'turnserver',
-      [
-        '-n',
-        '--listening-ip=127.0.0.1',
-        `--listening-port=${port}`,
-        '--relay-ip=127.0.0.1',
-        '--lt-cred-mech',
-        '--user=viewer:s3cret',
-        '--realm=swarmcast.test',
-        '--no-cli',
-        '--no-tls',
-        '--no-dtls',
-        '--log-file=stdout',
-        `--pidfile=${join(await mkdtemp(join(tmpdir(), 'swarmcast-coturn-')), 'turnserver.pid')}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    await stunReady(port, 10_000);
+    coturn = await startCoturn(port, ['--lt-cred-mech', '--user=viewer:s3cret']);
     server = await startServer({
       httpPort: 0,
       rtmpPort: null,
@@ -113,7 +57,7 @@ describe.skipIf(!hasCoturn)('coturn as STUN/TURN server', () => {
   });
   afterAll(async () => {
     await server?.close();
-    coturn?.kill('SIGTERM');
+    await stopCoturn(coturn);
   });
 
   it('gathers srflx and relay candidates with the ICE servers from the COM answer', async () => {

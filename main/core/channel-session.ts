@@ -181,6 +181,16 @@ export class ChannelSession {
     return this.engine.peerSource?.node.peerCount ?? 0;
   }
 
+  /** Log servers named in channel info (base URLs), once joined. */
+  get logServers(): readonly string[] {
+    return this.comInfo?.com.logServers ?? [];
+  }
+
+  /** Our peer links by selected local ICE candidate type. */
+  connectivity(): { host: number; srflx: number; relay: number } {
+    return this.engine.peerSource?.node.connectivity() ?? { host: 0, srflx: 0, relay: 0 };
+  }
+
   get bytesUp(): number {
     return this.engine.peerSource?.node.bytesUp ?? 0;
   }

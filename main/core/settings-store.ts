@@ -103,6 +103,7 @@ export class SettingsStore {
       ...(p.uploadCapKbps !== undefined ? { uploadCapKbps: p.uploadCapKbps } : {}),
       ...(p.downloadCapKbps !== undefined ? { downloadCapKbps: p.downloadCapKbps } : {}),
       ...(p.cacheMB !== undefined ? { cacheMB: p.cacheMB } : {}),
+      ...(p.qualityReports !== undefined ? { qualityReports: p.qualityReports } : {}),
       liveSync: { ...this.current.liveSync, ...(p.liveSync ?? {}) },
     });
     this.current = next;

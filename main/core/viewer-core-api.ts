@@ -4,6 +4,7 @@
  */
 import type { EventName, EventPayload } from '../../common/ipc-contract';
 import type { CoreLog } from '../../common/logger';
+import type { ReportQueueOptions } from './report/report-queue';
 
 export type CoreEventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 
@@ -26,6 +27,8 @@ export interface ViewerCoreOptions {
   rateControl?: boolean;
   /** ISP / region hints for the COM's sub-room and the tracker's neighbour choice. */
   hints?: { isp?: string; region?: string };
+  /** Quality-report outbox overrides (tests): period between reports, queue bounds, transport. */
+  reports?: Omit<ReportQueueOptions, 'log'> & { periodMs?: number };
   log: CoreLog;
 }
 

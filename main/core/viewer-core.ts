@@ -24,6 +24,8 @@ import { Gateway } from './gateway/gateway';
 import { GatewayStream } from './gateway/gateway-stream';
 import { ComClient } from './manifest/com-client';
 import { KeyPins } from './manifest/key-pins';
+import { ChannelReporter } from './report/channel-reporter';
+import { ReportQueue } from './report/report-queue';
 import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
@@ -32,7 +34,11 @@ interface JoinedChannel {
   session: ChannelSession;
   cache: MemorySegmentCache;
   refs: number;
+  reporter: ChannelReporter;
 }
+
+/** How often each joined channel files a quality report. */
+const REPORT_PERIOD_MS = 10_000;
 
 interface PlayerSession {
   id: string;
@@ -52,6 +58,8 @@ export class Core implements ViewerCore {
   private gateway!: Gateway;
   private embeddedUrl: string | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  private readonly reports: ReportQueue;
   private current: PlayerSession | null = null;
   private serverUrl = '';
 
@@ -59,7 +67,9 @@ export class Core implements ViewerCore {
     private readonly opts: ViewerCoreOptions,
     private readonly settings: SettingsStore,
     private readonly pins: KeyPins,
-  ) {}
+  ) {
+    this.reports = new ReportQueue({ log: opts.log, ...opts.reports });
+  }
 
   get gatewayUrl(): string {
     return this.gateway.baseUrl;
@@ -86,6 +96,21 @@ export class Core implements ViewerCore {
       this.applySettings(s);
     });
     this.statsTimer = setInterval(() => this.emitStats(), 1000);
+    this.reportTimer = setInterval(() => this.fileReports(), this.opts.reports?.periodMs ?? REPORT_PERIOD_MS);
+    this.reportTimer.unref();
+  }
+
+  /** Each joined channel's quality report for the period just ended, into the outbox. */
+  private fileReports(): void {
+    for (const j of this.channels.values()) this.fileReport(j);
+  }
+
+  private fileReport(j: JoinedChannel): void {
+    if (!this.settings.get().qualityReports) return;
+    let latest: PlayerReport | null = null;
+    for (const p of this.players.values()) if (p.joined === j && p.report) latest = p.report;
+    const report = j.reporter.sample(latest);
+    if (report) this.reports.add(j.session.logServers, report);
   }
 
   /** The server to use: CLI override, then settings, else the entry point's local server. */
@@ -193,7 +218,12 @@ export class Core implements ViewerCore {
           };
         },
       });
-      j = { session, cache, refs: 0 };
+      j = {
+        session,
+        cache,
+        refs: 0,
+        reporter: new ChannelReporter(session, { version: this.opts.version, mode: this.opts.mode }),
+      };
       this.channels.set(channel, j);
     }
     j.refs++;
@@ -222,6 +252,7 @@ export class Core implements ViewerCore {
 
   private leave(j: JoinedChannel): void {
     if (--j.refs > 0) return;
+    this.fileReport(j);
     j.session.close();
     this.channels.delete(j.session.channel);
   }
@@ -396,9 +427,11 @@ export class Core implements ViewerCore {
 
   async close(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
     for (const id of [...this.players.keys()]) this.closePlayer(id);
     for (const j of this.channels.values()) j.session.close();
     this.channels.clear();
+    await this.reports.close();
     await this.gateway?.close();
     await this.pins.flush();
   }

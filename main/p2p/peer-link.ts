@@ -92,6 +92,16 @@ export class PeerLink {
     return this.opened && !this.closed;
   }
 
+  /** Type of our side of the selected ICE pair (host, srflx, prflx, relay), once connected. */
+  localCandidateType(): string | null {
+    if (!this.isOpen) return null;
+    try {
+      return this.pc.getSelectedCandidatePair()?.local.type ?? null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Runs a native callback's body; an exception closes this link instead of the process. */
   private guard(what: string, fn: () => void): void {
     if (this.closed) return;

@@ -163,6 +163,18 @@ export class PeerNode {
     return this.opts.log;
   }
 
+  /** How our open links got through NATs: their selected local candidate types, counted. */
+  connectivity(): { host: number; srflx: number; relay: number } {
+    const out = { host: 0, srflx: 0, relay: 0 };
+    for (const nb of this.neighbours.values()) {
+      const t = nb.hello ? nb.link.localCandidateType() : null;
+      if (t === 'host') out.host++;
+      else if (t === 'srflx' || t === 'prflx') out.srflx++;
+      else if (t === 'relay') out.relay++;
+    }
+    return out;
+  }
+
   get peerCount(): number {
     let n = 0;
     for (const nb of this.neighbours.values()) if (nb.hello) n++;

@@ -29,3 +29,9 @@ export function fmtBytes(n: number | null | undefined): string {
 export function fmtShare(part: number, total: number): string {
   return total > 0 ? `${Math.round((part / total) * 100)} %` : '—';
 }
+
+/** "1 watching", "1,234 watching", "12.3k watching". */
+export function fmtViewers(n: number): string {
+  if (n >= 10_000) return `${(n / 1000).toFixed(1)}k watching`;
+  return `${n.toLocaleString('en-US')} watching`;
+}

@@ -23,12 +23,30 @@ import { sendError } from '../origin/http-api';
 import type { Origin } from '../origin/origin';
 import { type SubRoomOccupancy, TRACKER_PATH } from '../tracker/tracker';
 import { assignSubRoom, EMPTY_ROOM, type RoomState, type SubRoomPolicy } from './sub-rooms';
+import { checkTurnSecretOptions, turnRestCredentials } from './turn-credentials';
 
-export interface TurnOptions {
+/** A TURN relay with fixed credentials (coturn --lt-cred-mech --user=…). */
+export interface StaticTurnOptions {
   urls: readonly string[];
   username: string;
   credential: string;
 }
+
+/**
+ * A TURN relay sharing a secret with us (coturn --use-auth-secret --static-auth-secret=…): each
+ * answer carries freshly minted credentials that expire after `ttlSeconds` (turn-credentials.ts).
+ */
+export interface SharedSecretTurnOptions {
+  urls: readonly string[];
+  secret: string;
+  /** Credential lifetime; default 6 h, long enough to outlast a typical viewing session. */
+  ttlSeconds?: number;
+}
+
+export type TurnOptions = StaticTurnOptions | SharedSecretTurnOptions;
+
+/** Lifetime of minted TURN credentials (a viewer re-asks the COM when it reloads the channel). */
+export const DEFAULT_TURN_TTL_SECONDS = 6 * 60 * 60;
 
 export interface ComOptions {
   origin: Origin;
@@ -43,6 +61,8 @@ export interface ComOptions {
   stunPort?: number | null;
   turn?: TurnOptions;
   logServers?: readonly string[];
+  /** With no `logServers`, name this server itself (its base URL) as the log server. */
+  ownLogServer?: boolean;
   /** Viewers per sub-room before a new one is opened (default Infinity: one sub-room). */
   subRoomSize?: number;
   /** Live sub-room membership (the in-process tracker); without it only recent assignments count. */
@@ -97,6 +117,8 @@ export class ComService {
   private readonly pendingMs: number;
   private readonly now: () => number;
   private readonly rooms = new Map<string, RoomBook>();
+  /** Channel-info answers per channel since start (only channels the origin has). */
+  readonly requests = new Map<string, number>();
 
   constructor(private readonly opts: ComOptions) {
     this.log = opts.log;
@@ -117,6 +139,11 @@ export class ComService {
     }
     if (opts.trackerUrls && opts.trackerUrls.length === 0) throw new Error('trackerUrls is empty');
     if ((opts.logServers?.length ?? 0) > MAX_LOG_SERVERS) throw new Error('too many log servers');
+    const turn = opts.turn;
+    if (turn && 'secret' in turn) {
+      // Fail at start-up rather than with a 500 on every channel-info request.
+      checkTurnSecretOptions(turn.secret, turn.ttlSeconds ?? DEFAULT_TURN_TTL_SECONDS);
+    }
   }
 
   /** Answers GET/HEAD /api/channels/:id; returns false for anything else. */
@@ -150,6 +177,7 @@ export class ComService {
       region: url.searchParams.get('region') ?? undefined,
     });
     if (!hints.success) return sendError(res, 400, 'isp and region must be 1-64 printable characters');
+    this.requests.set(channel, (this.requests.get(channel) ?? 0) + 1);
     const base = this.baseUrl(req);
     const trackerUrls = this.opts.trackerUrls ?? [`${toWs(base)}${TRACKER_PATH}`];
     const { subRoom, trackerUrl, created } = this.assign(channel, hints.data, trackerUrls);
@@ -161,7 +189,7 @@ export class ComService {
       publicKey: this.opts.origin.publicKey,
       originBaseUrl: base,
       iceServers: this.iceServers(base),
-      logServers: [...(this.opts.logServers ?? [])],
+      logServers: this.opts.logServers ? [...this.opts.logServers] : this.opts.ownLogServer ? [base] : [],
       seeds: [...(this.opts.occupancy?.(channel).get(subRoom)?.seeds ?? [])].slice(0, MAX_SEEDS),
       tracker: { url: trackerUrl, subRoom },
       serverTime: Date.now(),
@@ -196,7 +224,16 @@ export class ComService {
       out.push({ urls: [`stun:${hostnameOf(new URL(base).host)}:${this.opts.stunPort}`] });
     }
     const turn = this.opts.turn;
-    if (turn) out.push({ urls: [...turn.urls], username: turn.username, credential: turn.credential });
+    if (turn && 'secret' in turn) {
+      const { username, credential } = turnRestCredentials({
+        secret: turn.secret,
+        ttlSeconds: turn.ttlSeconds ?? DEFAULT_TURN_TTL_SECONDS,
+        now: this.now(),
+      });
+      out.push({ urls: [...turn.urls], username, credential });
+    } else if (turn) {
+      out.push({ urls: [...turn.urls], username: turn.username, credential: turn.credential });
+    }
     return out;
   }
 

@@ -90,6 +90,8 @@ export class Channel {
   private resumeAt = 0;
   private readonly segmentListeners = new Set<(s: Segment) => void>();
   private partial: PartialSegment | null = null;
+  /** Segments cut since the channel was created (all streams): the metrics' counter. */
+  segmentsCut = 0;
 
   constructor(opts: ChannelOptions) {
     this.id = opts.id;
@@ -177,6 +179,7 @@ export class Channel {
       for (const l of p.listeners) l.end();
     }
     this.window.push(s);
+    this.segmentsCut++;
     while (this.window.length > this.windowSize) this.window.shift();
     const versions = new Set(this.window.map((w) => w.initVersion));
     const current = this.segmenter.currentInit?.version;
@@ -339,6 +342,13 @@ export class Channel {
     sub.write(encodeTags([...headerTags, ...this.gop]));
     this.subscribers.add(sub);
     return () => this.subscribers.delete(sub);
+  }
+
+  /** Shutting down: blocking reloads are answered now and HTTP-FLV viewers are closed. */
+  drain(reason: string): void {
+    for (const w of [...this.waiters]) w.done(false);
+    for (const sub of [...this.subscribers]) sub.close(reason);
+    this.subscribers.clear();
   }
 
   get liveViewerCount(): number {

@@ -23,6 +23,16 @@ export interface HttpApiOptions {
   blockingTimeoutMs?: number;
   /** An HTTP push that sends nothing for this long is ended, freeing its channel (ms). */
   ingestIdleMs?: number;
+  /** Viewers of a channel right now (the tracker's count), for the channel list. */
+  viewerCount?: (channel: string) => number;
+}
+
+/** What the origin served, by kind, in body bytes: its egress, which is what a CDN would carry. */
+export interface OriginTraffic {
+  segment: number;
+  manifest: number;
+  init: number;
+  flv: number;
 }
 
 const DEFAULT_INGEST_IDLE_MS = 10_000;
@@ -68,7 +78,7 @@ function sendBytes(
   etag: string,
   req: IncomingMessage,
   extra: Record<string, string> = {},
-): void {
+): number {
   const tag = `"${etag}"`;
   const headers = {
     'Content-Type': 'video/x-flv',
@@ -80,24 +90,43 @@ function sendBytes(
   if (req.headers['if-none-match'] === tag) {
     res.writeHead(304, headers);
     res.end();
-    return;
+    return 0;
   }
   res.writeHead(200, { ...headers, 'Content-Length': data.length });
-  res.end(req.method === 'HEAD' ? undefined : data);
+  if (req.method === 'HEAD') {
+    res.end();
+    return 0;
+  }
+  res.end(data);
+  return data.length;
 }
 
 export class OriginHttpApi {
   private readonly blockingTimeoutMs: number;
   private readonly ingestIdleMs: number;
   private readonly log: Logger;
+  private readonly viewerCount: ((channel: string) => number) | undefined;
+  readonly sent: OriginTraffic = { segment: 0, manifest: 0, init: 0, flv: 0 };
+  /** Ends each HTTP push in progress (graceful shutdown). */
+  private readonly pushes = new Set<() => void>();
 
   constructor(
     private readonly origin: Origin,
     opts: HttpApiOptions = {},
   ) {
+    this.viewerCount = opts.viewerCount;
     this.blockingTimeoutMs = opts.blockingTimeoutMs ?? DEFAULT_BLOCKING_TIMEOUT_MS;
     this.ingestIdleMs = opts.ingestIdleMs ?? DEFAULT_INGEST_IDLE_MS;
     this.log = origin.log.child({ part: 'http' });
+  }
+
+  /**
+   * Shutting down: HTTP pushes end (their publishers see 503), blocking reloads are answered
+   * now and HTTP-FLV viewers are closed, so that only short requests remain to drain.
+   */
+  drain(): void {
+    for (const stop of [...this.pushes]) stop();
+    for (const ch of this.origin.channels.values()) ch.drain('the server is shutting down');
   }
 
   /** Handles the request if it is one of the origin's; returns false otherwise. */
@@ -131,7 +160,9 @@ export class OriginHttpApi {
 
   private api(parts: string[], res: ServerResponse): boolean {
     if (parts[1] === 'channels' && parts.length === 2) {
-      sendJson(res, 200, { channels: this.origin.summaries() }, 'public, max-age=2');
+      const count = this.viewerCount;
+      const channels = this.origin.summaries().map((c) => (count ? { ...c, viewers: count(c.id) } : c));
+      sendJson(res, 200, { channels }, 'public, max-age=2');
     } else if (parts[1] === 'origin-key' && parts.length === 2) {
       sendJson(
         res,
@@ -159,7 +190,8 @@ export class OriginHttpApi {
     if (init) {
       const data = ch.getInit(Number(init[1]));
       if (!data) return sendError(res, 404, `init version ${init[1]} is not in the live window`);
-      return sendBytes(res, data.data, data.sha256, req);
+      this.sent.init += sendBytes(res, data.data, data.sha256, req);
+      return;
     }
     const seqText = file.endsWith('.flv') ? file.slice(0, -4) : '';
     if (!SEQ_PATTERN.test(seqText) || !Number.isSafeInteger(Number(seqText))) {
@@ -173,7 +205,13 @@ export class OriginHttpApi {
       const window = first === undefined ? 'the window is empty' : `the window is ${first}..${ch.latestSeq}`;
       return sendError(res, 404, `segment ${seq} is outside the live window (${window})`);
     }
-    sendBytes(res, seg.data, seg.sha256, req, segmentHeaders(seg.originTime, seg.startTs));
+    this.sent.segment += sendBytes(
+      res,
+      seg.data,
+      seg.sha256,
+      req,
+      segmentHeaders(seg.originTime, seg.startTs),
+    );
   }
 
   /**
@@ -183,7 +221,10 @@ export class OriginHttpApi {
    */
   private streamPartial(ch: Channel, seq: number, req: IncomingMessage, res: ServerResponse): boolean {
     const follow = ch.followPartial(seq, {
-      data: (chunk) => res.write(chunk),
+      data: (chunk) => {
+        this.sent.segment += chunk.length;
+        res.write(chunk);
+      },
       end: () => res.end(),
     });
     if (!follow) return false;
@@ -199,31 +240,35 @@ export class OriginHttpApi {
       res.end();
       return true;
     }
-    for (const c of follow.chunks) res.write(c);
+    for (const c of follow.chunks) {
+      this.sent.segment += c.length;
+      res.write(c);
+    }
     res.on('close', follow.stop);
     return true;
   }
 
   private async manifest(ch: Channel, url: URL, res: ServerResponse): Promise<void> {
     const afterText = url.searchParams.get('after');
-    if (afterText === null) {
-      return sendJson(res, 200, this.origin.signedManifestBody(ch), 'public, max-age=1');
-    }
+    const send = (cache: string) => {
+      const body = this.origin.signedManifestBody(ch);
+      this.sent.manifest += Buffer.byteLength(body);
+      sendJson(res, 200, body, cache);
+    };
+    if (afterText === null) return send('public, max-age=1');
     if (!/^-?\d{1,16}$/.test(afterText) || Number(afterText) < -1) {
       return sendError(res, 400, 'after must be a segment number (or -1)');
     }
     const after = Number(afterText);
     const latest = ch.latestSeq ?? -1;
     // A seq far ahead of ours comes from an older stream of this channel: answer at once.
-    if (after > latest + 3 || !ch.live) {
-      return sendJson(res, 200, this.origin.signedManifestBody(ch), 'no-cache');
-    }
+    if (after > latest + 3 || !ch.live) return send('no-cache');
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const found = await ch.waitForSegmentAfter(after, this.blockingTimeoutMs, abort.signal);
     if (res.destroyed) return;
     // A response that holds the awaited segment may be reused by a CDN for the same URL.
-    sendJson(res, 200, this.origin.signedManifestBody(ch), found ? 'public, max-age=6' : 'no-cache');
+    send(found ? 'public, max-age=6' : 'no-cache');
   }
 
   private httpFlv(channelId: string, req: IncomingMessage, res: ServerResponse): void {
@@ -237,7 +282,10 @@ export class OriginHttpApi {
     if (req.method === 'HEAD') return void res.end();
     res.socket?.setNoDelay(true);
     const unsubscribe = ch.subscribeLive({
-      write: (chunk) => res.write(chunk),
+      write: (chunk) => {
+        this.sent.flv += chunk.length;
+        return res.write(chunk);
+      },
       bufferedBytes: () => res.writableLength,
       close: (reason) => {
         this.log.info({ channel: channelId, reason }, 'http-flv viewer closed');
@@ -298,7 +346,13 @@ export class OriginHttpApi {
       log.warn({ reason: msg }, 'http publish truncated');
       finish(msg, 400);
     });
+    const stop = () => {
+      finish('the server is shutting down', 503);
+      setTimeout(() => req.destroy(), 100).unref();
+    };
+    this.pushes.add(stop);
     req.on('close', () => {
+      this.pushes.delete(stop);
       if (!done) log.warn({ pendingBytes: demuxer.pendingBytes }, 'http publisher vanished');
       finish(
         demuxer.pendingBytes

@@ -92,6 +92,8 @@ function frameBytes(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
+const MAX_COUNTED_CHANNELS = 1000;
+
 export class Tracker {
   readonly heartbeatMs: number;
   private readonly log: Logger;
@@ -161,6 +163,16 @@ export class Tracker {
       out.set(subRoom, { viewers, seeds, isps, regions });
     }
     return out;
+  }
+
+  /** Joins per channel since start (the metrics' counter); channels past the cap count as "_other". */
+  readonly joins = new Map<string, number>();
+  /** Signalling messages relayed since start. */
+  signalsRelayed = 0;
+
+  /** Channels with members now. */
+  channelsWithMembers(): string[] {
+    return [...this.rooms.keys()];
   }
 
   /** Number of open connections (joined or not). */
@@ -257,6 +269,7 @@ export class Tracker {
           return;
         }
         this.send(target.conn, { type: 'signal', from: member.peerId, data: msg.data });
+        this.signalsRelayed++;
         return;
       }
       case 'leave':
@@ -296,6 +309,10 @@ export class Tracker {
       role: msg.role,
     });
     conn.log.info({ isp: msg.isp, region: msg.region, members: room.size }, 'peer joined');
+    // Any client may name any channel: the counter keeps at most MAX_COUNTED_CHANNELS labels.
+    const key =
+      this.joins.has(msg.channel) || this.joins.size < MAX_COUNTED_CHANNELS ? msg.channel : '_other';
+    this.joins.set(key, (this.joins.get(key) ?? 0) + 1);
     this.send(conn, {
       type: 'welcome',
       peerId: msg.peerId,

@@ -4,7 +4,7 @@
  */
 import { type FormEvent, type SyntheticEvent, useState } from 'react';
 import { CHANNEL_ID_PATTERN } from '../../../common/manifest';
-import { fmtKbps } from '../format';
+import { fmtKbps, fmtViewers } from '../format';
 import { playbackSession } from '../player/session';
 import { useChannelsStore } from '../stores/channels-store';
 import { useConnectionStore } from '../stores/connection-store';
@@ -85,7 +85,14 @@ export function ChannelList() {
               <span className={`live-dot ${c.live ? 'on' : ''}`} aria-hidden="true" />
               <span className="channel-name">{c.id}</span>
               {c.demo && <span className="tag">demo</span>}
-              <span className="channel-meta">{c.live ? fmtKbps(c.bitrateKbps) : 'offline'}</span>
+              <span className="channel-meta">
+                {c.viewers !== undefined && (
+                  <span data-testid={`channel-viewers-${c.id}`} title="Watching now">
+                    {fmtViewers(c.viewers)} ·{' '}
+                  </span>
+                )}
+                {c.live ? fmtKbps(c.bitrateKbps) : 'offline'}
+              </span>
             </button>
           </li>
         ))}

@@ -43,6 +43,31 @@ function P2pField({ on }: { on: boolean }) {
   );
 }
 
+function ReportsField({ on }: { on: boolean }) {
+  const { status, apply } = useApply();
+  return (
+    <Field
+      id="quality-reports"
+      label="Send quality reports"
+      status={status}
+      hint={
+        on
+          ? 'On: start-up time, stalls, delay and where the video came from go to the channel’s log server, with no account or address book attached.'
+          : 'Off: nothing about your playback leaves this computer.'
+      }
+      control={
+        <Switch
+          id="quality-reports"
+          testId="setting-quality-reports"
+          checked={on}
+          onChange={(v) => void apply({ qualityReports: v })}
+          describedBy={describedBy('quality-reports', status)}
+        />
+      }
+    />
+  );
+}
+
 const LATENCY_HINTS: Record<Settings['latencyMode'], string> = {
   normal: 'Normal: a few seconds behind live, so viewers have time to share the stream.',
   low: 'Low: close to live, straight from the CDN without sharing; for streamers previewing their channel.',
@@ -246,6 +271,7 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
           <h3 id="settings-playback">Playback</h3>
           <LatencyField mode={settings.latencyMode} />
           <CacheField mb={settings.cacheMB} />
+          <ReportsField on={settings.qualityReports} />
         </section>
 
         <section className="settings-section" aria-labelledby="settings-server">
