@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { CHANNEL_ID_PATTERN, channelSummarySchema } from './manifest';
 
 const channelId = z.string().regex(CHANNEL_ID_PATTERN);
+/** Channels kept warm at once (hovered + next + previous). */
+export const MAX_PREJOINED = 3;
 const sessionId = z.string().regex(/^[a-z0-9]{8,32}$/);
 
 /** Player behaviour at the live edge; all in seconds behind live unless named otherwise. */
@@ -134,6 +136,16 @@ export const invokeContract = {
   'channels.list': {
     request: empty,
     response: z.object({ channels: z.array(channelSummarySchema) }),
+  },
+  /**
+   * The channels to keep warm (hovered in the list; next and previous while one plays): the
+   * core joins each quietly (channel info, manifest, init, the newest GOP in a small cache; no
+   * peers, no upload) so a click plays from local data. The set replaces the last one: a channel
+   * left out is dropped. Each answer carries a preview URL (keyframes only, video only).
+   */
+  'channels.prejoin': {
+    request: z.object({ channels: z.array(channelId).max(MAX_PREJOINED) }).strict(),
+    response: z.object({ channels: z.array(z.object({ channel: channelId, previewUrl: z.string().url() })) }),
   },
   'player.open': {
     request: z.object({ channel: channelId }).strict(),

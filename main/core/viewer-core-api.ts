@@ -27,6 +27,8 @@ export interface ViewerCoreOptions {
   rateControl?: boolean;
   /** ISP / region hints for the COM's sub-room and the tracker's neighbour choice. */
   hints?: { isp?: string; region?: string };
+  /** A pre-join not renewed for this long is dropped (default 60 s; tests shorten it). */
+  warmTtlMs?: number;
   /** Quality-report outbox overrides (tests): period between reports, queue bounds, transport. */
   reports?: Omit<ReportQueueOptions, 'log'> & { periodMs?: number };
   log: CoreLog;

@@ -13,6 +13,7 @@ import {
   invokeContract,
   isInvokeName,
   type LiveSync,
+  MAX_PREJOINED,
   type PlayerReport,
   type Settings,
 } from '../../common/ipc-contract';
@@ -22,10 +23,12 @@ import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
 import { GatewayStream } from './gateway/gateway-stream';
+import { keyframesOnly } from './gateway/keyframe-filter';
 import { ComClient } from './manifest/com-client';
 import { KeyPins } from './manifest/key-pins';
 import { ChannelReporter } from './report/channel-reporter';
 import { ReportQueue } from './report/report-queue';
+import { sessionStats } from './session-stats';
 import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
@@ -33,9 +36,20 @@ import { attachWsIpc } from './ws-ipc';
 interface JoinedChannel {
   session: ChannelSession;
   cache: MemorySegmentCache;
+  /** Holders: each player session, and the warm (pre-join) hold. */
   refs: number;
+  /** Player sessions open on it; without one it has no swarm (no peers, no upload). */
+  players: number;
+  /** Pre-joined and not opened: the hold expires at this time unless renewed. */
+  warmUntil: number | null;
   reporter: ChannelReporter;
 }
+
+/** A pre-joined channel's cache: its newest GOPs, not the full play-and-share budget. */
+const WARM_CACHE_BYTES = 16 * 1024 * 1024;
+
+/** A pre-join not renewed for this long is dropped (bounds what a forgotten hover costs). */
+const WARM_TTL_MS = 60_000;
 
 /** How often each joined channel files a quality report. */
 const REPORT_PERIOD_MS = 10_000;
@@ -84,6 +98,7 @@ export class Core implements ViewerCore {
     this.gateway = new Gateway(
       {
         stream: (id, req, res) => this.openStream(id, req, res),
+        preview: (channel, req, res) => this.openPreview(channel, req, res),
         ipc: this.opts.mode === 'web' ? (ws) => attachWsIpc(ws, this, this.opts.log) : undefined,
         rendererDir: this.opts.rendererDir,
       },
@@ -95,7 +110,10 @@ export class Core implements ViewerCore {
       void this.resolveServer();
       this.applySettings(s);
     });
-    this.statsTimer = setInterval(() => this.emitStats(), 1000);
+    this.statsTimer = setInterval(() => {
+      this.emitStats();
+      this.expireWarm();
+    }, 1000);
     this.reportTimer = setInterval(() => this.fileReports(), this.opts.reports?.periodMs ?? REPORT_PERIOD_MS);
     this.reportTimer.unref();
   }
@@ -162,6 +180,8 @@ export class Core implements ViewerCore {
         };
       case 'channels.list':
         return { channels: await new ComClient(this.serverUrl).listChannels() };
+      case 'channels.prejoin':
+        return { channels: this.prejoin((req as { channels: string[] }).channels) };
       case 'player.open':
         return this.openPlayer((req as { channel: string }).channel);
       case 'player.close':
@@ -199,7 +219,8 @@ export class Core implements ViewerCore {
         pins: this.serverUrl === this.embeddedUrl ? undefined : this.pins,
         swarm: (info, store, events) => {
           const s = this.settings.get();
-          if (!s.p2pEnabled) return null;
+          // A pre-joined channel meets no peers and uploads nothing until it is opened.
+          if (!s.p2pEnabled || (this.channels.get(channel)?.players ?? 0) === 0) return null;
           return startSwarm(info, store, events, {
             role: 'viewer',
             log,
@@ -222,6 +243,8 @@ export class Core implements ViewerCore {
         session,
         cache,
         refs: 0,
+        players: 0,
+        warmUntil: null,
         reporter: new ChannelReporter(session, { version: this.opts.version, mode: this.opts.mode }),
       };
       this.channels.set(channel, j);
@@ -250,6 +273,66 @@ export class Core implements ViewerCore {
     return effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled && session.hasSwarm);
   }
 
+  /**
+   * The warm set (channels.prejoin): joins what is new in it with a small cache and no swarm,
+   * renews what stays, drops what left. Channels already playing need no warming.
+   */
+  prejoin(channels: readonly string[]): Array<{ channel: string; previewUrl: string }> {
+    const want = [...new Set(channels)].slice(0, MAX_PREJOINED);
+    const until = Date.now() + (this.opts.warmTtlMs ?? WARM_TTL_MS);
+    for (const j of [...this.channels.values()]) {
+      if (j.warmUntil !== null && !want.includes(j.session.channel)) this.cool(j);
+    }
+    for (const channel of want) {
+      const j = this.channels.get(channel);
+      if (j && j.players > 0) continue;
+      if (j && j.warmUntil !== null) {
+        j.warmUntil = until;
+        continue;
+      }
+      const warm = this.join(channel);
+      warm.warmUntil = until;
+      if (warm.players === 0) warm.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.cacheBudget()));
+      this.opts.log.info('channel pre-joined', { channel });
+    }
+    return want.map((channel) => ({ channel, previewUrl: `${this.gateway.baseUrl}preview/${channel}.flv` }));
+  }
+
+  /** Joined channels as they stand (diagnostics and tests). */
+  joinedChannels(): Array<{
+    channel: string;
+    warm: boolean;
+    players: number;
+    hasSwarm: boolean;
+    cacheBytes: number;
+    cacheBudget: number;
+  }> {
+    return [...this.channels.values()].map((j) => ({
+      channel: j.session.channel,
+      warm: j.warmUntil !== null,
+      players: j.players,
+      hasSwarm: j.session.hasSwarm,
+      cacheBytes: j.cache.totalBytes,
+      cacheBudget: j.cache.budgetBytes,
+    }));
+  }
+
+  /** Releases the warm hold (the pointer left, the hold expired, or a player took over). */
+  private cool(j: JoinedChannel): void {
+    if (j.warmUntil === null) return;
+    j.warmUntil = null;
+    this.leave(j);
+  }
+
+  private cacheBudget(): number {
+    return this.settings.get().cacheMB * 1024 * 1024;
+  }
+
+  private expireWarm(): void {
+    const now = Date.now();
+    for (const j of [...this.channels.values()]) if (j.warmUntil !== null && j.warmUntil < now) this.cool(j);
+  }
+
   private leave(j: JoinedChannel): void {
     if (--j.refs > 0) return;
     this.fileReport(j);
@@ -260,6 +343,13 @@ export class Core implements ViewerCore {
   openPlayer(channel: string): { sessionId: string; channel: string; streamUrl: string } {
     const id = randomBytes(8).toString('hex');
     const joined = this.join(channel);
+    joined.players++;
+    if (joined.players === 1) {
+      // A pre-joined channel becomes a played one: full cache, its swarm, no warm hold.
+      joined.cache.setBudget(this.cacheBudget());
+      this.cool(joined);
+      joined.session.setP2pEnabled(this.settings.get().p2pEnabled);
+    }
     const player: PlayerSession = {
       id,
       channel,
@@ -294,6 +384,7 @@ export class Core implements ViewerCore {
     this.players.delete(id);
     for (const s of p.streams) s.close();
     p.unsubscribe();
+    p.joined.players--;
     this.leave(p.joined);
     if (this.current === p) this.current = [...this.players.values()].pop() ?? null;
     this.emit('session.status', { sessionId: id, channel: p.channel, state: 'closed', message: null });
@@ -301,6 +392,7 @@ export class Core implements ViewerCore {
   }
 
   closeAllPlayers(reason: string): void {
+    for (const j of [...this.channels.values()]) this.cool(j);
     if (this.players.size === 0) return;
     this.opts.log.info('closing every player session', { reason, sessions: this.players.size });
     for (const id of [...this.players.keys()]) this.closePlayer(id);
@@ -319,6 +411,25 @@ export class Core implements ViewerCore {
       clockOffsetMs: p.joined.session.clockOffsetMs,
       liveSync: this.liveSyncOf(p.joined.session),
     });
+  }
+
+  /** A joined (warm or playing) channel's keyframes, video only, for the list's preview tile. */
+  private openPreview(channel: string, req: IncomingMessage, res: ServerResponse): void {
+    const j = this.channels.get(channel);
+    if (!j) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      return void res.end('channel not joined: pre-join it first\n');
+    }
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
+    if (req.method === 'HEAD') return void res.end();
+    const stream = new GatewayStream(
+      j.session,
+      j.cache,
+      keyframesOnly({ write: (b) => res.write(b), backlog: () => res.writableLength, end: () => res.end() }),
+      this.opts.log,
+      { readerId: `preview-${randomBytes(4).toString('hex')}`, minStartBufferMs: 0 },
+    );
+    res.on('close', () => stream.close());
   }
 
   private openStream(id: string, req: IncomingMessage, res: ServerResponse): void {
@@ -364,51 +475,10 @@ export class Core implements ViewerCore {
 
   /** Byte counters and state of one player session (the CLI's stats lines use it too). */
   statsOf(p: PlayerSession | null): EventPayload<'stats'> {
-    if (!p) {
-      return {
-        sessionId: null,
-        channel: null,
-        state: 'closed',
-        bitrateKbps: 0,
-        bytesCdn: 0,
-        bytesP2p: 0,
-        bytesSeed: 0,
-        bytesUp: 0,
-        uploadKbps: 0,
-        uploadCapKbps: this.settings.get().uploadCapKbps,
-        peers: 0,
-        latestSeq: null,
-        hashFailures: 0,
-        peersBanned: 0,
-      };
-    }
-    const s = p.joined.session;
-    const upload = s.uploadRate();
-    let bytes = 0;
-    let ms = 0;
-    const latest = s.latestSeq;
-    for (let seq = latest ?? -1; latest !== null && seq > latest - 10; seq--) {
-      const e = s.entry(seq);
-      if (!e) break;
-      bytes += e.size;
-      ms += e.durationMs;
-    }
-    return {
-      sessionId: p.id,
-      channel: p.channel,
-      state: s.snapshot().state,
-      bitrateKbps: ms > 0 ? Math.round((bytes * 8) / ms) : 0,
-      bytesCdn: s.bytesCdn,
-      bytesP2p: s.bytesP2p,
-      bytesSeed: s.bytesSeed,
-      bytesUp: s.bytesUp,
-      uploadKbps: upload.kbps,
-      uploadCapKbps: s.hasSwarm ? upload.capKbps : this.settings.get().uploadCapKbps,
-      peers: s.peerCount,
-      latestSeq: latest,
-      hashFailures: s.hashFailures,
-      peersBanned: s.peersBanned,
-    };
+    return sessionStats(
+      p && { id: p.id, channel: p.channel, session: p.joined.session },
+      this.settings.get(),
+    );
   }
 
   /** The player session's timeline and stream position, for the headless player. */

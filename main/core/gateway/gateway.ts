@@ -18,6 +18,8 @@ export const APP_ORIGIN = 'app://swarmcast';
 export interface GatewayHandlers {
   /** GET /TOKEN/stream/ID.flv */
   stream(id: string, req: IncomingMessage, res: ServerResponse): void;
+  /** GET /TOKEN/preview/CHANNEL.flv: keyframes of a joined channel, video only. */
+  preview?(channel: string, req: IncomingMessage, res: ServerResponse): void;
   /** A WebSocket on /TOKEN/ipc (browser mode only). */
   ipc?: (ws: WebSocket) => void;
   /** Folder of the built renderer to serve at /TOKEN/ (browser mode only). */
@@ -144,6 +146,11 @@ export class Gateway {
       const m = /^([a-z0-9]{8,32})\.flv$/.exec(rest[1]!);
       if (!m) return this.reply(res, 404, 'no such stream');
       return this.handlers.stream(m[1]!, req, res);
+    }
+    if (rest[0] === 'preview' && rest.length === 2 && this.handlers.preview) {
+      const m = /^([a-z0-9][a-z0-9_-]{0,63})\.flv$/.exec(rest[1]!);
+      if (!m) return this.reply(res, 404, 'no such preview');
+      return this.handlers.preview(m[1]!, req, res);
     }
     if (this.handlers.rendererDir) {
       this.serveStatic(rest.join('/'), res).catch((err: unknown) => {

@@ -1,0 +1,155 @@
+/**
+ * Pre-join (zapping): the core keeps hovered / next / previous channels warm with channel info,
+ * manifest, init and the newest GOPs in a small cache, without peers or upload, within bounds
+ * (three channels, a 16 MB cache each, about one manifest and one segment request a second, a
+ * time to live), drops them at once when told, and hands them to a player that opens them.
+ * The preview URL serves keyframes only, video only.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAvcSequenceHeader, isVideoKeyframe, TAG_AUDIO, TAG_VIDEO } from '../common/flv';
+import type { Core } from '../main/core/viewer-core';
+import { startViewerCore } from '../main/core/viewer-core';
+import { silentLogger } from '../server/log';
+import { type RunningServer, startServer } from '../server/run-server';
+import { readFlvFor, until } from './support/media';
+import { memoryLog } from './support/memory-log';
+import { startTamperProxy, type TamperProxy } from './support/tamper-proxy';
+
+let server: RunningServer;
+
+async function core(serverUrl: string, warmTtlMs?: number): Promise<Core> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'swarmcast-prejoin-'));
+  return startViewerCore({
+    dataDir,
+    mode: 'headless',
+    version: 'test',
+    serverUrl,
+    log: memoryLog(),
+    warmTtlMs,
+  });
+}
+
+const tracked = (channel: string) => {
+  let n = 0;
+  for (const occ of server.tracker.occupancy(channel).values()) n += occ.viewers;
+  return n;
+};
+
+beforeAll(async () => {
+  server = await startServer({
+    httpPort: 0,
+    rtmpPort: null,
+    stunPort: 0,
+    dataDir: await mkdtemp(join(tmpdir(), 'swarmcast-prejoin-origin-')),
+    log: silentLogger(),
+  });
+  await until(() => (server.origin.channels.get('demo')?.latestSeq ?? -1) >= 3, 15_000, 'demo segments');
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('pre-join', () => {
+  let proxy: TamperProxy;
+  let c: Core;
+  beforeAll(async () => {
+    proxy = await startTamperProxy(server.httpUrl);
+    c = await core(proxy.url);
+  });
+  afterAll(async () => {
+    await c?.close();
+    await proxy?.close();
+  });
+
+  it('warms a channel with a bounded number of requests, no peers and a small cache, and drops it at once', async () => {
+    const answer = (await c.invoke('channels.prejoin', { channels: ['demo'] })) as {
+      channels: Array<{ channel: string; previewUrl: string }>;
+    };
+    expect(answer.channels.map((x) => x.channel)).toEqual(['demo']);
+    expect(answer.channels[0]!.previewUrl).toMatch(/\/preview\/demo\.flv$/);
+    const warmedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    const seconds = (Date.now() - warmedAt) / 1000;
+    const [warm] = c.joinedChannels();
+    expect(warm).toMatchObject({ channel: 'demo', warm: true, players: 0, hasSwarm: false });
+    expect(warm!.cacheBudget).toBe(16 * 1024 * 1024);
+    expect(warm!.cacheBytes).toBeGreaterThan(0);
+    expect(warm!.cacheBytes).toBeLessThanOrEqual(warm!.cacheBudget);
+    expect(tracked('demo')).toBe(0);
+    const reqs = [...proxy.requests];
+    const count = (re: RegExp) => reqs.filter((p) => re.test(p)).length;
+    expect(count(/^\/api\/channels\/demo/)).toBe(1);
+    expect(count(/\/init-\d+\.flv$/)).toBe(1);
+    // About one blocking reload and one segment a second, plus the start-up fetches.
+    expect(count(/manifest\.json/)).toBeLessThanOrEqual(Math.ceil(seconds) + 3);
+    expect(count(/\/\d+\.flv$/)).toBeLessThanOrEqual(Math.ceil(seconds) + 5);
+    expect(count(/tracker/)).toBe(0);
+
+    // The preview: an FLV of video keyframes only, behind a video-only header.
+    const flv = await readFlvFor(answer.channels[0]!.previewUrl, 2500);
+    expect(flv.hasAudio).toBe(false);
+    const video = flv.tags.filter((t) => t.type === TAG_VIDEO);
+    expect(video.length).toBeGreaterThanOrEqual(2);
+    expect(video.every((t) => isAvcSequenceHeader(t) || isVideoKeyframe(t))).toBe(true);
+    expect(flv.tags.some((t) => t.type === TAG_AUDIO)).toBe(false);
+
+    // Cancelled: gone at once, and no request after that.
+    await c.invoke('channels.prejoin', { channels: [] });
+    expect(c.joinedChannels()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = proxy.requests.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(proxy.requests.slice(after)).toEqual([]);
+  }, 20_000);
+
+  it('keeps at most three channels warm and refuses a longer list', async () => {
+    await expect(c.invoke('channels.prejoin', { channels: ['a', 'b', 'c', 'd'] })).rejects.toThrow(
+      /invalid channels\.prejoin request/,
+    );
+    await c.invoke('channels.prejoin', { channels: ['demo', 'nope1', 'nope2'] });
+    expect(c.joinedChannels()).toHaveLength(3);
+    await c.invoke('channels.prejoin', { channels: [] });
+    expect(c.joinedChannels()).toHaveLength(0);
+  });
+});
+
+describe('pre-join hand-over and expiry', () => {
+  it('hands a warm channel to a player, which then starts its swarm, and forgets the hold', async () => {
+    const c = await core(server.httpUrl);
+    try {
+      await c.invoke('channels.prejoin', { channels: ['demo'] });
+      await until(() => c.joinedChannels()[0]?.warm === true, 5000, 'warm');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(tracked('demo')).toBe(0);
+      const opened = c.openPlayer('demo');
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', warm: false, players: 1 }]);
+      expect(c.joinedChannels()[0]!.cacheBudget).toBe(96 * 1024 * 1024);
+      // The first GOP comes from the warm cache: the stream starts with data at once.
+      const flv = await readFlvFor(opened.streamUrl, 1500);
+      expect(flv.tags.some((t) => isVideoKeyframe(t))).toBe(true);
+      await until(() => tracked('demo') === 1, 10_000, 'the opened channel joins its swarm');
+      // Dropping the warm set leaves the played channel alone.
+      await c.invoke('channels.prejoin', { channels: [] });
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', players: 1 }]);
+      c.closePlayer(opened.sessionId);
+      expect(c.joinedChannels()).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  }, 25_000);
+
+  it('drops a pre-join that is not renewed within its time to live', async () => {
+    const c = await core(server.httpUrl, 500);
+    try {
+      await c.invoke('channels.prejoin', { channels: ['demo'] });
+      expect(c.joinedChannels()).toHaveLength(1);
+      await until(() => c.joinedChannels().length === 0, 5000, 'the warm hold expires');
+    } finally {
+      await c.close();
+    }
+  });
+});
