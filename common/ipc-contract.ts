@@ -131,6 +131,8 @@ export const invokeContract = {
       mode: z.enum(['desktop', 'web', 'headless']),
       serverUrl: z.string(),
       embeddedServer: z.boolean(),
+      /** What the core holds open: player sessions, their gateway streams, joined channels (leak checks). */
+      open: z.object({ players: z.number().int(), streams: z.number().int(), channels: z.number().int() }),
     }),
   },
   'channels.list': {

@@ -126,7 +126,7 @@ describe('pre-join hand-over and expiry', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect(tracked('demo')).toBe(0);
       const opened = c.openPlayer('demo');
-      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', warm: false, players: 1 }]);
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', warm: true, players: 1 }]);
       expect(c.joinedChannels()[0]!.cacheBudget).toBe(96 * 1024 * 1024);
       // The first GOP comes from the warm cache: the stream starts with data at once.
       const flv = await readFlvFor(opened.streamUrl, 1500);
@@ -134,8 +134,15 @@ describe('pre-join hand-over and expiry', () => {
       await until(() => tracked('demo') === 1, 10_000, 'the opened channel joins its swarm');
       // Dropping the warm set leaves the played channel alone.
       await c.invoke('channels.prejoin', { channels: [] });
-      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', players: 1 }]);
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', warm: false, players: 1 }]);
+      // Switched away from but kept warm (it is the previous channel now): its swarm stops.
+      await c.invoke('channels.prejoin', { channels: ['demo'] });
       c.closePlayer(opened.sessionId);
+      expect(c.joinedChannels()).toMatchObject([
+        { channel: 'demo', warm: true, players: 0, hasSwarm: false },
+      ]);
+      await until(() => tracked('demo') === 0, 10_000, 'the swarm left');
+      await c.invoke('channels.prejoin', { channels: [] });
       expect(c.joinedChannels()).toEqual([]);
     } finally {
       await c.close();

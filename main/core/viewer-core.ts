@@ -73,6 +73,7 @@ export class Core implements ViewerCore {
   private embeddedUrl: string | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
+  private preview: { channel: string; stream: GatewayStream } | null = null;
   private readonly reports: ReportQueue;
   private current: PlayerSession | null = null;
   private serverUrl = '';
@@ -177,6 +178,11 @@ export class Core implements ViewerCore {
           mode: this.opts.mode,
           serverUrl: this.serverUrl,
           embeddedServer: this.embeddedUrl !== null && this.serverUrl === this.embeddedUrl,
+          open: {
+            players: this.players.size,
+            streams: [...this.players.values()].reduce((n, p) => n + p.streams.size, 0),
+            channels: this.channels.size,
+          },
         };
       case 'channels.list':
         return { channels: await new ComClient(this.serverUrl).listChannels() };
@@ -285,15 +291,15 @@ export class Core implements ViewerCore {
     }
     for (const channel of want) {
       const j = this.channels.get(channel);
-      if (j && j.players > 0) continue;
       if (j && j.warmUntil !== null) {
         j.warmUntil = until;
         continue;
       }
+      // A channel playing now gets the hold too: the one just switched away from stays warm.
       const warm = this.join(channel);
       warm.warmUntil = until;
       if (warm.players === 0) warm.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.cacheBudget()));
-      this.opts.log.info('channel pre-joined', { channel });
+      this.opts.log.info('channel pre-joined', { channel, playing: warm.players > 0 });
     }
     return want.map((channel) => ({ channel, previewUrl: `${this.gateway.baseUrl}preview/${channel}.flv` }));
   }
@@ -335,6 +341,7 @@ export class Core implements ViewerCore {
 
   private leave(j: JoinedChannel): void {
     if (--j.refs > 0) return;
+    if (this.preview?.channel === j.session.channel) this.preview.stream.close();
     this.fileReport(j);
     j.session.close();
     this.channels.delete(j.session.channel);
@@ -345,9 +352,9 @@ export class Core implements ViewerCore {
     const joined = this.join(channel);
     joined.players++;
     if (joined.players === 1) {
-      // A pre-joined channel becomes a played one: full cache, its swarm, no warm hold.
+      // A pre-joined channel becomes a played one: full cache and its swarm. The warm hold
+      // stays until the renderer's next warm set (it lists the played channel no more).
       joined.cache.setBudget(this.cacheBudget());
-      this.cool(joined);
       joined.session.setP2pEnabled(this.settings.get().p2pEnabled);
     }
     const player: PlayerSession = {
@@ -385,6 +392,11 @@ export class Core implements ViewerCore {
     for (const s of p.streams) s.close();
     p.unsubscribe();
     p.joined.players--;
+    if (p.joined.players === 0 && p.joined.warmUntil !== null) {
+      // Still warm (next or previous channel now): no peers, no upload, a small cache.
+      p.joined.session.setP2pEnabled(false);
+      p.joined.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.cacheBudget()));
+    }
     this.leave(p.joined);
     if (this.current === p) this.current = [...this.players.values()].pop() ?? null;
     this.emit('session.status', { sessionId: id, channel: p.channel, state: 'closed', message: null });
@@ -422,6 +434,9 @@ export class Core implements ViewerCore {
     }
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
     if (req.method === 'HEAD') return void res.end();
+    // One preview at a time: the list shows one tile, and a page that drops a preview without
+    // closing its request (mpegts.js in Chrome defers the abort) must not hold a connection.
+    this.preview?.stream.close();
     const stream = new GatewayStream(
       j.session,
       j.cache,
@@ -429,7 +444,11 @@ export class Core implements ViewerCore {
       this.opts.log,
       { readerId: `preview-${randomBytes(4).toString('hex')}`, minStartBufferMs: 0 },
     );
-    res.on('close', () => stream.close());
+    this.preview = { channel, stream };
+    res.on('close', () => {
+      stream.close();
+      if (this.preview?.stream === stream) this.preview = null;
+    });
   }
 
   private openStream(id: string, req: IncomingMessage, res: ServerResponse): void {

@@ -5,6 +5,7 @@
  */
 import { type EventName, type EventPayload, eventContract } from '../../common/ipc-contract';
 import { getClient } from './api';
+import { warmth } from './channels/zapping';
 import { playbackSession } from './player/session';
 import { installTestHook } from './player/test-hook';
 import { refreshChannels, startChannelPolling } from './stores/channels-store';
@@ -44,5 +45,6 @@ export function bootstrap(): void {
 
   void loadSettings();
   startChannelPolling();
+  warmth.start();
   installTestHook();
 }

@@ -6,6 +6,9 @@ declare global {
     /** Set by the Electron preload; absent in browser mode. */
     swarmcast?: SwarmcastApi;
     /** Read-only view of the player for tests and benchmarks (every build). */
-    __swarmcastPlayer?: { state(): PlayerTestState };
+    __swarmcastPlayer?: {
+      state(): PlayerTestState;
+      coreOpen(): Promise<{ players: number; streams: number; channels: number }>;
+    };
   }
 }

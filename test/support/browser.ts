@@ -171,12 +171,16 @@ export interface PlayerState {
   channel: string | null;
   error: string | null;
   players: number;
+  previews: number;
   playbackRate: number;
 }
 
 /** What the page holds for tests (globalThis there is the window; the node tsconfig has no DOM types). */
 export interface PageGlobals {
-  __swarmcastPlayer?: { state(): unknown };
+  __swarmcastPlayer?: {
+    state(): unknown;
+    coreOpen(): Promise<{ players: number; streams: number; channels: number }>;
+  };
   __flvTap?: FlvTapEntry[];
 }
 

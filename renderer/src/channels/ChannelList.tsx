@@ -9,6 +9,8 @@ import { playbackSession } from '../player/session';
 import { useChannelsStore } from '../stores/channels-store';
 import { useConnectionStore } from '../stores/connection-store';
 import { usePlayerStore } from '../stores/player-store';
+import { PreviewTile } from './PreviewTile';
+import { usePrejoinStore, warmth } from './zapping';
 
 /** performance.now() of the user's gesture, for time to first frame. */
 function clickTime(e: SyntheticEvent): number {
@@ -24,6 +26,8 @@ export function ChannelList() {
   const current = usePlayerStore((s) => s.channel);
   const connected = useConnectionStore((s) => s.connected);
   const [draft, setDraft] = useState('');
+  const hovered = usePrejoinStore((s) => s.hovered);
+  const previews = usePrejoinStore((s) => s.previews);
   const id = draft.trim().toLowerCase();
   const valid = CHANNEL_ID_PATTERN.test(id);
 
@@ -81,6 +85,11 @@ export function ChannelList() {
               className={`channel ${current === c.id ? 'channel-active' : ''}`}
               aria-current={current === c.id ? 'true' : undefined}
               onClick={(e) => playbackSession.play(c.id, clickTime(e))}
+              // Hovered or focused for a moment: the core joins it quietly, so a click plays at once.
+              onPointerEnter={() => c.live && warmth.hover(c.id)}
+              onPointerLeave={() => warmth.unhover(c.id)}
+              onFocus={() => c.live && warmth.hover(c.id)}
+              onBlur={() => warmth.unhover(c.id)}
             >
               <span className={`live-dot ${c.live ? 'on' : ''}`} aria-hidden="true" />
               <span className="channel-name">{c.id}</span>
@@ -94,6 +103,9 @@ export function ChannelList() {
                 {c.live ? fmtKbps(c.bitrateKbps) : 'offline'}
               </span>
             </button>
+            {hovered === c.id && previews[c.id] && current !== c.id && (
+              <PreviewTile channel={c.id} url={previews[c.id]!} />
+            )}
           </li>
         ))}
       </ul>

@@ -53,6 +53,28 @@ export function PlayerControls({ onFullscreen }: { onFullscreen: () => void }) {
         <button
           type="button"
           className="icon-btn"
+          data-testid="prev-channel"
+          disabled={channel === null}
+          onClick={() => playbackSession.zap(-1)}
+          aria-label="Previous channel"
+          title="Previous channel (Page Up)"
+        >
+          <Icon name="prev" />
+        </button>
+        <button
+          type="button"
+          className="icon-btn"
+          data-testid="next-channel"
+          disabled={channel === null}
+          onClick={() => playbackSession.zap(1)}
+          aria-label="Next channel"
+          title="Next channel (Page Down)"
+        >
+          <Icon name="next" />
+        </button>
+        <button
+          type="button"
+          className="icon-btn"
           data-testid="stop"
           onClick={() => playbackSession.stop()}
           aria-label="Stop"

@@ -8,11 +8,13 @@ const paths = {
   fullscreen: 'M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5',
   exitFullscreen: 'M9 4v5H4M20 9h-5V4M15 20v-5h5M4 15h5v5',
   stats: 'M5 19V11M10 19V5M15 19v-6M20 19V8',
+  prev: 'M6 5v14M19 5.5v13L9 12z',
+  next: 'M18 5v14M5 5.5v13L15 12z',
 } as const;
 
 export type IconName = keyof typeof paths;
 
-const filled: ReadonlySet<IconName> = new Set(['play', 'pause', 'stop']);
+const filled: ReadonlySet<IconName> = new Set(['play', 'pause', 'stop', 'prev', 'next']);
 
 export function Icon({ name }: { name: IconName }) {
   const fill = filled.has(name);

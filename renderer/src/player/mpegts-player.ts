@@ -44,8 +44,35 @@ export function createLivePlayer(url: string): LivePlayer {
   return player;
 }
 
-/** pause, unload, detachMediaElement, destroy: releases the request, the MediaSource and the element. */
-export function destroyLivePlayer(player: LivePlayer): void {
+let previews = 0;
+/** Preview-tile players alive (at most one: the hovered channel's). */
+export function livePreviews(): number {
+  return previews;
+}
+
+/** The channel list's preview tile: the core's keyframe-only, video-only stream, muted. */
+export function createPreviewPlayer(url: string): LivePlayer {
+  quietLogging();
+  const player = mpegts.createPlayer(
+    { type: 'flv', isLive: true, hasAudio: false, hasVideo: true, url },
+    {
+      enableStashBuffer: false,
+      lazyLoad: false,
+      enableWorker: false,
+      autoCleanupSourceBuffer: true,
+      deferLoadAfterSourceOpen: false,
+    },
+  );
+  previews++;
+  return player;
+}
+
+export function destroyPreviewPlayer(player: LivePlayer): void {
+  release(player);
+  previews--;
+}
+
+function release(player: LivePlayer): void {
   try {
     player.pause();
     player.unload();
@@ -54,5 +81,10 @@ export function destroyLivePlayer(player: LivePlayer): void {
   } catch (err) {
     console.warn('swarmcast: player teardown', err);
   }
+}
+
+/** pause, unload, detachMediaElement, destroy: releases the request, the MediaSource and the element. */
+export function destroyLivePlayer(player: LivePlayer): void {
+  release(player);
   alive--;
 }

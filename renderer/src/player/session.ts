@@ -8,6 +8,7 @@
 import type { EventPayload, Timeline } from '../../../common/ipc-contract';
 import { getApi, getClient } from '../api';
 import { classifyFailure, errorText } from '../api/errors';
+import { neighbour } from '../channels/zapping';
 import { freshMeasurements, type Phase, usePlayerStore } from '../stores/player-store';
 import { useSettingsStore } from '../stores/settings-store';
 import { clearHistory, pushHistory } from '../stores/stats-store';
@@ -78,6 +79,15 @@ class PlaybackSession {
       retryAt: null,
     });
     void this.open(gen, t0);
+  }
+
+  /**
+   * Next (+1) or previous (-1) live channel in the list. The old session is closed at once
+   * and the same <video> plays the new one, whose data the core has kept warm.
+   */
+  zap(step: 1 | -1, t0 = performance.now()): void {
+    const next = neighbour(this.channel, step);
+    if (next !== null && next !== this.channel) this.play(next, t0);
   }
 
   /** Stops playback and forgets the channel (no retries). */

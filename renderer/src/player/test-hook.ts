@@ -4,7 +4,8 @@
  */
 import { type Phase, usePlayerStore } from '../stores/player-store';
 import { decodedFrames } from './media';
-import { livePlayers } from './mpegts-player';
+import { getApi } from '../api';
+import { livePlayers, livePreviews } from './mpegts-player';
 import { playbackSession } from './session';
 
 export interface PlayerTestState {
@@ -22,6 +23,8 @@ export interface PlayerTestState {
   error: string | null;
   /** mpegts.js players alive right now (0 or 1; more would be a leak). */
   players: number;
+  /** Preview-tile players alive (0 or 1). */
+  previews: number;
   playbackRate: number;
   stallSeconds: number;
 }
@@ -43,6 +46,7 @@ export function playerTestState(): PlayerTestState {
     channel: s.channel,
     error: failed ? s.message : null,
     players: livePlayers(),
+    previews: livePreviews(),
     playbackRate: video?.playbackRate ?? 1,
     stallSeconds: s.stallSeconds,
   };
@@ -50,6 +54,10 @@ export function playerTestState(): PlayerTestState {
 
 export function installTestHook(): void {
   if (window.__swarmcastPlayer) return;
-  const hook = Object.freeze({ state: playerTestState });
+  const hook = Object.freeze({
+    state: playerTestState,
+    /** What the core holds open (player sessions, gateway streams, joined channels). */
+    coreOpen: async () => (await getApi().invoke('app.info', {})).open,
+  });
   Object.defineProperty(window, '__swarmcastPlayer', { value: hook, configurable: true, writable: false });
 }

@@ -1,0 +1,168 @@
+/**
+ * Zapping in real Chromium through browser mode: three live channels (the demo clip looped on
+ * each), the hover preview tile of a pre-joined channel showing frames, and 50 switches with
+ * Page Down that leave no player, MediaSource, core session or gateway stream behind.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../server/log';
+import { type DemoLoop, loadDemoClip, startDemoLoop } from '../server/origin/demo-source';
+import { defaultDemoClip, type RunningServer, startServer } from '../server/run-server';
+import {
+  type Browser,
+  ensureRendererBuilt,
+  LOW_LATENCY_SETTINGS,
+  launchChromium,
+  openViewer,
+  type PageGlobals,
+  playerState,
+  startWeb,
+  type WebCore,
+  waitForState,
+} from './support/browser';
+import { until } from './support/media';
+
+const CHANNELS = ['demo', 'zap-b', 'zap-c'];
+
+/** Counts MediaSource objects that are not closed (a detached one fires 'sourceclose'). */
+const MEDIA_SOURCE_COUNTER = `(() => {
+  const Base = window.MediaSource;
+  if (!Base) return;
+  let open = 0;
+  window.__openMediaSources = () => open;
+  window.MediaSource = class extends Base {
+    constructor() {
+      super();
+      open++;
+      this.addEventListener('sourceclose', () => { open--; }, { once: true });
+    }
+  };
+})();`;
+
+let dir = '';
+let origin: RunningServer | null = null;
+const loops: DemoLoop[] = [];
+let web: WebCore | null = null;
+let browser: Browser | null = null;
+let page: Page;
+
+const openMediaSources = () => page.evaluate('window.__openMediaSources()') as Promise<number>;
+const coreOpen = () =>
+  page.evaluate(() => (globalThis as PageGlobals).__swarmcastPlayer!.coreOpen()) as Promise<{
+    players: number;
+    streams: number;
+    channels: number;
+  }>;
+
+beforeAll(async () => {
+  await ensureRendererBuilt();
+  dir = await mkdtemp(join(tmpdir(), 'swarmcast-zap-'));
+  origin = await startServer({ httpPort: 0, rtmpPort: null, stunPort: 0, dataDir: dir, log: silentLogger() });
+  const clip = await loadDemoClip(defaultDemoClip());
+  for (const id of CHANNELS.slice(1)) {
+    const sink = origin.origin.resolvePublish(id, 'test');
+    if (typeof sink === 'string') throw new Error(sink);
+    loops.push(startDemoLoop(clip, sink));
+  }
+  await until(
+    () => CHANNELS.every((id) => (origin!.origin.channels.get(id)?.latestSeq ?? -1) >= 2),
+    15_000,
+    'three channels on the air',
+  );
+  web = await startWeb(origin.httpUrl, LOW_LATENCY_SETTINGS);
+  browser = await launchChromium();
+  await browser.context.addInitScript({ content: MEDIA_SOURCE_COUNTER });
+  page = await openViewer(browser.context, web.url);
+  for (const id of CHANNELS) await page.getByTestId(`channel-${id}`).waitFor({ timeout: 15_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await web?.stop();
+  for (const l of loops) l.stop();
+  await origin?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('zapping in headless Chromium', () => {
+  it('shows a preview tile with frames for a hovered channel, and tears it down when the pointer leaves', async () => {
+    await page.getByTestId('channel-zap-b').hover();
+    const tile = page.getByTestId('preview-zap-b');
+    await tile.waitFor({ state: 'visible', timeout: 10_000 });
+    await until(
+      async () =>
+        (await tile
+          .locator('video')
+          .evaluate(
+            (v) =>
+              (
+                v as unknown as { getVideoPlaybackQuality(): { totalVideoFrames: number } }
+              ).getVideoPlaybackQuality().totalVideoFrames,
+          )) > 0,
+      10_000,
+      'preview frames decoded',
+    );
+    expect(await tile.evaluate((el) => el.classList.contains('preview-shown'))).toBe(true);
+    expect((await playerState(page)).previews).toBe(1);
+    expect((await coreOpen()).channels).toBe(1);
+
+    await page.mouse.move(900, 500);
+    await tile.waitFor({ state: 'detached', timeout: 5_000 });
+    await until(async () => (await playerState(page)).previews === 0, 5_000, 'preview player destroyed');
+    await until(async () => (await coreOpen()).channels === 0, 5_000, 'the warm channel dropped');
+  }, 40_000);
+
+  it('switches 50 times with Page Down and leaves no session, stream, player or MediaSource behind', async () => {
+    await page.getByTestId('channel-demo').click();
+    await waitForState(page, (s) => s.phase === 'playing' && s.channel === 'demo', 15_000, 'demo playing');
+    let channel = 'demo';
+    const zapMs: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const next = CHANNELS[(CHANNELS.indexOf(channel) + 1) % CHANNELS.length]!;
+      const started = Date.now();
+      await page.keyboard.press('PageDown');
+      await waitForState(
+        page,
+        (s) => s.phase === 'playing' && s.channel === next,
+        15_000,
+        `switch ${i} to ${next}`,
+      );
+      zapMs.push(Date.now() - started);
+      channel = next;
+    }
+    zapMs.sort((a, b) => a - b);
+    console.log(
+      `zapping: 50 switches, median ${zapMs[25]} ms, p90 ${zapMs[45]} ms (test-harness polling included)`,
+    );
+    // The pointer still rests on the row clicked first: take it off (its preview tile goes).
+    await page.mouse.move(900, 500);
+    await until(async () => (await playerState(page)).previews === 0, 5_000, 'no preview tile');
+    // Let the last closes land, then count what is left open.
+    await until(
+      async () => {
+        const open = await coreOpen();
+        return open.players === 1 && open.streams <= 1;
+      },
+      5_000,
+      'one core session left',
+    );
+    const state = await playerState(page);
+    expect(state.players).toBe(1);
+    expect(state.phase).toBe('playing');
+    expect(await openMediaSources()).toBe(1);
+    const open = await coreOpen();
+    expect(open.players).toBe(1);
+    expect(open.streams).toBe(1);
+    // The played channel plus its next and previous, kept warm.
+    expect(open.channels).toBeLessThanOrEqual(3);
+
+    // Stopping frees the last one too.
+    await page.getByTestId('stop').click();
+    await until(async () => (await coreOpen()).players === 0, 5_000, 'no core session after stop');
+    await until(async () => (await openMediaSources()) === 0, 5_000, 'no MediaSource after stop');
+    expect((await playerState(page)).players).toBe(0);
+  }, 180_000);
+});
