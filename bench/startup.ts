@@ -45,8 +45,17 @@ import { until } from '../test/support/media';
 import { runSwarmcast } from '../test/support/processes';
 import { localServerArgs } from './procs';
 import { median, percentile, printLine, round, writeSummary } from './report';
+import {
+  BASELINE_ZAP_SCRIPT,
+  pushLoopedDemo,
+  runBaselineZaps,
+  runNormalOnce,
+  ZAPS_PER_RUN,
+} from './zap-runs';
 
 const CHANNEL = 'demo';
+/** Channels to zap through: the demo, and the demo clip pushed by ffmpeg under two more names. */
+const ZAP_CHANNELS = [CHANNEL, 'zap-b', 'zap-c'];
 const AFTER_S = 10;
 const FIRST_FRAME_TIMEOUT_MS = 20_000;
 
@@ -110,6 +119,7 @@ window.startBaseline = (url) => {
   if (p && p.catch) p.catch(() => {});
   window.__baselinePlayer = player;
 };
+${BASELINE_ZAP_SCRIPT}
 </script></body></html>`;
 
 interface PageRecord {
@@ -292,6 +302,8 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const r = (x: number | null | undefined, d = 3) => (typeof x === 'number' ? round(x, d) : null);
+const ratio = (a: number | null, b: number | null) =>
+  a !== null && b !== null && b > 0 ? round(a / b, 2) : null;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -312,6 +324,7 @@ async function main(): Promise<void> {
   const origin = runSwarmcast(localServerArgs(dataDir));
   const baseline = await startBaselineServer();
   let history: ManifestHistory | null = null;
+  const pushes: Array<{ stop(): void }> = [];
   try {
     await until(() => origin.lines.some((l) => l.event === 'ready'), 30_000, 'swarmcast server ready');
     const serverUrl = String(origin.lines.find((l) => l.event === 'ready')!.http);
@@ -325,16 +338,40 @@ async function main(): Promise<void> {
       'the demo channel on the air',
     );
     history.start(500);
+    for (const id of ZAP_CHANNELS.slice(1)) pushes.push(pushLoopedDemo(serverUrl, id));
     // Let the demo channel run a few GOPs, so the baseline's GOP cache is what it is in steady state.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
 
     const results: Array<{ swarmcast: RunResult; baseline: RunResult }> = [];
+    const normal: Array<{ cold: number; prejoined: number; zaps: number[]; baselineZaps: number[] }> = [];
+    const flvUrls = ZAP_CHANNELS.map((id) => `${serverUrl}/live/${id}.flv`);
+    await until(
+      async () => {
+        const res = await fetch(`${serverUrl}/api/channels`).catch(() => null);
+        const list = res?.ok
+          ? ((await res.json()) as { channels: Array<{ id: string; live: boolean }> })
+          : null;
+        return ZAP_CHANNELS.every((id) => list?.channels.some((c) => c.id === id && c.live));
+      },
+      20_000,
+      'the zap channels on the air',
+    );
     for (let run = 1; run <= runs; run++) {
       const h = history;
       const swarmcast = await attempt(`run ${run} swarmcast`, () => runSwarmcastOnce(serverUrl, h));
       const base = await attempt(`run ${run} baseline`, () =>
         runBaselineOnce(baseline.url, `${serverUrl}/live/${CHANNEL}.flv`, h),
       );
+      const n = await attempt(`run ${run} normal mode`, () => runNormalOnce(serverUrl, ZAP_CHANNELS));
+      const bz = await attempt(`run ${run} baseline zaps`, () => runBaselineZaps(baseline.url, flvUrls));
+      normal.push({ cold: n.coldTtffMs, prejoined: n.prejoinedTtffMs, zaps: n.zapMs, baselineZaps: bz });
+      printLine({
+        run,
+        normal_ttff_ms: r(n.coldTtffMs, 1),
+        prejoined_ttff_ms: r(n.prejoinedTtffMs, 1),
+        zap_ms: n.zapMs.map((x) => r(x, 1)),
+        baseline_zap_ms: bz.map((x) => r(x, 1)),
+      });
       results.push({ swarmcast, baseline: base });
       printLine({
         run,
@@ -377,11 +414,26 @@ async function main(): Promise<void> {
       renderer_latency_first_frame_s_median: r(sw((x) => x.rendererLatencyFirstS).median),
       renderer_latency_10s_s_median: r(sw((x) => x.rendererLatency10S).median),
       stalls_total: results.reduce((n, x) => n + (x.swarmcast.stalls ?? 0), 0),
+      normal_mode: 'normal (P2P on), default settings',
+      normal_ttff_ms_median: r(stats(normal.map((x) => x.cold)).median, 1),
+      prejoined_ttff_ms_median: r(stats(normal.map((x) => x.prejoined)).median, 1),
+      zaps_per_run: ZAPS_PER_RUN,
+      zap_ms_median: r(stats(normal.flatMap((x) => x.zaps)).median, 1),
+      zap_ms_p90: r(stats(normal.flatMap((x) => x.zaps)).p90, 1),
+      baseline_zap_ms_median: r(stats(normal.flatMap((x) => x.baselineZaps)).median, 1),
+      baseline_zap_ms_p90: r(stats(normal.flatMap((x) => x.baselineZaps)).p90, 1),
+      prejoined_vs_baseline_ttff: ratio(stats(normal.map((x) => x.prejoined)).median, bTtff.median),
+      zap_vs_baseline_zap: ratio(
+        stats(normal.flatMap((x) => x.zaps)).median,
+        stats(normal.flatMap((x) => x.baselineZaps)).median,
+      ),
+      normal_vs_baseline_ttff: ratio(stats(normal.map((x) => x.cold)).median, bTtff.median),
       baseline_waiting_total: results.reduce((n, x) => n + x.baseline.waiting, 0),
       mpegts_version: JSON.parse(await readFile(join(ROOT, 'node_modules/mpegts.js/package.json'), 'utf8'))
         .version,
     });
   } finally {
+    for (const p of pushes) p.stop();
     history?.stop();
     baseline.server.close();
     baseline.server.closeAllConnections();

@@ -79,6 +79,11 @@ export const timelineSchema = z.object({
   sessionId,
   /** Timestamp of the first media tag the gateway wrote: the player's time zero. */
   firstTs: z.number().int().min(0),
+  /**
+   * Timestamp of the last tag of the start-up burst (the data the gateway had and wrote at
+   * once): the player knows the burst is in when its buffer reaches it, without waiting.
+   */
+  burstEndTs: z.number().int().min(0).nullable(),
   /** Recent (segment start timestamp, origin wall-clock ms) pairs, oldest first. */
   anchors: z.array(z.object({ ts: z.number().int().min(0), originTime: z.number().int().min(0) })).max(64),
   /** Origin clock minus local clock, ms (0 on one machine). */

@@ -139,6 +139,7 @@ describe('latency from the timeline', () => {
   const tl: Timeline = {
     sessionId: 'abcdefgh',
     firstTs: 10_000,
+    burstEndTs: null,
     anchors: [
       { ts: 9_000, originTime: 1_000_000 },
       { ts: 10_000, originTime: 1_001_010 },

@@ -60,6 +60,7 @@ interface PlayerSession {
   joined: JoinedChannel;
   streams: Set<GatewayStream>;
   firstTs: number | null;
+  burstEndTs: number | null;
   lastAnchorTs: number | null;
   report: PlayerReport | null;
   unsubscribe: () => void;
@@ -238,9 +239,14 @@ export class Core implements ViewerCore {
         },
         policy: () => {
           const s = this.settings.get();
+          // A warm channel fetches for the latency its player will have once opened (with peers).
+          const warm = (this.channels.get(channel)?.players ?? 0) === 0;
+          const sync = warm
+            ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled)
+            : this.liveSyncOf(session);
           return {
             p2p: s.p2pEnabled && s.latencyMode === 'normal',
-            latencyTargetMs: this.liveSyncOf(session).targetLatencyS * 1000,
+            latencyTargetMs: sync.targetLatencyS * 1000,
             downloadCapKbps: s.downloadCapKbps,
           };
         },
@@ -363,6 +369,7 @@ export class Core implements ViewerCore {
       joined,
       streams: new Set(),
       firstTs: null,
+      burstEndTs: null,
       lastAnchorTs: null,
       report: null,
       unsubscribe: () => undefined,
@@ -419,6 +426,7 @@ export class Core implements ViewerCore {
     this.emit('session.timeline', {
       sessionId: p.id,
       firstTs: p.firstTs,
+      burstEndTs: p.burstEndTs,
       anchors,
       clockOffsetMs: p.joined.session.clockOffsetMs,
       liveSync: this.liveSyncOf(p.joined.session),
@@ -472,8 +480,9 @@ export class Core implements ViewerCore {
       {
         readerId: `${id}-${p.streams.size}`,
         minStartBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
-        onStart: (firstTs) => {
+        onStart: (firstTs, burstEndTs) => {
           p.firstTs = firstTs;
+          p.burstEndTs = burstEndTs;
           p.lastAnchorTs = null;
           this.emitTimeline(p);
         },

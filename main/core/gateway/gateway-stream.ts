@@ -40,8 +40,11 @@ export interface GatewayStreamOptions {
   readerId: string;
   /** How long to wait for a missing segment before skipping to the next keyframe. */
   gapTimeoutMs?: number;
-  /** Called once, with the timestamp of the first media tag written (the player's time zero). */
-  onStart?: (firstTs: number) => void;
+  /**
+   * Called once, with the timestamp of the first media tag written (the player's time zero)
+   * and of the last tag of the start-up burst (what was written at once).
+   */
+  onStart?: (firstTs: number, burstEndTs: number) => void;
   /**
    * The first GOP should hold at least this much media (ms), so the player can sit behind the
    * live edge with some buffer; an older keyframe is taken when the newest is too recent.
@@ -188,15 +191,18 @@ export class GatewayStream {
 
   private pump(): void {
     if (this.closed) return;
-    if (!this.started) {
-      const k = this.startPoint();
-      if (!k) return;
-      this.jumpTo(k);
-      if (this.initVersion === null) return;
-      this.started = true;
-      this.log.info('gateway stream started', { reader: this.opts.readerId, seq: k.seq, ts: k.ts });
-      this.opts.onStart?.(k.ts);
-    }
+    if (this.started) return this.pumpData();
+    const k = this.startPoint();
+    if (!k) return;
+    this.jumpTo(k);
+    if (this.initVersion === null) return;
+    this.started = true;
+    this.log.info('gateway stream started', { reader: this.opts.readerId, seq: k.seq, ts: k.ts });
+    this.pumpData();
+    this.opts.onStart?.(k.ts, Math.max(k.ts, this.lastTs ?? k.ts));
+  }
+
+  private pumpData(): void {
     if (this.sink.backlog() > this.maxBacklog) {
       this.log.warn('player stopped reading; closing its stream', { reader: this.opts.readerId });
       this.close();

@@ -46,6 +46,12 @@ const MAX_SETTLE_MS = 200;
 /** Jump at start only when it skips at least this much; a second jump before the first frame, this. */
 const FIRST_JUMP_MIN_S = 0.15;
 const REJUMP_MIN_S = 0.4;
+/** The buffer's end within this of the burst's last tag counts as the whole burst (frame durations). */
+const BURST_SLACK_S = 0.1;
+/** A burst longer than the target by at most this share of it is played from its start (no jump). */
+const KEEP_BURST_SHARE = 0.3;
+/** The longest wait for a burst of known size to be buffered before jumping anyway. */
+const MAX_BURST_WAIT_MS = 1000;
 /** Buffered data this close to live (by the timeline) is the end of the start-up burst. */
 const EDGE_LATENCY_S = 0.3;
 /** Live-sync and watchdog period (ms). */
@@ -148,22 +154,52 @@ export class PlayerController {
       this.firstDataAt = now;
       mark('first-data');
     }
-    // The burst is in when the buffered end stops moving, or the timeline says it is at the live edge.
-    const endLatency = latencyBehindLiveS(this.hooks.getTimeline(), r.end, Date.now());
-    const atEdge = endLatency !== null && endLatency < EDGE_LATENCY_S;
-    const settled = atEdge || r.end === this.lastEnd || now - this.firstDataAt >= MAX_SETTLE_MS;
-    this.lastEnd = r.end;
-    if (!settled) return;
+    const timeline = this.hooks.getTimeline();
     const target = this.hooks.getLiveSync().targetLatencyS;
-    const want = Math.max(r.start, r.end - target);
     const ct = this.video.currentTime;
-    // During a seek currentTime already reads the target, so a pending jump is not repeated; a
-    // second jump (more of the burst came in) restarts decoding, so it must be worth it.
-    const minGain = this.jumpTarget === null ? FIRST_JUMP_MIN_S : REJUMP_MIN_S;
-    if (ct < r.start || want - ct > minGain) {
-      this.jumpTarget = want;
-      this.video.currentTime = want;
-      mark('jump');
+    if (timeline?.burstEndTs != null) {
+      // The core says where its start-up burst ends: once the buffer holds it, one jump to the
+      // target behind its end (skipped when it gains too little), then play. No guessing.
+      // Compared as durations: the player's time zero need not be the burst's first tag.
+      const burstS = (timeline.burstEndTs - timeline.firstTs) / 1000;
+      const gain = burstS - target;
+      if (gain <= Math.max(FIRST_JUMP_MIN_S, KEEP_BURST_SHARE * target)) {
+        // The burst is about the target long (normal mode: its first GOP sits at the target
+        // latency): play from its first frame as it arrives, no seek, no wait for the rest.
+        this.jumpTarget ??= r.start;
+      } else {
+        // Far more than the target (low latency: a GOP before a 0.4 s target): wait for the
+        // whole burst, then one jump to the target behind its end.
+        const complete = r.end - r.start >= burstS - BURST_SLACK_S;
+        if (!complete && now - this.firstDataAt < MAX_BURST_WAIT_MS) return;
+        if (this.jumpTarget === null) {
+          const want = Math.max(r.start, r.end - target);
+          this.jumpTarget = want;
+          if (ct < r.start || want - ct > FIRST_JUMP_MIN_S) {
+            this.video.currentTime = want;
+            mark('jump');
+          }
+        }
+      }
+    } else {
+      // No word from the core yet (its timeline races the stream's first bytes), or an older
+      // core: the burst is in when the timeline says it is at the live edge, when the buffered
+      // end stops moving, or after MAX_SETTLE_MS.
+      const endLatency = latencyBehindLiveS(timeline, r.end, Date.now());
+      const atEdge = endLatency !== null && endLatency < EDGE_LATENCY_S;
+      const still = timeline !== null && r.end === this.lastEnd;
+      const settled = atEdge || still || now - this.firstDataAt >= MAX_SETTLE_MS;
+      this.lastEnd = r.end;
+      if (!settled) return;
+      const want = Math.max(r.start, r.end - target);
+      // During a seek currentTime already reads the target, so a pending jump is not repeated; a
+      // second jump (more of the burst came in) restarts decoding, so it must be worth it.
+      const minGain = this.jumpTarget === null ? FIRST_JUMP_MIN_S : REJUMP_MIN_S;
+      if (ct < r.start || want - ct > minGain) {
+        this.jumpTarget = want;
+        this.video.currentTime = want;
+        mark('jump');
+      }
     }
     if (!this.playRequested) {
       this.playRequested = true;

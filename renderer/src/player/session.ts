@@ -64,12 +64,15 @@ class PlaybackSession {
 
   /** Starts (or switches to) a channel. `t0` is performance.now() of the user's click. */
   play(channel: string, t0 = performance.now()): void {
-    this.teardown();
+    const old = this.detach();
     this.clearRetry();
     const gen = ++this.gen;
     this.channel = channel;
     this.retryDelayMs = RETRY_MIN_MS;
     this.earlyStatus.clear();
+    // Ask the core first: its answer travels while the old player is torn down and React renders.
+    void this.open(gen, t0);
+    this.release(old);
     clearHistory();
     usePlayerStore.setState({
       ...freshMeasurements,
@@ -78,7 +81,6 @@ class PlaybackSession {
       message: null,
       retryAt: null,
     });
-    void this.open(gen, t0);
   }
 
   /**
@@ -268,11 +270,22 @@ class PlaybackSession {
   }
 
   private teardown(): void {
-    this.controller?.destroy();
+    this.release(this.detach());
+  }
+
+  /** Forgets the current player and core session (so nothing routes to them), without closing them yet. */
+  private detach(): { controller: PlayerController | null; sessionId: string | null } {
+    const old = { controller: this.controller, sessionId: this.sessionId };
     this.controller = null;
-    this.firstFrameAt = null;
-    const id = this.sessionId;
     this.sessionId = null;
+    this.firstFrameAt = null;
+    return old;
+  }
+
+  /** Destroys a detached player and closes its core session. */
+  private release(old: { controller: PlayerController | null; sessionId: string | null }): void {
+    old.controller?.destroy();
+    const id = old.sessionId;
     if (id) {
       this.timelines.delete(id);
       getApi()

@@ -2,9 +2,10 @@
  * window.__swarmcastPlayer: a read-only view of the player for tests and benchmarks,
  * present in every build.
  */
+
+import { getApi } from '../api';
 import { type Phase, usePlayerStore } from '../stores/player-store';
 import { decodedFrames } from './media';
-import { getApi } from '../api';
 import { livePlayers, livePreviews } from './mpegts-player';
 import { playbackSession } from './session';
 
