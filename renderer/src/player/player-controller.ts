@@ -166,19 +166,27 @@ export class PlayerController {
       if (gain <= Math.max(FIRST_JUMP_MIN_S, KEEP_BURST_SHARE * target)) {
         // The burst is about the target long (normal mode: its first GOP sits at the target
         // latency): play from its first frame as it arrives, no seek, no wait for the rest.
-        this.jumpTarget ??= r.start;
+        if (this.jumpTarget === null) {
+          this.jumpTarget = Math.max(ct, r.start);
+          // The first tags may start a little after time zero: begin where the data begins.
+          if (ct < r.start - 0.05) this.video.currentTime = r.start;
+        }
       } else {
         // Far more than the target (low latency: a GOP before a 0.4 s target): wait for the
         // whole burst, then one jump to the target behind its end.
         const complete = r.end - r.start >= burstS - BURST_SLACK_S;
         if (!complete && now - this.firstDataAt < MAX_BURST_WAIT_MS) return;
-        if (this.jumpTarget === null) {
-          const want = Math.max(r.start, r.end - target);
+        const want = Math.max(r.start, r.end - target);
+        // Once, and again before the first frame if decoding the first jump let live run ahead
+        // by more than REJUMP_MIN_S (a slow machine): the first frame shown is near the target.
+        const minGain = this.jumpTarget === null ? FIRST_JUMP_MIN_S : REJUMP_MIN_S;
+        const from = this.jumpTarget ?? ct;
+        if (ct < r.start || want - from > minGain) {
           this.jumpTarget = want;
-          if (ct < r.start || want - ct > FIRST_JUMP_MIN_S) {
-            this.video.currentTime = want;
-            mark('jump');
-          }
+          this.video.currentTime = want;
+          mark('jump');
+        } else {
+          this.jumpTarget ??= ct;
         }
       }
     } else {
