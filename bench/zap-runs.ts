@@ -37,6 +37,8 @@ const ZAP_SCRIPT = `(() => {
       v.requestVideoFrameCallback(onFrame);
     };
     document.addEventListener('playing', onPlaying, true);
+    // A switch on the same player shows the next channel with a seek inside the buffer.
+    document.addEventListener('seeked', onPlaying, true);
   };
   watch();
   window.addEventListener('keydown', (e) => { if (e.key === 'PageDown' && z.armed) { z.t0 = performance.now(); z.armed = false; } }, true);

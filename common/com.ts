@@ -6,7 +6,14 @@
  */
 import { z } from 'zod';
 import { signedManifestSchema } from './manifest';
-import { channelIdSchema, hintSchema, peerIdSchema, subRoomSchema } from './tracker-protocol';
+import {
+  channelIdSchema,
+  hintSchema,
+  peerIdSchema,
+  roleSchema,
+  subRoomSchema,
+  ticketSchema,
+} from './tracker-protocol';
 
 export const MAX_URL_CHARS = 512;
 export const MAX_ICE_SERVERS = 16;
@@ -65,6 +72,8 @@ export const channelInfoSchema = z.object({
   /** Peer ids of the seed servers in the viewer's sub-room. */
   seeds: z.array(peerIdSchema).max(MAX_SEEDS),
   tracker: z.object({ url: wsUrlSchema, subRoom: subRoomSchema }),
+  /** The peer id the COM gave this viewer, and its ticket to join the sub-room with it. */
+  peer: z.object({ id: peerIdSchema, role: roleSchema, ticket: ticketSchema }),
   /**
    * The server's wall clock when it answered (ms since the epoch): viewers estimate their clock
    * offset from it (the manifest's generatedAt is cached per segment, so it can be a second old).
@@ -79,6 +88,8 @@ export type ComChannelInfo = z.infer<typeof channelInfoSchema>;
 export const subRoomHintsSchema = z.object({
   isp: hintSchema.optional(),
   region: hintSchema.optional(),
+  /** A seed server asks for a seed ticket (with the seed secret as a bearer token). */
+  role: roleSchema.optional(),
 });
 export type SubRoomHints = z.infer<typeof subRoomHintsSchema>;
 
@@ -87,6 +98,7 @@ export function channelInfoPath(channel: string, hints: SubRoomHints = {}): stri
   const q = new URLSearchParams();
   if (hints.isp) q.set('isp', hints.isp);
   if (hints.region) q.set('region', hints.region);
+  if (hints.role === 'seed') q.set('role', 'seed');
   const query = q.toString();
   return `/api/channels/${encodeURIComponent(channel)}${query ? `?${query}` : ''}`;
 }

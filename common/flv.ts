@@ -191,6 +191,24 @@ export function tagTimestamp(bytes: Uint8Array, p: number): number {
   return ((bytes[p + 7]! << 24) | (bytes[p + 4]! << 16) | (bytes[p + 5]! << 8) | bytes[p + 6]!) >>> 0;
 }
 
+/**
+ * A copy of the whole tags in `bytes` with every timestamp moved by `offsetMs` (clamped at 0):
+ * a stream spliced from another channel continues the first one's timeline.
+ */
+export function shiftTimestamps(bytes: Uint8Array, offsetMs: number): Uint8Array {
+  const out = bytes.slice();
+  let p = 0;
+  while (out.length - p >= TAG_HEADER_SIZE) {
+    const ts = Math.max(0, tagTimestamp(out, p) + offsetMs) >>> 0;
+    out[p + 4] = (ts >>> 16) & 0xff;
+    out[p + 5] = (ts >>> 8) & 0xff;
+    out[p + 6] = ts & 0xff;
+    out[p + 7] = (ts >>> 24) & 0xff;
+    p += TAG_HEADER_SIZE + tagBodySize(out, p) + PREV_TAG_SIZE;
+  }
+  return out;
+}
+
 /** End of the whole tags in `bytes[from, end)`: where a reader may stop without cutting a tag. */
 export function wholeTagsEnd(bytes: Uint8Array, from: number, end: number): number {
   let p = from;

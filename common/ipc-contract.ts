@@ -77,8 +77,11 @@ export type SessionState = z.infer<typeof sessionStateSchema>;
 /** Maps FLV timestamps of a session's stream to origin wall-clock time (for latency). */
 export const timelineSchema = z.object({
   sessionId,
-  /** Timestamp of the first media tag the gateway wrote: the player's time zero. */
-  firstTs: z.number().int().min(0),
+  /**
+   * The stream timestamp at the player's time zero: the first media tag the gateway wrote, or
+   * after a channel switch, where the new channel's timestamps would put it (may be negative).
+   */
+  firstTs: z.number().int(),
   /**
    * Timestamp of the last tag of the start-up burst (the data the gateway had and wrote at
    * once): the player knows the burst is in when its buffer reaches it, without waiting.
@@ -158,6 +161,14 @@ export const invokeContract = {
     request: z.object({ channel: channelId }).strict(),
     /** streamUrl: the gateway's continuous FLV for this session (loopback, token in the path). */
     response: z.object({ sessionId, channel: channelId, streamUrl: z.string().url() }),
+  },
+  /**
+   * Next / previous channel on the same player. spliced: the session's stream goes on with the
+   * new channel from media time switchAtS (same codecs); otherwise open a new session.
+   */
+  'player.switch': {
+    request: z.object({ sessionId, channel: channelId }).strict(),
+    response: z.object({ spliced: z.boolean(), switchAtS: z.number().min(0).nullable() }),
   },
   'player.close': {
     request: z.object({ sessionId }).strict(),

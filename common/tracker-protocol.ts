@@ -48,12 +48,21 @@ export const signalDataSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/** A join ticket from the COM (base64url payload "." base64url signature). */
+export const MAX_TICKET_CHARS = 512;
+export const ticketSchema = z
+  .string()
+  .max(MAX_TICKET_CHARS)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+
 export const joinSchema = z.object({
   type: z.literal('join'),
   channel: channelIdSchema,
   subRoom: subRoomSchema,
   peerId: peerIdSchema,
   role: roleSchema,
+  /** The COM's ticket for exactly this channel, sub-room, peer id and role (a tracker inside a server requires it). */
+  ticket: ticketSchema.optional(),
   isp: hintSchema.optional(),
   region: hintSchema.optional(),
 });
@@ -91,6 +100,8 @@ export const errorCodeSchema = z.enum([
   'rate-limited',
   'not-in-sub-room',
   'timeout',
+  'no-ticket',
+  'bad-ticket',
 ]);
 
 export const serverMessageSchema = z.discriminatedUnion('type', [

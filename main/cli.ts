@@ -200,6 +200,8 @@ async function seed(argv: string[]): Promise<void> {
     cache,
     log,
     role: 'seed',
+    // The secret comes from the environment only: a command line is readable by every local user.
+    seedSecret: process.env.SWARMCAST_SEED_SECRET || undefined,
     swarm: (info, store, events) =>
       startSwarm(info, store, events, {
         role: 'seed',

@@ -61,6 +61,7 @@ export const serverSettingsSchema = z
     logs: z.boolean(),
     metrics: z.boolean(),
     metricsToken: nonEmpty,
+    seedSecret: nonEmpty,
     drainMs: z.number().int('must be an integer').min(0, 'must be 0 or more (ms)'),
     logLevel: z.enum(LOG_LEVELS),
   })
@@ -113,6 +114,12 @@ export const SETTINGS: readonly SettingInfo[] = [
   row('logs', 'bool', 'logs', 'run the log service, POST /api/reports (default true)'),
   row('metrics', 'bool', 'metrics', 'Prometheus GET /metrics (default true)'),
   row('metricsToken', 'string', null, 'bearer token GET /metrics requires'),
+  row(
+    'seedSecret',
+    'string',
+    null,
+    'bearer token seed servers show for seed tickets (default: local seeds only)',
+  ),
   row('drainMs', 'int', 'drain-ms MS', 'shutdown: time in-flight requests get (default 10000)'),
   row('logLevel', 'string', 'log-level LEVEL', `${LOG_LEVELS.join('|')} (default info)`),
 ];
@@ -124,6 +131,7 @@ const SECRET_FLAGS: Readonly<Record<string, SettingKey>> = {
   'turn-password': 'turnPassword',
   'turn-secret': 'turnSecret',
   'metrics-token': 'metricsToken',
+  'seed-secret': 'seedSecret',
 };
 
 export const envName = (key: SettingKey): string =>
@@ -153,6 +161,7 @@ export interface ServerConfig {
   logService: boolean;
   metrics: boolean;
   metricsToken?: string;
+  seedSecret?: string;
   drainMs?: number;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -371,6 +380,7 @@ export function resolveServerConfig(input: ResolveInput): ResolveResult {
     logService: s.logs ?? true,
     metrics: s.metrics ?? true,
     metricsToken: s.metricsToken,
+    seedSecret: s.seedSecret,
     drainMs: s.drainMs,
     logLevel: s.logLevel ?? 'info',
   };

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { IceServer } from '../common/com';
 import { ComService, type TurnOptions } from './com/com-service';
+import { ticketKey } from './com/join-ticket';
 import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from './http-lifecycle';
 import type { Logger } from './log';
 import { LogServer } from './logs/log-server';
@@ -59,8 +60,20 @@ export interface ServerOptions {
   metricsToken?: string;
   /** Graceful shutdown: how long close() lets in-flight requests drain before cutting them (default 10 s). */
   drainMs?: number;
+  /**
+   * What one remote address may hold open: blocking reloads (default 64), HTTP-FLV streams
+   * (16), tracker connections (64). Loopback is exempt unless `includeLoopback` (tests).
+   */
+  addressLimits?: {
+    heldReloads?: number;
+    flvStreams?: number;
+    trackerConnections?: number;
+    includeLoopback?: boolean;
+  };
   /** Viewers per sub-room before the COM opens another one (default: no split). */
   subRoomSize?: number;
+  /** Bearer token seed servers show for seed tickets; default: seeds on this machine only. */
+  seedSecret?: string;
   /** Tracker base URLs (ws[s]://) sub-rooms are spread over; default: this server's /tracker. */
   trackerUrls?: string[];
   /** Tracker heartbeat period (default 5000 ms). */
@@ -100,8 +113,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log;
   const host = opts.host ?? '127.0.0.1';
   const signer = await loadOrCreateSigner(opts.dataDir, log);
-  const origin = new Origin({ signer, log, streamKeys: opts.streamKeys, windowSize: opts.windowSize });
-  const tracker = new Tracker({ log: log.child({ part: 'tracker' }), heartbeatMs: opts.heartbeatMs });
+  // Publishing by channel name alone is for loopback; a server others reach needs stream keys.
+  const loopbackOnly = /^(127\.|::1$|localhost$)/.test(host);
+  const openPublishing = loopbackOnly || (opts.streamKeys?.size ?? 0) > 0;
+  if (!openPublishing) {
+    log.warn(
+      { host },
+      'no stream keys: publishing is refused on a server reachable beyond loopback (set SWARMCAST_STREAM_KEYS)',
+    );
+  }
+  const origin = new Origin({
+    signer,
+    log,
+    streamKeys: opts.streamKeys,
+    openPublishing: loopbackOnly,
+    windowSize: opts.windowSize,
+  });
+  const limits = opts.addressLimits ?? {};
+  const tracker = new Tracker({
+    log: log.child({ part: 'tracker' }),
+    heartbeatMs: opts.heartbeatMs,
+    maxConnectionsPerAddress: limits.trackerConnections,
+    limitLoopback: limits.includeLoopback,
+    ticketKey: ticketKey(signer.publicKey),
+  });
   const viewerCount = (channel: string) => {
     let n = 0;
     for (const occ of tracker.occupancy(channel).values()) n += occ.viewers;
@@ -111,6 +146,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     blockingTimeoutMs: opts.blockingTimeoutMs,
     ingestIdleMs: opts.ingestIdleMs,
     viewerCount,
+    maxHeldReloadsPerAddress: limits.heldReloads,
+    maxFlvPerAddress: limits.flvStreams,
+    limitLoopback: limits.includeLoopback,
   });
   const registry = createRegistry();
   const logs =
@@ -142,6 +180,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   try {
     com = new ComService({
       origin,
+      signer,
+      seedSecret: opts.seedSecret,
       log: log.child({ part: 'com' }),
       publicUrl: opts.publicUrl,
       trackerUrls: opts.trackerUrls,

@@ -20,8 +20,6 @@ import { type RunningServer, startServer } from '../server/run-server';
 import { until } from './support/media';
 import { memoryLog } from './support/memory-log';
 
-const id = (name: string) => `${name}z`.padEnd(16, '0');
-
 function get(
   port: number,
   path: string,
@@ -50,8 +48,17 @@ async function info(port: number, path: string, headers?: Record<string, string>
   return channelInfoSchema.parse(res.body);
 }
 
-function tracker(url: string, peerId: string, subRoom: string, role: 'viewer' | 'seed' = 'viewer') {
-  return new TrackerClient({ url, channel: 'demo', subRoom, peerId, role, log: memoryLog() });
+/** A tracker client joining with the peer id and ticket the COM handed out. */
+function tracker(url: string, peer: ComChannelInfo['peer'], subRoom: string) {
+  return new TrackerClient({
+    url,
+    channel: 'demo',
+    subRoom,
+    peerId: peer.id,
+    role: peer.role,
+    ticket: peer.ticket,
+    log: memoryLog(),
+  });
 }
 
 async function dataDir(): Promise<string> {
@@ -124,14 +131,17 @@ describe('COM service in startServer (defaults)', () => {
 
   it('names a tracker on the same HTTP server, and lists the seeds of the sub-room', async () => {
     const first = await info(server.httpPort, channelInfoPath('demo', { isp: 'ispa', region: 'eu' }));
-    const seed = tracker(first.tracker.url, id('seed1'), first.tracker.subRoom, 'seed');
-    const viewer = tracker(first.tracker.url, id('viewer1'), first.tracker.subRoom);
+    const seedInfo = await info(server.httpPort, channelInfoPath('demo', { role: 'seed' }));
+    expect(seedInfo.peer.role).toBe('seed');
+    expect(first.peer.role).toBe('viewer');
+    const seed = tracker(first.tracker.url, seedInfo.peer, first.tracker.subRoom);
+    const viewer = tracker(first.tracker.url, first.peer, first.tracker.subRoom);
     try {
       await Promise.all([seed.connect(), viewer.connect()]);
-      expect((await viewer.neighbours(4)).map((p) => p.peerId)).toEqual([id('seed1')]);
+      expect((await viewer.neighbours(4)).map((p) => p.peerId)).toEqual([seedInfo.peer.id]);
       const next = await info(server.httpPort, '/api/channels/demo');
       expect(next.tracker.subRoom).toBe('s0');
-      expect(next.seeds).toEqual([id('seed1')]);
+      expect(next.seeds).toEqual([seedInfo.peer.id]);
     } finally {
       await Promise.all([seed.close(), viewer.close()]);
     }
@@ -177,7 +187,7 @@ describe('COM service with a public URL, TURN, log servers and sub-room splittin
     const b = await info(server.httpPort, '/api/channels/demo');
     expect(b.tracker.subRoom).toBe('s1');
     // Viewers that join their sub-room are counted by the tracker instead of as pending.
-    const joined = [tracker(server.trackerUrl, id('j1'), 's1')];
+    const joined = [tracker(server.trackerUrl, b.peer, 's1')];
     try {
       await joined[0]!.connect();
       const c = await info(server.httpPort, '/api/channels/demo');

@@ -9,11 +9,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAvcSequenceHeader, isVideoKeyframe, TAG_AUDIO, TAG_VIDEO } from '../common/flv';
+import { FlvDemuxer, isAvcSequenceHeader, isVideoKeyframe, TAG_AUDIO, TAG_VIDEO } from '../common/flv';
 import type { Core } from '../main/core/viewer-core';
 import { startViewerCore } from '../main/core/viewer-core';
 import { silentLogger } from '../server/log';
-import { type RunningServer, startServer } from '../server/run-server';
+import { loadDemoClip, startDemoLoop } from '../server/origin/demo-source';
+import { defaultDemoClip, type RunningServer, startServer } from '../server/run-server';
 import { readFlvFor, until } from './support/media';
 import { memoryLog } from './support/memory-log';
 import { startTamperProxy, type TamperProxy } from './support/tamper-proxy';
@@ -115,6 +116,65 @@ describe('pre-join', () => {
     await c.invoke('channels.prejoin', { channels: [] });
     expect(c.joinedChannels()).toHaveLength(0);
   });
+});
+
+describe('channel switch on the same player', () => {
+  it('goes on with the next channel in the same response: one FLV stream, timestamps carried on', async () => {
+    const clip = await loadDemoClip(defaultDemoClip());
+    const sink = server.origin.resolvePublish('zap-b', 'test');
+    if (typeof sink === 'string') throw new Error(sink);
+    const loop = startDemoLoop(clip, sink);
+    const c = await core(server.httpUrl);
+    try {
+      await until(
+        () => (server.origin.channels.get('zap-b')?.latestSeq ?? -1) >= 2,
+        10_000,
+        'zap-b on the air',
+      );
+      await c.invoke('channels.prejoin', { channels: ['zap-b'] });
+      const opened = c.openPlayer('demo');
+      const res = await fetch(opened.streamUrl);
+      const reader = res.body!.getReader();
+      const chunks: Uint8Array[] = [];
+      const readFor = async (ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          const r = await Promise.race([
+            reader.read(),
+            new Promise<null>((ok) => setTimeout(() => ok(null), 200)),
+          ]);
+          if (r && !r.done) chunks.push(r.value);
+        }
+      };
+      await readFor(1500);
+      const before = chunks.reduce((n, b) => n + b.length, 0);
+      const answer = (await c.invoke('player.switch', { sessionId: opened.sessionId, channel: 'zap-b' })) as {
+        spliced: boolean;
+        switchAtS: number;
+      };
+      expect(answer.spliced).toBe(true);
+      expect(answer.switchAtS).toBeGreaterThan(0);
+      await readFor(1500);
+      await reader.cancel();
+      expect(chunks.reduce((n, b) => n + b.length, 0)).toBeGreaterThan(before);
+      // One FLV header, then tags only; video timestamps never go back across the switch.
+      const demux = new FlvDemuxer();
+      const tags = chunks.flatMap((b) => demux.push(b));
+      const video = tags.filter((t) => t.type === TAG_VIDEO).map((t) => t.timestamp);
+      for (let i = 1; i < video.length; i++) expect(video[i]!).toBeGreaterThanOrEqual(video[i - 1]! - 100);
+      expect(c.joinedChannels().find((j) => j.channel === 'zap-b')).toMatchObject({ players: 1 });
+      expect(c.joinedChannels().find((j) => j.channel === 'demo')).toBeUndefined();
+      // Nothing to splice into: the same channel, or an unknown session.
+      expect(await c.invoke('player.switch', { sessionId: opened.sessionId, channel: 'zap-b' })).toEqual({
+        spliced: false,
+        switchAtS: null,
+      });
+      c.closePlayer(opened.sessionId);
+    } finally {
+      await c.close();
+      loop.stop();
+    }
+  }, 30_000);
 });
 
 describe('pre-join hand-over and expiry', () => {

@@ -12,7 +12,7 @@ import { MemorySegmentCache } from '../main/core/cache/segment-cache';
 import { ChannelSession } from '../main/core/channel-session';
 import { startViewerCore } from '../main/core/viewer-core';
 import { PeerNode, type PeerNodeEvents, type SegmentStore } from '../main/p2p/peer-node';
-import { newPeerId, type Swarm, swarmOf } from '../main/p2p/swarm';
+import { type Swarm, swarmOf } from '../main/p2p/swarm';
 import { TrackerClient } from '../main/p2p/tracker-client';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
@@ -35,13 +35,14 @@ function hostileViewer(serverUrl: string) {
     log,
     policy: () => ({ p2p: false, latencyTargetMs: 500, downloadCapKbps: null }),
     swarm: (info: ComChannelInfo, s: SegmentStore, events: PeerNodeEvents): Swarm => {
-      const peerId = newPeerId();
+      const peerId = info.peer.id;
       const tracker = new TrackerClient({
         url: info.tracker.url,
         channel: 'demo',
         subRoom: info.tracker.subRoom,
         peerId,
         role: 'viewer',
+        ticket: info.peer.ticket,
         log,
       });
       void tracker.connect().catch(() => undefined);

@@ -164,6 +164,7 @@ describe('COM channel info schema', () => {
     logServers: ['https://log.example.com/v1/reports'],
     seeds: [B],
     tracker: { url: 'wss://t1.example.com/tracker', subRoom: 's0' },
+    peer: { id: 'abcdef0123456789', role: 'viewer' as const, ticket: 'eyJjIjoiZGVtbyJ9.c2lnbmF0dXJl' },
     serverTime: 1_795_000_000_000,
   };
 

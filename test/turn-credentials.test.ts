@@ -5,7 +5,7 @@
  * ones and ones signed with the wrong secret. The coturn part is skipped where it is not installed.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { ComService, DEFAULT_TURN_TTL_SECONDS, type TurnOptions } from '../serve
 import { turnRestCredentials } from '../server/com/turn-credentials';
 import { silentLogger } from '../server/log';
 import type { Origin } from '../server/origin/origin';
+import { signerFromKey } from '../server/origin/signing-key';
 import { type RunningServer, startServer } from '../server/run-server';
 import { freeUdpPort, hasCoturn, startCoturn, stopCoturn } from './support/coturn';
 
@@ -63,6 +64,8 @@ describe('turnRestCredentials', () => {
   });
 });
 
+const testSigner = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+
 describe('ComService with a shared-secret TURN server', () => {
   // Just enough of an origin for one channel-info answer: the TURN part is what is tested here.
   const origin = {
@@ -71,7 +74,7 @@ describe('ComService with a shared-secret TURN server', () => {
     signedManifestBody: () => '{}',
   } as unknown as Origin;
   const com = (turn: TurnOptions, now: () => number) =>
-    new ComService({ origin, log: silentLogger(), turn, now });
+    new ComService({ origin, signer: testSigner, log: silentLogger(), turn, now });
 
   function answer(service: ComService): IceServer[] {
     let body = '';

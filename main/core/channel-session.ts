@@ -35,6 +35,8 @@ export interface ChannelSessionOptions {
   policy?: () => FetchPolicy;
   /** Seeds take every segment at once from the CDN and never fetch from peers. */
   role?: PeerRole;
+  /** A seed server's bearer token for its seed ticket (SWARMCAST_SEED_SECRET). */
+  seedSecret?: string;
   limits?: Partial<PlanLimits>;
 }
 
@@ -74,7 +76,9 @@ export class ChannelSession {
       {
         serverUrl: opts.serverUrl,
         channel: opts.channel,
-        hints: opts.hints,
+        // A seed asks the COM for a seed ticket; everyone else gets a viewer's.
+        hints: opts.role === 'seed' ? { ...opts.hints, role: 'seed' } : opts.hints,
+        seedSecret: opts.seedSecret,
         pins: opts.pins,
         log: opts.log,
         retryBaseMs: opts.retryBaseMs,
@@ -129,6 +133,11 @@ export class ChannelSession {
   }
 
   /** Verified init data by version. */
+  /** The newest init version of the stream (null before the manifest). */
+  get latestInitVersion(): number | null {
+    return this.follower.latestInitVersion;
+  }
+
   init(version: number): Uint8Array | undefined {
     return this.follower.init(version);
   }

@@ -13,16 +13,16 @@ import {
   invokeContract,
   isInvokeName,
   type LiveSync,
-  MAX_PREJOINED,
   type PlayerReport,
   type Settings,
 } from '../../common/ipc-contract';
 import { effectiveLiveSync } from '../../common/live-sync';
 import { startSwarm } from '../p2p/swarm';
 import { MemorySegmentCache } from './cache/segment-cache';
+import { ChannelRegistry, type JoinedChannel } from './channel-registry';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
-import { GatewayStream } from './gateway/gateway-stream';
+import { GatewayStream, type StreamSink, sameCodecs } from './gateway/gateway-stream';
 import { keyframesOnly } from './gateway/keyframe-filter';
 import { ComClient } from './manifest/com-client';
 import { KeyPins } from './manifest/key-pins';
@@ -33,23 +33,17 @@ import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
 
-interface JoinedChannel {
-  session: ChannelSession;
-  cache: MemorySegmentCache;
-  /** Holders: each player session, and the warm (pre-join) hold. */
-  refs: number;
-  /** Player sessions open on it; without one it has no swarm (no peers, no upload). */
-  players: number;
-  /** Pre-joined and not opened: the hold expires at this time unless renewed. */
-  warmUntil: number | null;
-  reporter: ChannelReporter;
+/** One gateway response of a player session and the channel stream feeding it now. */
+interface PlayerOutput {
+  sink: StreamSink;
+  readerId: string;
+  stream: GatewayStream;
+  /** Stream timestamp at the player's media time zero (it carries over a channel switch). */
+  zeroTs: number | null;
 }
 
-/** A pre-joined channel's cache: its newest GOPs, not the full play-and-share budget. */
-const WARM_CACHE_BYTES = 16 * 1024 * 1024;
-
-/** A pre-join not renewed for this long is dropped (bounds what a forgotten hover costs). */
-const WARM_TTL_MS = 60_000;
+/** Media time between the old channel's last frame and the new one's first, after a switch. */
+const SPLICE_FRAME_MS = 40;
 
 /** How often each joined channel files a quality report. */
 const REPORT_PERIOD_MS = 10_000;
@@ -58,7 +52,8 @@ interface PlayerSession {
   id: string;
   channel: string;
   joined: JoinedChannel;
-  streams: Set<GatewayStream>;
+  /** Gateway responses playing this session; each is fed by one channel's stream at a time. */
+  outputs: Set<PlayerOutput>;
   firstTs: number | null;
   burstEndTs: number | null;
   lastAnchorTs: number | null;
@@ -68,7 +63,7 @@ interface PlayerSession {
 
 export class Core implements ViewerCore {
   private readonly listeners = new Set<CoreEventListener>();
-  private readonly channels = new Map<string, JoinedChannel>();
+  private readonly channels: ChannelRegistry;
   private readonly players = new Map<string, PlayerSession>();
   private gateway!: Gateway;
   private embeddedUrl: string | null = null;
@@ -85,6 +80,17 @@ export class Core implements ViewerCore {
     private readonly pins: KeyPins,
   ) {
     this.reports = new ReportQueue({ log: opts.log, ...opts.reports });
+    this.channels = new ChannelRegistry({
+      create: (channel) => this.createChannel(channel),
+      cacheBudget: () => this.settings.get().cacheMB * 1024 * 1024,
+      p2pEnabled: () => this.settings.get().p2pEnabled,
+      dropping: (j) => {
+        if (this.preview?.channel === j.session.channel) this.preview.stream.close();
+        this.fileReport(j);
+      },
+      warmTtlMs: opts.warmTtlMs,
+      log: opts.log,
+    });
   }
 
   get gatewayUrl(): string {
@@ -114,7 +120,7 @@ export class Core implements ViewerCore {
     });
     this.statsTimer = setInterval(() => {
       this.emitStats();
-      this.expireWarm();
+      this.channels.expireWarm();
     }, 1000);
     this.reportTimer = setInterval(() => this.fileReports(), this.opts.reports?.periodMs ?? REPORT_PERIOD_MS);
     this.reportTimer.unref();
@@ -181,7 +187,7 @@ export class Core implements ViewerCore {
           embeddedServer: this.embeddedUrl !== null && this.serverUrl === this.embeddedUrl,
           open: {
             players: this.players.size,
-            streams: [...this.players.values()].reduce((n, p) => n + p.streams.size, 0),
+            streams: [...this.players.values()].reduce((n, p) => n + p.outputs.size, 0),
             channels: this.channels.size,
           },
         };
@@ -191,6 +197,10 @@ export class Core implements ViewerCore {
         return { channels: this.prejoin((req as { channels: string[] }).channels) };
       case 'player.open':
         return this.openPlayer((req as { channel: string }).channel);
+      case 'player.switch': {
+        const r = req as { sessionId: string; channel: string };
+        return this.switchPlayer(r.sessionId, r.channel);
+      }
       case 'player.close':
         this.closePlayer((req as { sessionId: string }).sessionId);
         return {};
@@ -211,58 +221,50 @@ export class Core implements ViewerCore {
     }
   }
 
-  private join(channel: string): JoinedChannel {
-    let j = this.channels.get(channel);
-    if (!j) {
-      const cache = new MemorySegmentCache(this.settings.get().cacheMB * 1024 * 1024);
-      const log = this.opts.log;
-      const session: ChannelSession = new ChannelSession({
-        serverUrl: this.serverUrl,
-        channel,
-        cache,
-        log,
-        hints: this.opts.hints,
-        // The embedded server gets a new port every launch and lives in this process: no pin.
-        pins: this.serverUrl === this.embeddedUrl ? undefined : this.pins,
-        swarm: (info, store, events) => {
-          const s = this.settings.get();
-          // A pre-joined channel meets no peers and uploads nothing until it is opened.
-          if (!s.p2pEnabled || (this.channels.get(channel)?.players ?? 0) === 0) return null;
-          return startSwarm(info, store, events, {
-            role: 'viewer',
-            log,
-            uploadCapKbps: s.uploadCapKbps,
-            rateControl: this.opts.rateControl,
-            latestSeq: () => session.latestSeq,
-            ...this.opts.hints,
-          });
-        },
-        policy: () => {
-          const s = this.settings.get();
-          // A warm channel fetches for the latency its player will have once opened (with peers).
-          const warm = (this.channels.get(channel)?.players ?? 0) === 0;
-          const sync = warm
-            ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled)
-            : this.liveSyncOf(session);
-          return {
-            p2p: s.p2pEnabled && s.latencyMode === 'normal',
-            latencyTargetMs: sync.targetLatencyS * 1000,
-            downloadCapKbps: s.downloadCapKbps,
-          };
-        },
-      });
-      j = {
-        session,
-        cache,
-        refs: 0,
-        players: 0,
-        warmUntil: null,
-        reporter: new ChannelReporter(session, { version: this.opts.version, mode: this.opts.mode }),
-      };
-      this.channels.set(channel, j);
-    }
-    j.refs++;
-    return j;
+  /** A channel's session, cache and reporter, as the registry joins it. */
+  private createChannel(channel: string): Pick<JoinedChannel, 'session' | 'cache' | 'reporter'> {
+    const cache = new MemorySegmentCache(this.settings.get().cacheMB * 1024 * 1024);
+    const log = this.opts.log;
+    const session: ChannelSession = new ChannelSession({
+      serverUrl: this.serverUrl,
+      channel,
+      cache,
+      log,
+      hints: this.opts.hints,
+      // The embedded server gets a new port every launch and lives in this process: no pin.
+      pins: this.serverUrl === this.embeddedUrl ? undefined : this.pins,
+      swarm: (info, store, events) => {
+        const s = this.settings.get();
+        // A pre-joined channel meets no peers and uploads nothing until it is opened.
+        if (!s.p2pEnabled || !this.channels.played(channel)) return null;
+        return startSwarm(info, store, events, {
+          role: 'viewer',
+          log,
+          uploadCapKbps: s.uploadCapKbps,
+          rateControl: this.opts.rateControl,
+          latestSeq: () => session.latestSeq,
+          ...this.opts.hints,
+        });
+      },
+      policy: () => {
+        const s = this.settings.get();
+        // A warm channel fetches for the latency its player will have once opened (with peers).
+        const warm = !this.channels.played(channel);
+        const sync = warm
+          ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled)
+          : this.liveSyncOf(session);
+        return {
+          p2p: s.p2pEnabled && s.latencyMode === 'normal',
+          latencyTargetMs: sync.targetLatencyS * 1000,
+          downloadCapKbps: s.downloadCapKbps,
+        };
+      },
+    });
+    return {
+      session,
+      cache,
+      reporter: new ChannelReporter(session, { version: this.opts.version, mode: this.opts.mode }),
+    };
   }
 
   /** Applies changed settings to what is running, without a restart. */
@@ -285,133 +287,152 @@ export class Core implements ViewerCore {
     return effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled && session.hasSwarm);
   }
 
-  /**
-   * The warm set (channels.prejoin): joins what is new in it with a small cache and no swarm,
-   * renews what stays, drops what left. Channels already playing need no warming.
-   */
+  /** The warm set (channels.prejoin), with each channel's preview URL. */
   prejoin(channels: readonly string[]): Array<{ channel: string; previewUrl: string }> {
-    const want = [...new Set(channels)].slice(0, MAX_PREJOINED);
-    const until = Date.now() + (this.opts.warmTtlMs ?? WARM_TTL_MS);
-    for (const j of [...this.channels.values()]) {
-      if (j.warmUntil !== null && !want.includes(j.session.channel)) this.cool(j);
-    }
-    for (const channel of want) {
-      const j = this.channels.get(channel);
-      if (j && j.warmUntil !== null) {
-        j.warmUntil = until;
-        continue;
-      }
-      // A channel playing now gets the hold too: the one just switched away from stays warm.
-      const warm = this.join(channel);
-      warm.warmUntil = until;
-      if (warm.players === 0) warm.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.cacheBudget()));
-      this.opts.log.info('channel pre-joined', { channel, playing: warm.players > 0 });
-    }
-    return want.map((channel) => ({ channel, previewUrl: `${this.gateway.baseUrl}preview/${channel}.flv` }));
+    return this.channels
+      .prejoin(channels)
+      .map((channel) => ({ channel, previewUrl: `${this.gateway.baseUrl}preview/${channel}.flv` }));
   }
 
   /** Joined channels as they stand (diagnostics and tests). */
-  joinedChannels(): Array<{
-    channel: string;
-    warm: boolean;
-    players: number;
-    hasSwarm: boolean;
-    cacheBytes: number;
-    cacheBudget: number;
-  }> {
-    return [...this.channels.values()].map((j) => ({
-      channel: j.session.channel,
-      warm: j.warmUntil !== null,
-      players: j.players,
-      hasSwarm: j.session.hasSwarm,
-      cacheBytes: j.cache.totalBytes,
-      cacheBudget: j.cache.budgetBytes,
-    }));
-  }
-
-  /** Releases the warm hold (the pointer left, the hold expired, or a player took over). */
-  private cool(j: JoinedChannel): void {
-    if (j.warmUntil === null) return;
-    j.warmUntil = null;
-    this.leave(j);
-  }
-
-  private cacheBudget(): number {
-    return this.settings.get().cacheMB * 1024 * 1024;
-  }
-
-  private expireWarm(): void {
-    const now = Date.now();
-    for (const j of [...this.channels.values()]) if (j.warmUntil !== null && j.warmUntil < now) this.cool(j);
-  }
-
-  private leave(j: JoinedChannel): void {
-    if (--j.refs > 0) return;
-    if (this.preview?.channel === j.session.channel) this.preview.stream.close();
-    this.fileReport(j);
-    j.session.close();
-    this.channels.delete(j.session.channel);
+  joinedChannels(): ReturnType<ChannelRegistry['describe']> {
+    return this.channels.describe();
   }
 
   openPlayer(channel: string): { sessionId: string; channel: string; streamUrl: string } {
     const id = randomBytes(8).toString('hex');
-    const joined = this.join(channel);
-    joined.players++;
-    if (joined.players === 1) {
-      // A pre-joined channel becomes a played one: full cache and its swarm. The warm hold
-      // stays until the renderer's next warm set (it lists the played channel no more).
-      joined.cache.setBudget(this.cacheBudget());
-      joined.session.setP2pEnabled(this.settings.get().p2pEnabled);
-    }
+    const joined = this.channels.join(channel);
+    this.channels.attach(joined);
     const player: PlayerSession = {
       id,
       channel,
       joined,
-      streams: new Set(),
+      outputs: new Set(),
       firstTs: null,
       burstEndTs: null,
       lastAnchorTs: null,
       report: null,
       unsubscribe: () => undefined,
     };
-    let last = '';
-    const onChange = () => {
-      const snap = joined.session.snapshot();
-      const key = `${snap.state}|${snap.message}`;
-      if (key !== last) {
-        last = key;
-        this.emit('session.status', { sessionId: id, channel, state: snap.state, message: snap.message });
-      }
-      this.emitTimeline(player);
-    };
-    player.unsubscribe = joined.session.onChange(onChange);
+    this.watch(player);
     this.players.set(id, player);
     this.current = player;
     this.opts.log.info('player session opened', { sessionId: id, channel });
-    queueMicrotask(onChange);
     return { sessionId: id, channel, streamUrl: `${this.gateway.baseUrl}stream/${id}.flv` };
+  }
+
+  /** A player lets go of its channel (closed, or switched away). */
+  private release(p: PlayerSession): void {
+    p.unsubscribe();
+    this.channels.detach(p.joined);
+  }
+
+  /** Status and timeline events of the player's channel, from now on. */
+  private watch(p: PlayerSession): void {
+    let last = '';
+    const session = p.joined.session;
+    const onChange = () => {
+      const snap = session.snapshot();
+      const key = `${snap.state}|${snap.message}`;
+      if (key !== last) {
+        last = key;
+        this.emit('session.status', {
+          sessionId: p.id,
+          channel: p.channel,
+          state: snap.state,
+          message: snap.message,
+        });
+      }
+      this.emitTimeline(p);
+    };
+    p.unsubscribe = session.onChange(onChange);
+    queueMicrotask(onChange);
+  }
+
+  /**
+   * Next / previous channel on the same player: when the new channel's codec configuration is
+   * the old one's, the gateway response goes on with the new channel's data (no new request,
+   * no new MediaSource in the page); the answer says from which media time the player shows it.
+   */
+  switchPlayer(id: string, channel: string): { spliced: boolean; switchAtS: number | null } {
+    const p = this.players.get(id);
+    const [out] = p ? [...p.outputs] : [];
+    if (!p || !out || p.outputs.size !== 1 || p.firstTs === null || channel === p.channel) {
+      return { spliced: false, switchAtS: null };
+    }
+    const target = this.channels.join(channel);
+    const oldVersion = out.stream.writtenInitVersion;
+    const oldInit = oldVersion === null ? undefined : p.joined.session.init(oldVersion);
+    const newVersion = target.session.latestInitVersion;
+    const newInit = newVersion === null ? undefined : target.session.init(newVersion);
+    if (!oldInit || !newInit || !sameCodecs(oldInit, newInit)) {
+      this.channels.leave(target);
+      return { spliced: false, switchAtS: null };
+    }
+    const lastTs = out.stream.detach();
+    if (lastTs === null || out.zeroTs === null) {
+      this.channels.leave(target);
+      return { spliced: false, switchAtS: null };
+    }
+    // The new channel's first tag follows the old one's last, one frame duration on.
+    const continueAfterTs = lastTs + SPLICE_FRAME_MS;
+    const switchAtMs = continueAfterTs - out.zeroTs;
+    this.release(p);
+    this.channels.attach(target);
+    p.channel = channel;
+    p.joined = target;
+    p.firstTs = null;
+    p.burstEndTs = null;
+    p.lastAnchorTs = null;
+    p.report = null;
+    this.watch(p);
+    out.stream = this.feed(p, out, continueAfterTs);
+    this.opts.log.info('player session switched', { sessionId: id, channel, switchAtMs });
+    return { spliced: true, switchAtS: switchAtMs / 1000 };
+  }
+
+  /**
+   * A gateway stream of the player's channel into the output. After a switch it continues the
+   * output's timeline from `continueAfterTs`, and the new channel's time zero sits that much
+   * media time before its first tag.
+   */
+  private feed(p: PlayerSession, out: PlayerOutput, continueAfterTs: number | null): GatewayStream {
+    return new GatewayStream(p.joined.session, p.joined.cache, out.sink, this.opts.log, {
+      readerId: out.readerId,
+      continueAfterTs: continueAfterTs ?? undefined,
+      minStartBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
+      onStart: (firstTs, burstEndTs) => {
+        out.zeroTs ??= firstTs;
+        const mediaMs = continueAfterTs === null ? 0 : continueAfterTs - out.zeroTs;
+        p.firstTs = firstTs - mediaMs;
+        p.burstEndTs = continueAfterTs === null ? burstEndTs : null;
+        p.lastAnchorTs = null;
+        this.emitTimeline(p);
+      },
+      onSkip: (ms) => {
+        // The player closes the gap: its time zero moves on in both timelines.
+        if (out.zeroTs !== null) out.zeroTs += ms;
+        if (p.firstTs === null) return;
+        p.firstTs += ms;
+        p.lastAnchorTs = null;
+        this.emitTimeline(p);
+      },
+    });
   }
 
   closePlayer(id: string): void {
     const p = this.players.get(id);
     if (!p) return;
     this.players.delete(id);
-    for (const s of p.streams) s.close();
-    p.unsubscribe();
-    p.joined.players--;
-    if (p.joined.players === 0 && p.joined.warmUntil !== null) {
-      // Still warm (next or previous channel now): no peers, no upload, a small cache.
-      p.joined.session.setP2pEnabled(false);
-      p.joined.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.cacheBudget()));
-    }
-    this.leave(p.joined);
+    for (const o of p.outputs) o.stream.close();
+    this.release(p);
     if (this.current === p) this.current = [...this.players.values()].pop() ?? null;
     this.emit('session.status', { sessionId: id, channel: p.channel, state: 'closed', message: null });
     this.opts.log.info('player session closed', { sessionId: id, channel: p.channel });
   }
 
   closeAllPlayers(reason: string): void {
-    for (const j of [...this.channels.values()]) this.cool(j);
+    this.channels.coolAll();
     if (this.players.size === 0) return;
     this.opts.log.info('closing every player session', { reason, sessions: this.players.size });
     for (const id of [...this.players.keys()]) this.closePlayer(id);
@@ -468,36 +489,18 @@ export class Core implements ViewerCore {
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
     if (req.method === 'HEAD') return void res.end();
     res.socket?.setNoDelay(true);
-    const stream: GatewayStream = new GatewayStream(
-      p.joined.session,
-      p.joined.cache,
-      {
-        write: (bytes) => res.write(bytes),
-        backlog: () => res.writableLength,
-        end: () => res.end(),
-      },
-      this.opts.log,
-      {
-        readerId: `${id}-${p.streams.size}`,
-        minStartBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
-        onStart: (firstTs, burstEndTs) => {
-          p.firstTs = firstTs;
-          p.burstEndTs = burstEndTs;
-          p.lastAnchorTs = null;
-          this.emitTimeline(p);
-        },
-        onSkip: (ms) => {
-          if (p.firstTs === null) return;
-          p.firstTs += ms;
-          p.lastAnchorTs = null;
-          this.emitTimeline(p);
-        },
-      },
-    );
-    p.streams.add(stream);
+    const sink: StreamSink = {
+      write: (bytes) => res.write(bytes),
+      backlog: () => res.writableLength,
+      end: () => res.end(),
+    };
+    const readerId = `${id}-${randomBytes(3).toString('hex')}`;
+    const out = { sink, readerId, zeroTs: null } as Omit<PlayerOutput, 'stream'> as PlayerOutput;
+    out.stream = this.feed(p, out, null);
+    p.outputs.add(out);
     res.on('close', () => {
-      stream.close();
-      p.streams.delete(stream);
+      out.stream.close();
+      p.outputs.delete(out);
     });
   }
 
@@ -527,8 +530,7 @@ export class Core implements ViewerCore {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
     for (const id of [...this.players.keys()]) this.closePlayer(id);
-    for (const j of this.channels.values()) j.session.close();
-    this.channels.clear();
+    this.channels.closeAll();
     await this.reports.close();
     await this.gateway?.close();
     await this.pins.flush();

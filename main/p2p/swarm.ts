@@ -47,14 +47,19 @@ export function startSwarm(
   events: PeerNodeEvents,
   opts: SwarmOptions,
 ): Swarm {
-  const peerId = newPeerId();
+  // The COM names us and signs our ticket; a seed that got a viewer's ticket joins as a viewer.
+  const peerId = info.peer.id;
   const log = opts.log;
+  if (info.peer.role !== opts.role) {
+    log.warn('the COM gave another role than asked', { asked: opts.role, given: info.peer.role });
+  }
   const tracker = new TrackerClient({
     url: info.tracker.url,
     channel: info.channel,
     subRoom: info.tracker.subRoom,
     peerId,
-    role: opts.role,
+    role: info.peer.role,
+    ticket: info.peer.ticket,
     isp: opts.isp,
     region: opts.region,
     log,
@@ -67,7 +72,7 @@ export function startSwarm(
     );
   const node = new PeerNode(store, tracker, events, {
     peerId,
-    role: opts.role,
+    role: info.peer.role,
     iceServers: info.iceServers,
     maxNeighbours: opts.maxNeighbours,
     seedCopiesPerSegment: opts.seedCopiesPerSegment,

@@ -31,6 +31,8 @@ export interface TrackerClientOptions {
   subRoom: string;
   peerId: string;
   role: PeerRole;
+  /** The COM's join ticket for this peer id and role (servers require it). */
+  ticket?: string;
   isp?: string;
   region?: string;
   log: CoreLog;
@@ -204,6 +206,7 @@ export class TrackerClient {
         peerId: this.opts.peerId,
         role: this.opts.role,
       };
+      if (this.opts.ticket !== undefined) join.ticket = this.opts.ticket;
       if (this.opts.isp !== undefined) join.isp = this.opts.isp;
       if (this.opts.region !== undefined) join.region = this.opts.region;
       const checked = clientMessageSchema.safeParse(join);

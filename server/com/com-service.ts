@@ -8,6 +8,7 @@
  * URLs in the answer must be reachable by the viewer: they come from the configured public URL,
  * or else from the request's Host header (http://HOST, ws://HOST/tracker, stun:HOSTNAME:PORT).
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type ComChannelInfo,
@@ -18,10 +19,13 @@ import {
   subRoomHintsSchema,
 } from '../../common/com';
 import { CHANNEL_ID_PATTERN } from '../../common/manifest';
+import type { PeerRole } from '../../common/tracker-protocol';
 import type { Logger } from '../log';
 import { sendError } from '../origin/http-api';
 import type { Origin } from '../origin/origin';
+import type { ManifestSigner } from '../origin/signing-key';
 import { type SubRoomOccupancy, TRACKER_PATH } from '../tracker/tracker';
+import { mintTicket, TICKET_TTL_MS } from './join-ticket';
 import { assignSubRoom, EMPTY_ROOM, type RoomState, type SubRoomPolicy } from './sub-rooms';
 import { checkTurnSecretOptions, turnRestCredentials } from './turn-credentials';
 
@@ -50,6 +54,13 @@ export const DEFAULT_TURN_TTL_SECONDS = 6 * 60 * 60;
 
 export interface ComOptions {
   origin: Origin;
+  /** Signs join tickets (the server's key; its tracker checks them). */
+  signer: ManifestSigner;
+  /**
+   * Bearer token a seed server shows to get a seed ticket. Without one, only requests from
+   * loopback (seeds on the server's own machine) get them.
+   */
+  seedSecret?: string;
   log: Logger;
   /** Public base URL of this server (http[s]://host[:port][/prefix]); default: from the Host header. */
   publicUrl?: string;
@@ -175,8 +186,14 @@ export class ComService {
     const hints = subRoomHintsSchema.safeParse({
       isp: url.searchParams.get('isp') ?? undefined,
       region: url.searchParams.get('region') ?? undefined,
+      role: url.searchParams.get('role') ?? undefined,
     });
     if (!hints.success) return sendError(res, 400, 'isp and region must be 1-64 printable characters');
+    const role = hints.data.role ?? 'viewer';
+    if (role === 'seed' && !this.isSeed(req)) {
+      this.log.warn({ remote: req.socket.remoteAddress, channel }, 'seed ticket refused');
+      return sendError(res, 403, 'seed tickets are for this server’s seed servers (SWARMCAST_SEED_SECRET)');
+    }
     this.requests.set(channel, (this.requests.get(channel) ?? 0) + 1);
     const base = this.baseUrl(req);
     const trackerUrls = this.opts.trackerUrls ?? [`${toWs(base)}${TRACKER_PATH}`];
@@ -192,6 +209,7 @@ export class ComService {
       logServers: this.opts.logServers ? [...this.opts.logServers] : this.opts.ownLogServer ? [base] : [],
       seeds: [...(this.opts.occupancy?.(channel).get(subRoom)?.seeds ?? [])].slice(0, MAX_SEEDS),
       tracker: { url: trackerUrl, subRoom },
+      peer: this.peer(channel, subRoom, role),
       serverTime: Date.now(),
     };
     // The signed manifest is spliced in as the origin serialised it (it is cached per segment).
@@ -204,6 +222,28 @@ export class ComService {
       'Access-Control-Allow-Origin': '*',
     });
     res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** A fresh peer id and its ticket: clients do not choose their ids. */
+  private peer(channel: string, subRoom: string, role: PeerRole): ComChannelInfo['peer'] {
+    const id = randomBytes(10).toString('hex');
+    const ticket = mintTicket(this.opts.signer, {
+      c: channel,
+      s: subRoom,
+      p: id,
+      r: role,
+      e: Date.now() + TICKET_TTL_MS,
+    });
+    return { id, role, ticket };
+  }
+
+  private isSeed(req: IncomingMessage): boolean {
+    const secret = this.opts.seedSecret;
+    if (secret === undefined) return /^(127\.|::1$|::ffff:127\.)/.test(req.socket.remoteAddress ?? '');
+    const auth = req.headers.authorization ?? '';
+    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+    const want = Buffer.from(secret);
+    return given.length === want.length && timingSafeEqual(given, want);
   }
 
   /** The base URL the viewer reached us at: the public URL, else http://<Host header>. */

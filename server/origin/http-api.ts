@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlvDemuxer, FlvError } from '../../common/flv';
+import { AddressLimit } from '../address-limits';
 import type { Logger } from '../log';
 import type { Channel } from './channel';
 import type { Origin } from './origin';
@@ -25,6 +26,13 @@ export interface HttpApiOptions {
   ingestIdleMs?: number;
   /** Viewers of a channel right now (the tracker's count), for the channel list. */
   viewerCount?: (channel: string) => number;
+  /** Blocking reloads one address may have held at once (default 64; more are answered at once). */
+  maxHeldReloadsPerAddress?: number;
+  /** HTTP-FLV subscribers per address (default 16) and in all (default 10,000). */
+  maxFlvPerAddress?: number;
+  maxFlvTotal?: number;
+  /** Apply the per-address caps to loopback too (tests; default: loopback is exempt). */
+  limitLoopback?: boolean;
 }
 
 /** What the origin served, by kind, in body bytes: its egress, which is what a CDN would carry. */
@@ -107,6 +115,8 @@ export class OriginHttpApi {
   private readonly log: Logger;
   private readonly viewerCount: ((channel: string) => number) | undefined;
   readonly sent: OriginTraffic = { segment: 0, manifest: 0, init: 0, flv: 0 };
+  private readonly heldReloads: AddressLimit;
+  private readonly flvViewers: AddressLimit;
   /** Ends each HTTP push in progress (graceful shutdown). */
   private readonly pushes = new Set<() => void>();
 
@@ -115,6 +125,17 @@ export class OriginHttpApi {
     opts: HttpApiOptions = {},
   ) {
     this.viewerCount = opts.viewerCount;
+    const exemptLoopback = !opts.limitLoopback;
+    this.heldReloads = new AddressLimit({
+      perAddress: opts.maxHeldReloadsPerAddress ?? 64,
+      total: 100_000,
+      exemptLoopback,
+    });
+    this.flvViewers = new AddressLimit({
+      perAddress: opts.maxFlvPerAddress ?? 16,
+      total: opts.maxFlvTotal ?? 10_000,
+      exemptLoopback,
+    });
     this.blockingTimeoutMs = opts.blockingTimeoutMs ?? DEFAULT_BLOCKING_TIMEOUT_MS;
     this.ingestIdleMs = opts.ingestIdleMs ?? DEFAULT_INGEST_IDLE_MS;
     this.log = origin.log.child({ part: 'http' });
@@ -182,7 +203,7 @@ export class OriginHttpApi {
     }
     const ch = parts[1] ? this.origin.channels.get(parts[1]) : undefined;
     if (!ch) return sendError(res, 404, `no channel "${parts[1] ?? ''}"`);
-    if (parts.length === 3 && parts[2] === 'manifest.json') return void this.manifest(ch, url, res);
+    if (parts.length === 3 && parts[2] === 'manifest.json') return void this.manifest(ch, url, req, res);
     if (parts.length !== 4) return sendError(res, 404, 'not found');
     if (parts[2] !== ch.stream) return sendError(res, 404, `stream ${parts[2]} is over; reload the manifest`);
     const file = parts[3]!;
@@ -248,7 +269,7 @@ export class OriginHttpApi {
     return true;
   }
 
-  private async manifest(ch: Channel, url: URL, res: ServerResponse): Promise<void> {
+  private async manifest(ch: Channel, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const afterText = url.searchParams.get('after');
     const send = (cache: string) => {
       const body = this.origin.signedManifestBody(ch);
@@ -263,9 +284,16 @@ export class OriginHttpApi {
     const latest = ch.latestSeq ?? -1;
     // A seq far ahead of ours comes from an older stream of this channel: answer at once.
     if (after > latest + 3 || !ch.live) return send('no-cache');
+    // One address holding too many reloads open gets answers at once (it polls instead).
+    const release = this.heldReloads.acquire(req.socket.remoteAddress);
+    if (!release) return send('no-cache');
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    res.on('close', () => {
+      abort.abort();
+      release();
+    });
     const found = await ch.waitForSegmentAfter(after, this.blockingTimeoutMs, abort.signal);
+    release();
     if (res.destroyed) return;
     // A response that holds the awaited segment may be reused by a CDN for the same URL.
     send(found ? 'public, max-age=6' : 'no-cache');
@@ -274,6 +302,12 @@ export class OriginHttpApi {
   private httpFlv(channelId: string, req: IncomingMessage, res: ServerResponse): void {
     const ch = this.origin.channels.get(channelId);
     if (!ch?.live) return sendError(res, 404, `channel "${channelId}" is offline`);
+    const release = this.flvViewers.acquire(req.socket.remoteAddress);
+    if (!release) {
+      res.setHeader('Retry-After', '30');
+      return sendError(res, 429, 'too many HTTP-FLV streams from this address');
+    }
+    res.on('close', release);
     res.writeHead(200, {
       'Content-Type': 'video/x-flv',
       'Cache-Control': 'no-store',

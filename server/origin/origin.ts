@@ -15,6 +15,11 @@ export interface OriginOptions {
   log: Logger;
   /** Stream key → channel id. When empty, the key is the channel id and any valid id may publish. */
   streamKeys?: ReadonlyMap<string, string>;
+  /**
+   * Without stream keys, may anyone publish under a channel's name? Only a server that listens
+   * on loopback alone (the app's embedded server, a developer's machine) says yes.
+   */
+  openPublishing?: boolean;
   windowSize?: number;
   targetDurationMs?: number;
   now?: () => number;
@@ -67,6 +72,8 @@ export class Origin {
     if (keys && keys.size > 0) {
       channelId = keys.get(streamKey);
       if (!channelId) return 'unknown stream key';
+    } else if (this.opts.openPublishing === false) {
+      return 'this server takes no publishers: it listens beyond loopback and has no stream keys (set SWARMCAST_STREAM_KEYS)';
     } else {
       channelId = streamKey;
     }

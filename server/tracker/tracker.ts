@@ -10,6 +10,8 @@
  *
  * Attach it to an http.Server (`attach`, upgrade path /tracker) or run it alone (`startTracker`).
  */
+
+import type { KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
@@ -26,6 +28,8 @@ import {
   type ServerMessage,
   type TrackerErrorCode,
 } from '../../common/tracker-protocol';
+import { AddressLimit } from '../address-limits';
+import { checkTicket } from '../com/join-ticket';
 import type { Logger } from '../log';
 import { chooseNeighbours, type RandomSource } from './neighbours';
 
@@ -48,6 +52,19 @@ export interface TrackerOptions {
   now?: () => number;
   /** Upgrade path when attached to an http.Server (default /tracker). */
   path?: string;
+  /** Open connections one address may hold (default 64) and all together (default 100,000). */
+  maxConnectionsPerAddress?: number;
+  maxConnections?: number;
+  /** Apply the per-address cap to loopback too (tests; default: loopback is exempt). */
+  limitLoopback?: boolean;
+  /**
+   * The key join tickets are signed with (the server's). When set, a join needs a ticket for
+   * exactly its channel, sub-room, peer id and role; without one, anyone may join (a tracker
+   * on its own in tests).
+   */
+  ticketKey?: KeyObject;
+  /** Wall clock for ticket expiry (default Date.now). */
+  wallClock?: () => number;
 }
 
 interface Member {
@@ -102,11 +119,17 @@ export class Tracker {
   private readonly path: string;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  private readonly slots: AddressLimit;
   /** channel → sub-room → peer id → member */
   private readonly rooms = new Map<string, Map<string, Map<string, Member>>>();
   private readonly sweep: NodeJS.Timeout;
 
   constructor(private readonly opts: TrackerOptions) {
+    this.slots = new AddressLimit({
+      perAddress: opts.maxConnectionsPerAddress ?? 64,
+      total: opts.maxConnections ?? 100_000,
+      exemptLoopback: !opts.limitLoopback,
+    });
     this.log = opts.log;
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.now = opts.now ?? (() => performance.now());
@@ -126,6 +149,16 @@ export class Tracker {
       return false;
     }
     if (pathname !== this.path) return false;
+    const release = this.slots.acquire(req.socket.remoteAddress);
+    if (!release) {
+      this.log.warn(
+        { remote: req.socket.remoteAddress },
+        'tracker connection refused: too many from this address',
+      );
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 30\r\n\r\n');
+      return true;
+    }
+    socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
     return true;
   }
@@ -287,6 +320,15 @@ export class Tracker {
 
   private join(conn: Connection, msg: JoinMessage): void {
     if (conn.member) return this.kick(conn, 'already-joined', 'join was already sent on this connection');
+    if (this.opts.ticketKey) {
+      if (msg.ticket === undefined) return this.kick(conn, 'no-ticket', 'join needs a ticket from the COM');
+      const t = checkTicket(this.opts.ticketKey, msg.ticket, (this.opts.wallClock ?? Date.now)());
+      if (!t.ok) return this.kick(conn, 'bad-ticket', t.why);
+      const p = t.payload;
+      if (p.c !== msg.channel || p.s !== msg.subRoom || p.p !== msg.peerId || p.r !== msg.role) {
+        return this.kick(conn, 'bad-ticket', 'the ticket is for another channel, sub-room, peer id or role');
+      }
+    }
     const room = this.room(msg.channel, msg.subRoom);
     if (room.has(msg.peerId)) {
       return this.kick(conn, 'duplicate-peer', `peer id ${msg.peerId} is already in this sub-room`);

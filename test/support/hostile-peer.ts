@@ -26,13 +26,13 @@
  * callback would abort the whole process.
  */
 import type { KeyObject } from 'node:crypto';
+import type { ComChannelInfo } from '../../common/com';
 import type { CoreLog } from '../../common/logger';
 import type { Manifest } from '../../common/manifest';
 import type { PeerRole } from '../../common/tracker-protocol';
 import { CdnClient } from '../../main/core/manifest/cdn-client';
 import { ComClient } from '../../main/core/manifest/com-client';
 import { LOW_WATER_BYTES, PeerLink, type SignalData, toIceServers } from '../../main/p2p/peer-link';
-import { newPeerId } from '../../main/p2p/swarm';
 import { TrackerClient } from '../../main/p2p/tracker-client';
 import { GoodbyeReason, MAX_HAVE_COUNT, MsgType, RejectReason, type WireMessage } from '../../main/p2p/wire';
 
@@ -157,6 +157,8 @@ interface Neighbour {
   floodNext: number;
 }
 
+type Ticketed = ComChannelInfo['peer'];
+
 interface Identity {
   peerId: string;
   tracker: TrackerClient;
@@ -212,6 +214,8 @@ class Hostile implements HostilePeer {
 
   constructor(
     readonly behaviour: HostileBehaviour,
+    firstPeer: Ticketed,
+    private readonly freshPeer: () => Promise<Ticketed>,
     private readonly channel: string,
     private readonly subRoom: string,
     private readonly trackerUrl: string,
@@ -227,7 +231,7 @@ class Hostile implements HostilePeer {
     this.cdn = new CdnClient(originBaseUrl);
     this.stream = manifest.stream;
     this.initVersion = 0;
-    this.identity = this.join();
+    this.identity = this.join(firstPeer);
     this.applyManifest(manifest);
     this.every(DIAL_EVERY_MS, 'dial', () => void this.dial());
     if (behaviour === 'forged-acks') this.every(100, 'request', () => this.requestMore());
@@ -271,8 +275,8 @@ class Hostile implements HostilePeer {
 
   // ---- identity: tracker, links ----
 
-  private join(): Identity {
-    const peerId = newPeerId();
+  private join(peer: Ticketed): Identity {
+    const peerId = peer.id;
     hostileIds.add(peerId);
     this.peerIds.push(peerId);
     this.counts.identities++;
@@ -281,7 +285,8 @@ class Hostile implements HostilePeer {
       channel: this.channel,
       subRoom: this.subRoom,
       peerId,
-      role: this.role,
+      role: peer.role,
+      ticket: peer.ticket,
       log: this.log,
       stats: () => ({ latestSeq: announces(this.behaviour) ? this.latest : null }),
     });
@@ -307,19 +312,25 @@ class Hostile implements HostilePeer {
     const max = this.opts.maxRejoins ?? 5;
     if (this.closed || this.rejoinPending || this.counts.rejoins >= max) return;
     this.rejoinPending = true;
-    // Off the link's callback: leaving closes every link, this one included.
-    setImmediate(() =>
-      this.safe('rejoin', () => {
+    // Off the link's callback: leaving closes every link, this one included. A new identity
+    // needs a new ticket from the COM (clients cannot choose peer ids).
+    void this.freshPeer()
+      .then((peer) =>
+        this.safe('rejoin', () => {
+          this.rejoinPending = false;
+          if (this.closed) return;
+          const old = this.identity;
+          this.counts.rejoins++;
+          // A new id is a stranger to everyone again, those that banned the old one included.
+          this.avoid.clear();
+          this.identity = this.join(peer);
+          void this.leave(old);
+        }),
+      )
+      .catch((err: unknown) => {
         this.rejoinPending = false;
-        if (this.closed) return;
-        const old = this.identity;
-        this.counts.rejoins++;
-        // A new id is a stranger to everyone again, those that banned the old one included.
-        this.avoid.clear();
-        this.identity = this.join();
-        void this.leave(old);
-      }),
-    );
+        this.log.debug('hostile peer: no new ticket', { error: String(err) });
+      });
   }
 
   private async dial(): Promise<void> {
@@ -696,9 +707,15 @@ export async function startHostilePeer(
   behaviour: HostileBehaviour,
   opts: HostileOptions = {},
 ): Promise<HostilePeer> {
-  const info = await new ComClient(serverUrl).channelInfo(channel);
+  // Every identity is a peer id and ticket from the COM, as for anyone (a fake seed asks for a
+  // seed ticket, which a loopback server without a seed secret grants).
+  const com = new ComClient(serverUrl);
+  const hints = behaviour === 'fake-seed' ? { role: 'seed' as const } : {};
+  const info = await com.channelInfo(channel, hints);
   return new Hostile(
     behaviour,
+    info.com.peer,
+    async () => (await com.channelInfo(channel, hints)).com.peer,
     channel,
     info.com.tracker.subRoom,
     info.com.tracker.url,

@@ -8,9 +8,12 @@ import {
   encodeTags,
   FLV_HEADER_SIZE,
   findKeyframe,
+  isAacSequenceHeader,
+  isAvcSequenceHeader,
   lastTagTs,
   PREV_TAG_SIZE,
   parseFlv,
+  shiftTimestamps,
 } from '../../../common/flv';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
@@ -56,6 +59,31 @@ export interface GatewayStreamOptions {
    */
   onSkip?: (ms: number) => void;
   maxBacklogBytes?: number;
+  /**
+   * The sink already carries an FLV stream that another channel fed up to this timestamp (a
+   * channel switch): write no FLV header, and move every timestamp so that this channel's
+   * first tag follows on from it (the player sees one continuous stream).
+   */
+  continueAfterTs?: number;
+}
+
+/** Whether two channels' init data declare the same codec configuration (a player can go on). */
+export function sameCodecs(a: Uint8Array, b: Uint8Array): boolean {
+  const configs = (init: Uint8Array) => {
+    try {
+      const tags = parseFlv(init);
+      const avc = tags.find(isAvcSequenceHeader)?.data;
+      const aac = tags.find(isAacSequenceHeader)?.data;
+      return { avc, aac };
+    } catch {
+      return null;
+    }
+  };
+  const x = configs(a);
+  const y = configs(b);
+  const same = (p?: Uint8Array, q?: Uint8Array) =>
+    p === undefined || q === undefined ? p === q : Buffer.from(p).equals(Buffer.from(q));
+  return x !== null && y !== null && x.avc !== undefined && same(x.avc, y.avc) && same(x.aac, y.aac);
 }
 
 /** A fetch in flight is waited for this many gap timeouts before the stream skips it. */
@@ -104,6 +132,26 @@ export class GatewayStream {
 
   get isStarted(): boolean {
     return this.started;
+  }
+
+  /** The init version last written (the codec configuration the player has). */
+  get writtenInitVersion(): number | null {
+    return this.initVersion;
+  }
+
+  /**
+   * Stops feeding the sink without ending it (it goes on with another channel); returns the
+   * timestamp of the last tag written, or null when nothing was.
+   */
+  detach(): number | null {
+    if (!this.closed) {
+      this.closed = true;
+      clearInterval(this.timer);
+      this.unsubscribeCache();
+      this.unsubscribeSession();
+      this.cache.setReaderPosition(this.opts.readerId, null);
+    }
+    return this.lastTs;
   }
 
   close(): void {
@@ -163,7 +211,9 @@ export class GatewayStream {
     const init = this.session.init(version);
     if (!init) return false;
     const tags = parseFlv(init).map((t) => ({ ...t, timestamp: ts }));
-    if (!this.started) this.write(init.subarray(0, FLV_HEADER_SIZE + PREV_TAG_SIZE));
+    if (!this.started && this.opts.continueAfterTs === undefined) {
+      this.write(init.subarray(0, FLV_HEADER_SIZE + PREV_TAG_SIZE));
+    }
     this.write(encodeTags(tags));
     this.initVersion = version;
     return true;
@@ -172,8 +222,15 @@ export class GatewayStream {
   /** Timestamp of the last tag written (for the size of a skip). */
   private lastTs: number | null = null;
 
+  /** Added to every timestamp written (a spliced stream); 0 otherwise. */
+  private tsOffset = 0;
+
   private write(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    // The FLV header (no tag) is never shifted; tags after a splice are.
+    if (this.tsOffset !== 0 && !(bytes[0] === 0x46 && bytes[1] === 0x4c && bytes[2] === 0x56)) {
+      bytes = shiftTimestamps(bytes, this.tsOffset);
+    }
     this.lastTs = lastTagTs(bytes, bytes.length) ?? this.lastTs;
     this.sink.write(bytes);
     this.bytesWritten += bytes.length;
@@ -194,6 +251,7 @@ export class GatewayStream {
     if (this.started) return this.pumpData();
     const k = this.startPoint();
     if (!k) return;
+    if (this.opts.continueAfterTs !== undefined) this.tsOffset = this.opts.continueAfterTs - k.ts;
     this.jumpTo(k);
     if (this.initVersion === null) return;
     this.started = true;
@@ -234,7 +292,8 @@ export class GatewayStream {
     const k = this.keyframes(this.seq + 1, false).next().value;
     if (!k) return;
     this.skips++;
-    if (this.lastTs !== null && k.ts > this.lastTs) this.opts.onSkip?.(k.ts - this.lastTs);
+    const at = k.ts + this.tsOffset;
+    if (this.lastTs !== null && at > this.lastTs) this.opts.onSkip?.(at - this.lastTs);
     this.log.warn('gateway skipped to the next keyframe', {
       reader: this.opts.readerId,
       from: this.seq,

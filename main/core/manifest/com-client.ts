@@ -32,7 +32,11 @@ export interface ChannelInfo {
 export class ComClient {
   readonly base: string;
 
-  constructor(serverUrl: string) {
+  /** `seedSecret`: a seed server's bearer token for a seed ticket (SWARMCAST_SEED_SECRET). */
+  constructor(
+    serverUrl: string,
+    private readonly seedSecret?: string,
+  ) {
     this.base = serverUrl.replace(/\/+$/, '');
   }
 
@@ -46,7 +50,9 @@ export class ComClient {
   /** Asks the COM service for a channel: CDN base URL, key, manifest, tracker and sub-room. */
   async channelInfo(channel: string, hints: SubRoomHints = {}, signal?: AbortSignal): Promise<ChannelInfo> {
     const sent = Date.now();
-    const body = await readJson(await request(this.base + channelInfoPath(channel, hints), signal));
+    const auth: Record<string, string> =
+      hints.role === 'seed' && this.seedSecret ? { authorization: `Bearer ${this.seedSecret}` } : {};
+    const body = await readJson(await request(this.base + channelInfoPath(channel, hints), signal, auth));
     const received = Date.now();
     const info = channelInfoSchema.safeParse(body);
     if (!info.success) {

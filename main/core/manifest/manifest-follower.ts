@@ -30,6 +30,8 @@ export interface FollowerOptions {
   /** Origin keys pinned per server (trust on first use); none = trust what the COM says. */
   pins?: KeyPins;
   hints?: SubRoomHints;
+  /** A seed server's bearer token for its seed ticket. */
+  seedSecret?: string;
   log: CoreLog;
   /** First retry delay after an error; doubles up to 10 s. */
   retryBaseMs?: number;
@@ -58,7 +60,7 @@ export class ManifestFollower {
     private readonly opts: FollowerOptions,
     private readonly events: FollowerEvents,
   ) {
-    this.com = new ComClient(opts.serverUrl);
+    this.com = new ComClient(opts.serverUrl, opts.seedSecret);
     void this.run();
   }
 

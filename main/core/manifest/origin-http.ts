@@ -17,10 +17,14 @@ export class OriginError extends Error {
 const MAX_JSON_BYTES = 1024 * 1024;
 
 /** GET `url`; rejects with OriginError on a network failure or a status other than 2xx. */
-export async function request(url: string, signal?: AbortSignal): Promise<Response> {
+export async function request(
+  url: string,
+  signal?: AbortSignal,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { accept: '*/*' } });
+    res = await fetch(url, { signal, headers: { accept: '*/*', ...headers } });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new OriginError(

@@ -50,6 +50,8 @@ const REJUMP_MIN_S = 0.4;
 const BURST_SLACK_S = 0.1;
 /** A burst longer than the target by at most this share of it is played from its start (no jump). */
 const KEEP_BURST_SHARE = 0.3;
+/** After a channel switch, this much of the new channel buffered is enough to show it. */
+const SPLICE_READY_S = 0.15;
 /** The longest wait for a burst of known size to be buffered before jumping anyway. */
 const MAX_BURST_WAIT_MS = 1000;
 /** Buffered data this close to live (by the timeline) is the end of the start-up burst. */
@@ -73,7 +75,7 @@ export class PlayerController {
   private playRequested = false;
   private firstFrameAt: number | null = null;
   private rvfcArmed = false;
-  private readonly stalls = new StallCounter();
+  private stalls = new StallCounter();
   private progressTime = -1;
   private progressAt = 0;
 
@@ -81,7 +83,7 @@ export class PlayerController {
     private readonly video: HTMLVideoElement,
     private readonly url: string,
     /** performance.now() of the click (or open call) that started this, for ttff. */
-    private readonly t0: number,
+    private t0: number,
     private readonly hooks: ControllerHooks,
   ) {}
 
@@ -126,6 +128,39 @@ export class PlayerController {
     player.off(PlayerEvents.LOADING_COMPLETE, this.onLoadingComplete);
     destroyLivePlayer(player);
     this.video.playbackRate = 1;
+  }
+
+  /**
+   * The core switched this stream to another channel, whose data follows the old one's from
+   * media time `atS`: once it is buffered, show it (a seek inside the buffer, no new
+   * MediaSource) and measure the time to its first frame from `t0`.
+   */
+  spliceAt(atS: number, t0: number): void {
+    if (this.destroyed) return;
+    this.t0 = t0;
+    this.firstFrameAt = null;
+    this.jumpTarget = atS;
+    // Stalls are counted per channel: the new one starts with none.
+    this.stalls = new StallCounter();
+    this.progressAt = performance.now();
+    if (this.startupTimer) clearInterval(this.startupTimer);
+    const started = performance.now();
+    this.startupTimer = setInterval(() => {
+      if (this.destroyed || this.firstFrameAt !== null) return;
+      const r = lastRange(this.video.buffered);
+      if (!r || r.end < atS + SPLICE_READY_S) {
+        if (performance.now() - started > START_TIMEOUT_MS)
+          this.fail('broken', 'The next channel did not start.');
+        return;
+      }
+      if (this.startupTimer) clearInterval(this.startupTimer);
+      this.startupTimer = null;
+      this.video.currentTime = Math.max(r.start, atS + 0.01);
+      mark('jump');
+      if (this.video.paused)
+        playWithMutedFallback(this.video, () => this.destroyed || this.hooks.onMutedByBrowser());
+      this.armFirstFrame();
+    }, STARTUP_POLL_MS);
   }
 
   /** Runs live sync now (e.g. right after the user resumes from pause). */

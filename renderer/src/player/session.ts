@@ -89,7 +89,47 @@ class PlaybackSession {
    */
   zap(step: 1 | -1, t0 = performance.now()): void {
     const next = neighbour(this.channel, step);
-    if (next !== null && next !== this.channel) this.play(next, t0);
+    if (next === null || next === this.channel) return;
+    const controller = this.controller;
+    const id = this.sessionId;
+    if (controller?.hasFirstFrame && id !== null && usePlayerStore.getState().phase === 'playing') {
+      void this.splice(next, id, controller, t0);
+    } else {
+      this.play(next, t0);
+    }
+  }
+
+  /**
+   * Switch on the same player: the core feeds the session's stream from the next channel when
+   * the codecs allow (the old picture stays until the new one shows); otherwise a new session.
+   */
+  private async splice(next: string, id: string, controller: PlayerController, t0: number): Promise<void> {
+    const gen = ++this.gen;
+    this.clearRetry();
+    this.channel = next;
+    let answer: { spliced: boolean; switchAtS: number | null };
+    try {
+      answer = await getApi().invoke('player.switch', { sessionId: id, channel: next });
+    } catch {
+      answer = { spliced: false, switchAtS: null };
+    }
+    if (gen !== this.gen) return;
+    if (!answer.spliced || answer.switchAtS === null || this.controller !== controller) {
+      this.play(next, t0);
+      return;
+    }
+    this.timelines.delete(id);
+    this.firstFrameAt = null;
+    this.retryDelayMs = RETRY_MIN_MS;
+    clearHistory();
+    usePlayerStore.setState({
+      ...freshMeasurements,
+      channel: next,
+      sessionId: id,
+      phase: 'opening',
+      message: null,
+    });
+    controller.spliceAt(answer.switchAtS, t0);
   }
 
   /** Stops playback and forgets the channel (no retries). */
