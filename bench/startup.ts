@@ -21,6 +21,13 @@
  * clock. The renderer's own figure (state().latencyS, from the core's timeline and its clock
  * offset estimate) is reported beside it as renderer_latency_*.
  *
+ * (c) Default mode (normal, P2P on), bench/zap-runs.ts: a cold click (normal_ttff), a click after
+ *     a 500 ms hover that pre-joins the channel (prejoined_ttff), and Page Down zaps while a
+ *     channel plays (zap_ms; the renderer's own figure beside it), through three live channels
+ *     (the demo and the demo clip pushed by ffmpeg twice); against the baseline page switching
+ *     mpegts.js to the next plain HTTP-FLV URL (baseline_zap_ms). Ratios to the baseline are in
+ *     the summary.
+ *
  * One JSON line per run, then the summary line (also in bench/results/startup.json).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -343,7 +350,13 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
 
     const results: Array<{ swarmcast: RunResult; baseline: RunResult }> = [];
-    const normal: Array<{ cold: number; prejoined: number; zaps: number[]; baselineZaps: number[] }> = [];
+    const normal: Array<{
+      cold: number;
+      prejoined: number;
+      zaps: number[];
+      rendererZaps: number[];
+      baselineZaps: number[];
+    }> = [];
     const flvUrls = ZAP_CHANNELS.map((id) => `${serverUrl}/live/${id}.flv`);
     await until(
       async () => {
@@ -364,12 +377,19 @@ async function main(): Promise<void> {
       );
       const n = await attempt(`run ${run} normal mode`, () => runNormalOnce(serverUrl, ZAP_CHANNELS));
       const bz = await attempt(`run ${run} baseline zaps`, () => runBaselineZaps(baseline.url, flvUrls));
-      normal.push({ cold: n.coldTtffMs, prejoined: n.prejoinedTtffMs, zaps: n.zapMs, baselineZaps: bz });
+      normal.push({
+        cold: n.coldTtffMs,
+        prejoined: n.prejoinedTtffMs,
+        zaps: n.zapMs,
+        rendererZaps: n.rendererZapMs,
+        baselineZaps: bz,
+      });
       printLine({
         run,
         normal_ttff_ms: r(n.coldTtffMs, 1),
         prejoined_ttff_ms: r(n.prejoinedTtffMs, 1),
         zap_ms: n.zapMs.map((x) => r(x, 1)),
+        renderer_zap_ms: n.rendererZapMs.map((x) => r(x, 1)),
         baseline_zap_ms: bz.map((x) => r(x, 1)),
       });
       results.push({ swarmcast, baseline: base });
@@ -420,6 +440,7 @@ async function main(): Promise<void> {
       zaps_per_run: ZAPS_PER_RUN,
       zap_ms_median: r(stats(normal.flatMap((x) => x.zaps)).median, 1),
       zap_ms_p90: r(stats(normal.flatMap((x) => x.zaps)).p90, 1),
+      renderer_zap_ms_median: r(stats(normal.flatMap((x) => x.rendererZaps)).median, 1),
       baseline_zap_ms_median: r(stats(normal.flatMap((x) => x.baselineZaps)).median, 1),
       baseline_zap_ms_p90: r(stats(normal.flatMap((x) => x.baselineZaps)).p90, 1),
       prejoined_vs_baseline_ttff: ratio(stats(normal.map((x) => x.prejoined)).median, bTtff.median),

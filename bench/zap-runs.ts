@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { DEFAULT_SETTINGS } from '../common/ipc-contract';
-import { launchChromium, openViewer, startWeb } from '../test/support/browser';
+import { launchChromium, openViewer, playerState, startWeb } from '../test/support/browser';
 import { DEMO_FLV } from '../test/support/helpers';
 
 /** Zaps per run (each after a couple of seconds of watching). */
@@ -74,6 +74,8 @@ export interface NormalRun {
   coldTtffMs: number;
   prejoinedTtffMs: number;
   zapMs: number[];
+  /** The renderer's own time to first frame for each zap (state().ttffMs), beside the page's. */
+  rendererZapMs: number[];
 }
 
 const NORMAL = { ...DEFAULT_SETTINGS };
@@ -86,6 +88,7 @@ export async function runNormalOnce(serverUrl: string, channels: readonly string
     return measured(page);
   });
   let zapMs: number[] = [];
+  const rendererZapMs: number[] = [];
   const prejoinedTtffMs = await oneBrowser(serverUrl, async (page) => {
     const row = page.getByTestId(`channel-${channels[0]}`);
     await row.hover();
@@ -101,10 +104,12 @@ export async function runNormalOnce(serverUrl: string, channels: readonly string
       await arm(page);
       await page.keyboard.press('PageDown');
       zapMs.push(await measured(page));
+      const state = (await playerState(page)) as { ttffMs: number | null; phase: string };
+      if (state.phase === 'playing' && state.ttffMs !== null) rendererZapMs.push(state.ttffMs);
     }
     return ttff;
   });
-  return { coldTtffMs, prejoinedTtffMs, zapMs };
+  return { coldTtffMs, prejoinedTtffMs, zapMs, rendererZapMs };
 }
 
 async function oneBrowser(serverUrl: string, fn: (page: Page) => Promise<number>): Promise<number> {

@@ -51,7 +51,7 @@ const BURST_SLACK_S = 0.1;
 /** A burst longer than the target by at most this share of it is played from its start (no jump). */
 const KEEP_BURST_SHARE = 0.3;
 /** After a channel switch, this much of the new channel buffered is enough to show it. */
-const SPLICE_READY_S = 0.15;
+const SPLICE_READY_S = 0.05;
 /** The longest wait for a burst of known size to be buffered before jumping anyway. */
 const MAX_BURST_WAIT_MS = 1000;
 /** Buffered data this close to live (by the timeline) is the end of the start-up burst. */

@@ -118,7 +118,10 @@ class PlaybackSession {
       this.play(next, t0);
       return;
     }
-    this.timelines.delete(id);
+    // Until the new channel's timeline comes: no anchors (no latency figure) but the same
+    // live-sync thresholds, or live sync would apply the low-latency defaults to a 4 s buffer.
+    const old = this.timelines.get(id);
+    if (old) this.timelines.set(id, { ...old, anchors: [], burstEndTs: null });
     this.firstFrameAt = null;
     this.retryDelayMs = RETRY_MIN_MS;
     clearHistory();
