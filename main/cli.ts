@@ -8,13 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SETTINGS } from '../common/ipc-contract';
 import type { CoreLog } from '../common/logger';
 import { createLogger, type Logger } from '../server/log';
 import { packagePath } from '../server/package-path';
 import { MemorySegmentCache } from './core/cache/segment-cache';
 import { ChannelSession } from './core/channel-session';
-import { HeadlessPlayer } from './core/player/headless-player';
+import { startHeadlessSession } from './core/player/headless-session';
 import { startViewerCore } from './core/viewer-core';
 import { startSwarm } from './p2p/swarm';
 
@@ -91,24 +90,9 @@ async function peer(argv: string[]): Promise<void> {
     downloadCapKbps: kbps('download-cap', values['download-cap']),
   });
   const channel = values.channel;
-  const opened = core.openPlayer(channel);
+  const session = startHeadlessSession(core, channel);
+  const player = session.player;
   const started = Date.now();
-  const player = new HeadlessPlayer(
-    opened.streamUrl,
-    () => {
-      const p = core.player(opened.sessionId);
-      if (!p) return null;
-      return {
-        firstTs: p.firstTs,
-        anchors: () => p.session.anchors(),
-        clockOffsetMs: p.session.clockOffsetMs,
-      };
-    },
-    () => {
-      const p = core.player(opened.sessionId);
-      return p ? core.liveSyncOf(p.session) : DEFAULT_SETTINGS.liveSync;
-    },
-  );
   const line = () => {
     const s = core.currentStats();
     const p = player.stats();
@@ -136,29 +120,12 @@ async function peer(argv: string[]): Promise<void> {
       })}\n`,
     );
   };
-  // The player's own figures feed the core's quality reports, as the renderer's player does.
-  const report = () => {
-    const p = player.stats();
-    core
-      .invoke('player.report', {
-        sessionId: opened.sessionId,
-        ttffMs: p.ttffMs,
-        latencyS: p.latencyS === null ? null : Math.min(3600, Math.max(-60, p.latencyS)),
-        bufferS: Math.min(3600, Math.max(0, p.bufferS)),
-        stalls: p.stalls,
-        stallSeconds: p.stallSeconds,
-      })
-      .catch((err: unknown) => log.debug({ err: String(err) }, 'player report refused'));
-  };
-  const timer = setInterval(() => {
-    line();
-    report();
-  }, 1000);
+  const timer = setInterval(line, 1000);
   const stop = async () => {
     clearInterval(timer);
-    report();
+    session.report();
     line();
-    player.stop();
+    session.stop();
     await core.close();
     await rm(dataDir, { recursive: true, force: true });
   };

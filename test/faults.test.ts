@@ -9,7 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HeadlessPlayer } from '../main/core/player/headless-player';
+import type { HeadlessPlayer } from '../main/core/player/headless-player';
+import { startHeadlessSession } from '../main/core/player/headless-session';
 import { type Core, startViewerCore } from '../main/core/viewer-core';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
@@ -32,28 +33,14 @@ async function viewer(serverUrl: string): Promise<Viewer> {
     serverUrl,
     log: memoryLog(),
   });
-  const opened = core.openPlayer('demo');
-  const player = new HeadlessPlayer(
-    opened.streamUrl,
-    () => {
-      const p = core.player(opened.sessionId);
-      return p
-        ? { firstTs: p.firstTs, anchors: () => p.session.anchors(), clockOffsetMs: p.session.clockOffsetMs }
-        : null;
-    },
-    () => {
-      const p = core.player(opened.sessionId);
-      return p
-        ? core.liveSyncOf(p.session)
-        : { targetLatencyS: 4, speedUpAboveS: 5.5, catchUpRate: 1.15, seekAboveS: 10 };
-    },
-  );
+  const session = startHeadlessSession(core, 'demo');
+  const player = session.player;
   return {
     core,
     player,
     stats: () => player.stats(),
     async close() {
-      player.stop();
+      session.stop();
       await core.close();
     },
   };

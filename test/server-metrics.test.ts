@@ -10,7 +10,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadlessPlayer } from '../main/core/player/headless-player';
+import { type HeadlessSession, startHeadlessSession } from '../main/core/player/headless-session';
 import type { Core } from '../main/core/viewer-core';
 import { startViewerCore } from '../main/core/viewer-core';
 import { silentLogger } from '../server/log';
@@ -46,8 +46,7 @@ function value(s: Samples, name: string, labels: Record<string, string> = {}): n
 
 interface Viewer {
   core: Core;
-  player: HeadlessPlayer;
-  timer: NodeJS.Timeout;
+  session: HeadlessSession;
 }
 
 async function viewer(serverUrl: string): Promise<Viewer> {
@@ -59,34 +58,8 @@ async function viewer(serverUrl: string): Promise<Viewer> {
     log: memoryLog(),
     reports: { periodMs: 1000, intervalMs: 200 },
   });
-  const opened = core.openPlayer('demo');
-  const player = new HeadlessPlayer(
-    opened.streamUrl,
-    () => {
-      const p = core.player(opened.sessionId);
-      return p
-        ? { firstTs: p.firstTs, anchors: () => p.session.anchors(), clockOffsetMs: p.session.clockOffsetMs }
-        : null;
-    },
-    () => {
-      const p = core.player(opened.sessionId)!;
-      return core.liveSyncOf(p.session);
-    },
-  );
-  const timer = setInterval(() => {
-    const s = player.stats();
-    void core
-      .invoke('player.report', {
-        sessionId: opened.sessionId,
-        ttffMs: s.ttffMs,
-        latencyS: s.latencyS === null ? null : Math.max(0, s.latencyS),
-        bufferS: Math.max(0, s.bufferS),
-        stalls: s.stalls,
-        stallSeconds: s.stallSeconds,
-      })
-      .catch(() => undefined);
-  }, 250);
-  return { core, player, timer };
+  const session = startHeadlessSession(core, 'demo', 250);
+  return { core, session };
 }
 
 const NAMES = [
@@ -147,8 +120,7 @@ describe.skipIf(!hasParser)('server metrics while a small swarm plays', () => {
 
   afterAll(async () => {
     for (const v of viewers) {
-      clearInterval(v.timer);
-      v.player.stop();
+      v.session.stop();
       await v.core.close();
     }
     await server?.close();

@@ -1,0 +1,59 @@
+/**
+ * A player session played by the headless player: opens `channel` on the core, reads its
+ * gateway stream at real time, and feeds the player's figures back as 'player.report' (as the
+ * renderer's player does), so quality reports carry start-up, stalls and latency. Used by
+ * `swarmcast peer` and by tests that need real viewers in one process.
+ */
+import { DEFAULT_SETTINGS } from '../../../common/ipc-contract';
+import type { Core } from '../viewer-core';
+import { HeadlessPlayer } from './headless-player';
+
+export interface HeadlessSession {
+  sessionId: string;
+  player: HeadlessPlayer;
+  /** Sends the player's figures to the core now. */
+  report(): void;
+  /** Stops reporting and the player (the core session is the caller's to close). */
+  stop(): void;
+}
+
+export function startHeadlessSession(core: Core, channel: string, reportEveryMs = 1000): HeadlessSession {
+  const opened = core.openPlayer(channel);
+  const player = new HeadlessPlayer(
+    opened.streamUrl,
+    () => {
+      const p = core.player(opened.sessionId);
+      return p
+        ? { firstTs: p.firstTs, anchors: () => p.session.anchors(), clockOffsetMs: p.session.clockOffsetMs }
+        : null;
+    },
+    () => {
+      const p = core.player(opened.sessionId);
+      return p ? core.liveSyncOf(p.session) : DEFAULT_SETTINGS.liveSync;
+    },
+  );
+  const report = () => {
+    const s = player.stats();
+    core
+      .invoke('player.report', {
+        sessionId: opened.sessionId,
+        ttffMs: s.ttffMs,
+        latencyS: s.latencyS === null ? null : Math.min(3600, Math.max(-60, s.latencyS)),
+        bufferS: Math.min(3600, Math.max(0, s.bufferS)),
+        stalls: s.stalls,
+        stallSeconds: s.stallSeconds,
+      })
+      .catch(() => undefined);
+  };
+  const timer = setInterval(report, reportEveryMs);
+  timer.unref();
+  return {
+    sessionId: opened.sessionId,
+    player,
+    report,
+    stop() {
+      clearInterval(timer);
+      player.stop();
+    },
+  };
+}
