@@ -34,7 +34,7 @@ export interface RegistryOptions {
   /** The full cache budget (bytes) and the P2P switch, from the settings. */
   cacheBudget(): number;
   p2pEnabled(): boolean;
-  /** Called before a channel's session closes (last report, previews on it). */
+  /** Called before a channel's session closes (previews on it). */
   dropping(j: JoinedChannel): void;
   warmTtlMs?: number;
   log: CoreLog;

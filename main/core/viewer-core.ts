@@ -86,7 +86,6 @@ export class Core implements ViewerCore {
       p2pEnabled: () => this.settings.get().p2pEnabled,
       dropping: (j) => {
         if (this.preview?.channel === j.session.channel) this.preview.stream.close();
-        this.fileReport(j);
       },
       warmTtlMs: opts.warmTtlMs,
       log: opts.log,
@@ -131,9 +130,13 @@ export class Core implements ViewerCore {
     for (const j of this.channels.values()) this.fileReport(j);
   }
 
-  private fileReport(j: JoinedChannel): void {
-    if (!this.settings.get().qualityReports) return;
-    let latest: PlayerReport | null = null;
+  /**
+   * A played channel's report for the period just ended. Pre-joined channels nobody plays are
+   * not viewers and file none; a player's last period is filed as it leaves (`leaving`).
+   */
+  private fileReport(j: JoinedChannel, leaving?: PlayerSession): void {
+    if (!this.settings.get().qualityReports || (j.players === 0 && !leaving)) return;
+    let latest: PlayerReport | null = leaving?.report ?? null;
     for (const p of this.players.values()) if (p.joined === j && p.report) latest = p.report;
     const report = j.reporter.sample(latest);
     if (report) this.reports.add(j.session.logServers, report);
@@ -321,8 +324,9 @@ export class Core implements ViewerCore {
     return { sessionId: id, channel, streamUrl: `${this.gateway.baseUrl}stream/${id}.flv` };
   }
 
-  /** A player lets go of its channel (closed, or switched away). */
+  /** A player lets go of its channel (closed, or switched away), filing its last report. */
   private release(p: PlayerSession): void {
+    this.fileReport(p.joined, p);
     p.unsubscribe();
     this.channels.detach(p.joined);
   }
