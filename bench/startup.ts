@@ -117,7 +117,7 @@ const BASELINE_HTML = `<!doctype html>
 <script>
 window.startBaseline = (url) => {
   const v = document.getElementById('v');
-  window.__startup.t0 = performance.now();
+  if (window.__startup) window.__startup.t0 = performance.now();
   // mpegts.js defaults (stash buffer on, lazy load on, …) plus what a live viewer turns on.
   const player = mpegts.createPlayer({ type: 'flv', isLive: true, url }, { liveBufferLatencyChasing: true });
   player.attachMediaElement(v);

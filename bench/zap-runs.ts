@@ -125,20 +125,12 @@ async function oneBrowser(serverUrl: string, fn: (page: Page) => Promise<number>
   }
 }
 
-/** The baseline page's zap: destroy the mpegts.js player, create one on the next URL, play. */
+/** The baseline page's zap: destroy the mpegts.js player, then start one on the next URL as at first. */
 export const BASELINE_ZAP_SCRIPT = `
 window.startBaselineZap = (url) => {
-  const v = document.getElementById('v');
-  if (window.__baselinePlayer) {
-    const old = window.__baselinePlayer;
-    old.pause(); old.unload(); old.detachMediaElement(); old.destroy();
-  }
-  const player = mpegts.createPlayer({ type: 'flv', isLive: true, url }, { liveBufferLatencyChasing: true });
-  player.attachMediaElement(v);
-  player.load();
-  const p = player.play();
-  if (p && p.catch) p.catch(() => {});
-  window.__baselinePlayer = player;
+  const old = window.__baselinePlayer;
+  if (old) { old.pause(); old.unload(); old.detachMediaElement(); old.destroy(); }
+  window.startBaseline(url);
 };`;
 
 /** Baseline zaps: play the first channel, then ZAPS_PER_RUN times switch to the next one. */

@@ -72,7 +72,9 @@ async function server(opts: { httpPort?: number; dataDir?: string } = {}): Promi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const playing = (v: Viewer) => v.stats().ttffMs !== null;
 
-describe('faults', () => {
+// Real-time playback beside other test files on two cores: a run that lost the CPU long
+// enough to stall is tried once more; the assertions stay as they are.
+describe('faults', { retry: 1 }, () => {
   it('keeps playing when the tracker goes away', async () => {
     const s = await server();
     for (let i = 0; i < 2; i++) viewers.push(await viewer(s.httpUrl));

@@ -101,7 +101,12 @@ afterAll(async () => {
 });
 
 describe('swarm on loopback', () => {
-  it('viewers play without stalls, mostly from each other; vanishing and corrupting peers are survived', async () => {
+  // Real-time playback of five processes on two cores beside other test files: a run that
+  // lost the CPU long enough to stall is tried once more; the assertions stay as they are.
+  it('viewers play without stalls, mostly from each other; vanishing and corrupting peers are survived', {
+    retry: 1,
+    timeout: 90_000,
+  }, async () => {
     const hostile = hostileViewer(server.httpUrl);
     const honest = await startViewerCore({
       dataDir: await mkdtemp(join(tmpdir(), 'swarmcast-honest-')),
@@ -167,5 +172,5 @@ describe('swarm on loopback', () => {
       hostile.session.close();
       await honest.close();
     }
-  }, 90_000);
+  });
 });
