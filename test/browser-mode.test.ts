@@ -126,7 +126,11 @@ describe('renderer in headless Chromium (browser mode)', () => {
       .toMatch(/^\d[\d,.k]* watching/);
   }, 40_000);
 
-  it('holds latency in its band for 30 s (low-latency mode, P2P off)', async () => {
+  // Real-time in Chromium beside other test files: retried once when a run lost the CPU.
+  it('holds latency in its band for 30 s (low-latency mode, P2P off)', {
+    retry: 1,
+    timeout: 60_000,
+  }, async () => {
     let s = await playerState(page);
     if (s.phase !== 'playing' || s.channel !== 'demo') s = await playDemo();
     const stallsBefore = s.stalls;
@@ -175,7 +179,7 @@ describe('renderer in headless Chromium (browser mode)', () => {
     expect(last.stalls).toBe(0);
     expect(last.stallSeconds).toBe(0);
     expect(last.playing).toBe(true);
-  }, 60_000);
+  });
 
   it('shows a clear message for an offline channel, not a black box', async () => {
     await playOffline();

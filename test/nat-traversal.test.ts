@@ -210,8 +210,11 @@ function expectPlayedWell(name: string, last: Record<string, unknown>, report: s
   expect(Number(last.t), msg).toBeGreaterThanOrEqual(WATCH_S - 1);
 }
 
+// Timing on shaped links beside other test files on two cores: a run that lost the CPU is
+// tried once more; the assertions stay as they are.
 describe.skipIf(unavailable !== null)(
   `NAT traversal between viewers in network namespaces${unavailable ? ` (skipped: ${unavailable})` : ''}`,
+  { retry: 1 },
   () => {
     afterEach(async () => {
       await lab?.destroy();

@@ -41,8 +41,11 @@ function tail(cmd: TimedCommand, n = 2000): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Timing on shaped links beside other test files on two cores: a run that lost the CPU is
+// tried once more; the assertions stay as they are.
 describe.skipIf(unavailable !== null)(
   `upload cap on a shaped uplink in network namespaces${unavailable ? ` (skipped: ${unavailable})` : ''}`,
+  { retry: 1 },
   () => {
     afterEach(async () => {
       await lab?.destroy();
