@@ -113,6 +113,10 @@ describe('pre-join', () => {
     );
     await c.invoke('channels.prejoin', { channels: ['demo', 'nope1', 'nope2'] });
     expect(c.joinedChannels()).toHaveLength(3);
+    // A settings change leaves warm channels warm: small cache, no swarm.
+    await c.invoke('settings.set', { cacheMB: 128, p2pEnabled: true });
+    for (const j of c.joinedChannels())
+      expect(j).toMatchObject({ cacheBudget: 16 * 1024 * 1024, hasSwarm: false });
     await c.invoke('channels.prejoin', { channels: [] });
     expect(c.joinedChannels()).toHaveLength(0);
   });

@@ -84,19 +84,24 @@ export class ChannelRegistry {
   /** A player takes the channel (its hold comes from join): full cache and swarm on the first one. */
   attach(j: JoinedChannel): void {
     j.players++;
-    if (j.players !== 1) return;
-    j.cache.setBudget(this.opts.cacheBudget());
-    j.session.setP2pEnabled(this.opts.p2pEnabled());
+    if (j.players === 1) this.fit(j);
+  }
+
+  /**
+   * Gives a channel what its holders call for: a played one the full cache and the P2P switch
+   * as set; a warm one a small cache and no swarm (no peers, no upload).
+   */
+  fit(j: JoinedChannel): void {
+    const played = j.players > 0;
+    j.cache.setBudget(played ? this.opts.cacheBudget() : Math.min(WARM_CACHE_BYTES, this.opts.cacheBudget()));
+    j.session.setP2pEnabled(played && this.opts.p2pEnabled());
   }
 
   /** A player lets go of the channel (and of its hold). */
   detach(j: JoinedChannel): void {
     j.players--;
-    if (j.players === 0 && j.warmUntil !== null) {
-      // Still warm (the next or previous channel now): no peers, no upload, a small cache.
-      j.session.setP2pEnabled(false);
-      j.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.opts.cacheBudget()));
-    }
+    // Still warm (the next or previous channel now): back to a small cache and no swarm.
+    if (j.players === 0 && j.warmUntil !== null) this.fit(j);
     this.leave(j);
   }
 
@@ -117,7 +122,7 @@ export class ChannelRegistry {
       }
       const warm = this.join(channel);
       warm.warmUntil = until;
-      if (warm.players === 0) warm.cache.setBudget(Math.min(WARM_CACHE_BYTES, this.opts.cacheBudget()));
+      if (warm.players === 0) this.fit(warm);
       this.opts.log.info('channel pre-joined', { channel, playing: warm.players > 0 });
     }
     return want;

@@ -273,8 +273,8 @@ export class Core implements ViewerCore {
   /** Applies changed settings to what is running, without a restart. */
   private applySettings(s: Settings): void {
     for (const j of this.channels.values()) {
-      j.cache.setBudget(s.cacheMB * 1024 * 1024);
-      j.session.setP2pEnabled(s.p2pEnabled);
+      // Warm channels keep their small cache and stay without a swarm.
+      this.channels.fit(j);
       j.session.setUploadCap(s.uploadCapKbps);
     }
     // The latency mode and P2P switch change the player's thresholds: send fresh timelines.
