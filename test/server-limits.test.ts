@@ -114,7 +114,8 @@ describe('publishing beyond loopback', () => {
       const clip = new Uint8Array(await readFile(defaultDemoClip()));
       const res = await fetch(`${open.httpUrl}${originPaths.ingest('mychannel')}`, {
         method: 'POST',
-        body: clip.subarray(0, 20_000),
+        // Only the FLV header: refused on the request line, a longer body could meet a closed socket.
+        body: clip.subarray(0, 13),
       });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: string }).error).toMatch(/SWARMCAST_STREAM_KEYS/);
