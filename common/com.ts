@@ -79,7 +79,27 @@ export const channelInfoSchema = z.object({
    * offset from it (the manifest's generatedAt is cached per segment, so it can be a second old).
    */
   serverTime: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
+   * Where a viewer whose tracker went away asks again (POST {ticket}): it keeps its peer id and
+   * gets the tracker its sub-room is on now (another shard when the old one died). Absent from
+   * older servers; the viewer then retries the same tracker.
+   */
+  rejoinUrl: httpUrlSchema.optional(),
 });
+
+/** POST body of a rejoin: the ticket the viewer holds (its peer id, role and last sub-room). */
+export const rejoinRequestSchema = z.object({ ticket: ticketSchema }).strict();
+export type RejoinRequest = z.infer<typeof rejoinRequestSchema>;
+
+/** The answer to a rejoin: where to join now, under the same peer id, with a fresh ticket. */
+export const rejoinAnswerSchema = z.object({
+  tracker: z.object({ url: wsUrlSchema, subRoom: subRoomSchema }),
+  peer: z.object({ id: peerIdSchema, role: roleSchema, ticket: ticketSchema }),
+});
+export type RejoinAnswer = z.infer<typeof rejoinAnswerSchema>;
+
+/** Largest rejoin request body the COM reads. */
+export const MAX_REJOIN_BODY_BYTES = 4096;
 
 export type IceServer = z.infer<typeof iceServerSchema>;
 export type ComChannelInfo = z.infer<typeof channelInfoSchema>;
@@ -92,6 +112,11 @@ export const subRoomHintsSchema = z.object({
   role: roleSchema.optional(),
 });
 export type SubRoomHints = z.infer<typeof subRoomHintsSchema>;
+
+/** Path of the rejoin request (POST) below the COM's base URL. */
+export function rejoinPath(channel: string): string {
+  return `/api/channels/${encodeURIComponent(channel)}/rejoin`;
+}
 
 /** Path and query of the channel-info request. */
 export function channelInfoPath(channel: string, hints: SubRoomHints = {}): string {

@@ -42,8 +42,11 @@ export const settingsSchema = z.object({
   /** Send anonymous quality reports (start-up, stalls, latency, bytes by source) to the channel's log servers. */
   qualityReports: z.boolean(),
   liveSync: liveSyncSchema,
+  /** Interface language: the OS language ('system'), or one chosen in settings. */
+  language: z.enum(['system', 'en', 'zh-CN']),
 });
 export type Settings = z.infer<typeof settingsSchema>;
+export type LatencyMode = Settings['latencyMode'];
 
 export const DEFAULT_SETTINGS: Settings = {
   version: 1,
@@ -55,6 +58,7 @@ export const DEFAULT_SETTINGS: Settings = {
   cacheMB: 96,
   qualityReports: true,
   liveSync: { targetLatencyS: 0.4, speedUpAboveS: 0.9, catchUpRate: 1.15, seekAboveS: 4 },
+  language: 'system',
 };
 
 export const settingsPatchSchema = z
@@ -67,6 +71,7 @@ export const settingsPatchSchema = z
     cacheMB: settingsSchema.shape.cacheMB.optional(),
     qualityReports: settingsSchema.shape.qualityReports.optional(),
     liveSync: liveSyncSchema.partial().optional(),
+    language: settingsSchema.shape.language.optional(),
   })
   .strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
@@ -131,6 +136,16 @@ export type PlayerReport = z.infer<typeof playerReportSchema>;
 
 const empty = z.object({}).strict();
 
+export const serverStatusSchema = z.object({
+  url: z.string().max(2048),
+  reachable: z.boolean(),
+  /** Last check (epoch ms); 0 before the first. */
+  checkedAt: z.number().min(0),
+  /** What failed, in the core's words (shown behind "details"); null when reachable. */
+  error: z.string().max(500).nullable(),
+});
+export type ServerStatus = z.infer<typeof serverStatusSchema>;
+
 export const invokeContract = {
   'app.info': {
     request: empty,
@@ -157,8 +172,51 @@ export const invokeContract = {
     request: z.object({ channels: z.array(channelId).max(MAX_PREJOINED) }).strict(),
     response: z.object({ channels: z.array(z.object({ channel: channelId, previewUrl: z.string().url() })) }),
   },
-  'player.open': {
+  /**
+   * Where a streamer sends their stream on the server in use (for the embedded server, its real
+   * loopback ports) and whether the server asks for a stream key other than the channel name.
+   */
+  'golive.info': {
+    request: empty,
+    response: z.object({
+      serverUrl: z.string(),
+      embeddedServer: z.boolean(),
+      /** rtmp://HOST:PORT/live — OBS "Server"; the stream key goes separately. */
+      rtmpUrl: z.string().max(2048),
+      /** http://HOST:PORT/ingest — FLV push base (append /KEY). */
+      httpIngestUrl: z.string().max(2048),
+      /** The server has its own stream keys: the channel name is not the key. */
+      keysRequired: z.boolean(),
+    }),
+  },
+  /**
+   * A channel's room for its streamer: viewers now (the tracker's count), and from viewers'
+   * quality reports the P2P share over the last minute and the CDN bytes saved so far (null
+   * when the server keeps no reports).
+   */
+  'golive.room': {
     request: z.object({ channel: channelId }).strict(),
+    response: z.object({
+      channel: channelId,
+      live: z.boolean(),
+      viewers: z.number().int().min(0).nullable(),
+      p2pShare: z.number().min(0).max(1).nullable(),
+      cdnBytesSaved: z.number().min(0).nullable(),
+    }),
+  },
+  /** The server's reachability as the core last saw it (also pushed as `server.status`). */
+  'server.status': {
+    request: empty,
+    response: serverStatusSchema,
+  },
+  /** Desktop: open the folder holding the app's log file (browser mode: opened false). */
+  'app.openLogFolder': {
+    request: empty,
+    response: z.object({ opened: z.boolean(), path: z.string().max(4096).nullable() }),
+  },
+  'player.open': {
+    /** latencyMode: this session only (a streamer's own-channel preview), else the setting. */
+    request: z.object({ channel: channelId, latencyMode: z.enum(['normal', 'low']).optional() }).strict(),
     /** streamUrl: the gateway's continuous FLV for this session (loopback, token in the path). */
     response: z.object({ sessionId, channel: channelId, streamUrl: z.string().url() }),
   },
@@ -183,6 +241,9 @@ export const invokeContract = {
 } as const;
 
 export const eventContract = {
+  'server.status': serverStatusSchema,
+  /** A swarmcast:// link asked to open a channel (desktop: from the OS, forwarded to this instance). */
+  'app.openChannel': z.object({ channel: channelId }),
   'session.status': z.object({
     sessionId,
     channel: channelId,

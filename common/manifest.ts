@@ -100,6 +100,7 @@ export const originPaths = {
   httpFlv: (channel: string) => `/live/${channel}.flv`,
   channels: '/api/channels',
   originKey: '/api/origin-key',
+  ingestInfo: '/api/ingest',
   ingest: (streamKey: string) => `/ingest/${streamKey}`,
 } as const;
 
@@ -114,3 +115,12 @@ export const channelSummarySchema = z.object({
   viewers: z.number().int().min(0).max(100_000_000).optional(),
 });
 export type ChannelSummary = z.infer<typeof channelSummarySchema>;
+
+/** GET /api/ingest: where a streamer publishes (the RTMP host is the server's own host). */
+export const ingestInfoSchema = z.object({
+  /** RTMP ingest port (path /live, stream key after it); null when the server takes no RTMP. */
+  rtmpPort: z.number().int().min(1).max(65535).nullable(),
+  /** The server has its own stream keys: the channel name is not a valid key. */
+  keysRequired: z.boolean(),
+});
+export type IngestInfo = z.infer<typeof ingestInfoSchema>;

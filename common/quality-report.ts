@@ -11,6 +11,21 @@ import { channelIdSchema } from './tracker-protocol';
 /** POSTed below each log server's base URL. */
 export const REPORTS_PATH = '/api/reports';
 export const REPORT_VERSION = 1;
+/** GET below a log server's base URL + channel id: the room's summary (roomSummarySchema). */
+export const ROOMS_PATH = '/api/rooms/';
+
+/** A channel's room as the log server sees it from reports (the streamer's Go-live view). */
+export const roomSummarySchema = z.object({
+  channel: channelIdSchema,
+  /** Viewers that reported in the last 30 s. */
+  reportingViewers: z.number().int().min(0),
+  /** Bytes from other viewers / all bytes received, over the last minute; null without reports. */
+  p2pShare: z.number().min(0).max(1).nullable(),
+  /** Bytes viewers got from each other since the log server started. */
+  cdnBytesSaved: z.number().min(0),
+  at: z.number().min(0),
+});
+export type RoomSummary = z.infer<typeof roomSummarySchema>;
 /** A batch's body may not be larger than this (the log server answers 413). */
 export const MAX_REPORT_BATCH_BYTES = 64 * 1024;
 export const MAX_REPORTS_PER_BATCH = 30;

@@ -48,8 +48,11 @@ export const signalDataSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
-/** A join ticket from the COM (base64url payload "." base64url signature). */
-export const MAX_TICKET_CHARS = 512;
+/**
+ * A join ticket from the COM (base64url payload "." base64url signature). Room for the longest
+ * channel, sub-room, ISP and region the ticket may name.
+ */
+export const MAX_TICKET_CHARS = 1024;
 export const ticketSchema = z
   .string()
   .max(MAX_TICKET_CHARS)

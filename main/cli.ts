@@ -15,6 +15,7 @@ import { MemorySegmentCache } from './core/cache/segment-cache';
 import { ChannelSession } from './core/channel-session';
 import { startHeadlessSession } from './core/player/headless-session';
 import { startViewerCore } from './core/viewer-core';
+import { openBrowser, shouldOpenBrowser } from './open-browser';
 import { startSwarm } from './p2p/swarm';
 
 const VERSION = '0.1.0';
@@ -207,13 +208,17 @@ async function web(argv: string[]): Promise<void> {
       server: { type: 'string' },
       data: { type: 'string' },
       renderer: { type: 'string', default: packagePath('out', 'renderer') },
+      'no-open': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: swarmcast web [--server URL] [--data DIR]\n' +
-        '  serves the viewer to a browser on 127.0.0.1; without --server it runs a local demo server\n',
+      'usage: swarmcast web [--server URL] [--data DIR] [--no-open]\n' +
+        '  serves the viewer to a browser on 127.0.0.1; without --server it runs a local demo server\n' +
+        '  prints "Swarmcast is running at URL" and opens the default browser there, unless --no-open\n' +
+        '  or SWARMCAST_NO_OPEN=1 (never when stdout is not a terminal or CI is set); when stdout is\n' +
+        '  not a terminal it first prints a JSON line {"event":"ready","url":…} for scripts\n',
     );
     return;
   }
@@ -221,10 +226,18 @@ async function web(argv: string[]): Promise<void> {
     throw new Error(`no built renderer in ${values.renderer}: run "npm run build" first (npm run web does)`);
   }
   const log = createLogger('swarmcast-web');
+  const serverLog = createLogger('embedded-origin');
+  const terminal = process.stdout.isTTY === true;
+  // On a terminal the address line is the output; the JSON logs show warnings and errors only,
+  // unless SWARMCAST_LOG_LEVEL asks for more.
+  if (terminal && !process.env.SWARMCAST_LOG_LEVEL) {
+    log.level = 'warn';
+    serverLog.level = 'warn';
+  }
   const dataDir = values.data ?? join(homedir(), '.swarmcast', 'web');
   // The server's modules load only when browser mode runs its own demo server.
   const { localServer } = await import('./local-server');
-  const local = localServer({ dataDir, log: createLogger('embedded-origin') });
+  const local = localServer({ dataDir, log: serverLog });
   const core = await startViewerCore({
     dataDir,
     mode: 'web',
@@ -234,8 +247,22 @@ async function web(argv: string[]): Promise<void> {
     rendererDir: values.renderer,
     log: pinoCoreLog(log),
   });
-  process.stdout.write(`${JSON.stringify({ event: 'ready', url: core.gatewayUrl, server: core.server })}\n`);
-  log.info({ url: core.gatewayUrl }, 'open this address in a browser');
+  const url = core.gatewayUrl;
+  // Scripts and tests (stdout not a terminal) read the JSON line; people read the sentence.
+  if (!terminal) process.stdout.write(`${JSON.stringify({ event: 'ready', url, server: core.server })}\n`);
+  process.stdout.write(`Swarmcast is running at ${url} — press Ctrl+C to stop\n`);
+  const decision = shouldOpenBrowser({
+    noOpenFlag: values['no-open'],
+    env: process.env,
+    stdoutIsTty: terminal,
+  });
+  if (decision.open) {
+    openBrowser(url, (message) =>
+      log.warn({ url, error: message }, 'could not open a browser; open the address yourself'),
+    );
+  } else {
+    log.info({ url, reason: decision.reason }, 'not opening a browser');
+  }
   onSignals(async () => {
     await core.close();
     await local.close();

@@ -1,10 +1,11 @@
 /**
  * The `swarmcast` command's subcommands, one entry point for the bundle (out/cli/) and for
  * running from sources: server (origin, COM, tracker, STUN, log server), logs (a log server on
- * its own), peer (headless viewer), seed, and web (browser mode).
+ * its own), tracker (a tracker shard registered in Redis), peer (headless viewer), seed, and
+ * web (browser mode).
  */
 
-export const COMMANDS = ['server', 'logs', 'peer', 'seed', 'web'] as const;
+export const COMMANDS = ['server', 'logs', 'tracker', 'peer', 'seed', 'web'] as const;
 
 export async function run(name: string | undefined, args: string[]): Promise<number> {
   if (name === '--version' || name === '-v') {
@@ -20,6 +21,7 @@ export async function run(name: string | undefined, args: string[]): Promise<num
   // Loaded on demand: a viewer never loads the server's modules (start-up CPU).
   if (name === 'server') await (await import('../server/cli')).main(args);
   else if (name === 'logs') await (await import('../server/logs/cli')).main(args);
+  else if (name === 'tracker') await (await import('../server/tracker/shard-cli')).main(args);
   else await (await import('./cli')).main(args, name);
   return -1;
 }

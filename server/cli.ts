@@ -3,24 +3,17 @@
  * services) in one process. Settings come from flags, SWARMCAST_* environment variables and a
  * config file (server/config.ts); stdout carries only the one JSON `ready` line.
  */
-import { readFileSync, statSync } from 'node:fs';
-import {
-  envName,
-  flagName,
-  type ResolveResult,
-  resolveServerConfig,
-  SETTINGS,
-  toServerOptions,
-} from './config';
+import { envName, flagName, SETTINGS, toServerOptions } from './config';
 import { DEFAULT_DRAIN_MS } from './http-lifecycle';
-import { createLogger, type Logger } from './log';
+import type { Logger } from './log';
+import { startCommand } from './process-config';
 import { startServer } from './run-server';
 
 function usage(): string {
   const rows = SETTINGS.map((s) => {
     const flag = flagName(s);
     const env = s.secret ? `${envName(s.key)}[_FILE]` : envName(s.key);
-    const left = flag ? `${flag}${s.arg ? ` ${s.arg}` : ''}` : '(secret: no flag)';
+    const left = flag ? `${flag}${s.arg ? ` ${s.arg}` : ''}` : s.secret ? '(secret: no flag)' : '(no flag)';
     return `  ${left.padEnd(22)} ${env.padEnd(32)} ${s.key.padEnd(13)} ${s.help}`;
   });
   return [
@@ -38,24 +31,12 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const resolved: ResolveResult = resolveServerConfig({
-    argv,
-    env: process.env,
-    readFile: (path) => readFileSync(path, 'utf8'),
-    fileMode: (path) => statSync(path).mode,
-  });
-  if (resolved.help) {
-    process.stdout.write(`${usage()}\n`);
-    return;
-  }
-  const { config, warnings } = resolved;
-  const log = createLogger('swarmcast-server');
-  // createLogger reads SWARMCAST_LOG_LEVEL itself; the resolved level also honours --log-level and the file.
-  log.level = config.logLevel;
-  for (const warning of warnings) log.warn(warning);
+  const started = startCommand(argv, { usage, logName: 'swarmcast-server' });
+  if (!started) return;
+  const { config, log } = started;
   const server = await startServer(toServerOptions(config, log));
   process.stdout.write(
-    `${JSON.stringify({ event: 'ready', http: server.httpUrl, rtmp: server.rtmpUrl, tracker: server.trackerUrl, httpPort: server.httpPort, rtmpPort: server.rtmpPort, stunPort: server.stunPort })}\n`,
+    `${JSON.stringify({ event: 'ready', http: server.httpUrl, rtmp: server.rtmpUrl, tracker: server.trackerUrl, httpPort: server.httpPort, rtmpPort: server.rtmpPort, stunPort: server.stunPort, publicKey: server.origin.publicKey })}\n`,
   );
   stopOnSignals(log, () => server.close(), config.drainMs);
 }

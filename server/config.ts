@@ -22,8 +22,10 @@ import { z } from 'zod';
 import { httpUrlSchema, MAX_ICE_URLS, MAX_LOG_SERVERS } from '../common/com';
 import { CHANNEL_ID_PATTERN } from '../common/manifest';
 import type { TurnOptions } from './com/com-service';
+import { type PrefixTableConfig, prefixTableSchema } from './geo/prefix-table';
 import type { Logger } from './log';
 import type { ServerOptions } from './run-server';
+import { SHARD_ID_PATTERN } from './shards/redis-keys';
 
 const port = z
   .number()
@@ -64,13 +66,23 @@ export const serverSettingsSchema = z
     seedSecret: nonEmpty,
     drainMs: z.number().int('must be an integer').min(0, 'must be 0 or more (ms)'),
     logLevel: z.enum(LOG_LEVELS),
+    redis: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
+    redisPassword: nonEmpty,
+    geoDbs: z.array(nonEmpty).max(8),
+    ispPrefixes: prefixTableSchema,
+    ticketKey: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{40,200}={0,2}$/, 'must be the server key (SPKI DER in base64)'),
+    ticketKeyFile: nonEmpty,
+    shardId: z.string().regex(SHARD_ID_PATTERN, 'a-z, A-Z, 0-9, _ . - (up to 64)'),
+    shardCapacity: z.number().int('must be an integer').min(1, 'must be at least 1'),
   })
   .partial();
 
 export type ServerSettings = z.infer<typeof serverSettingsSchema>;
 export type SettingKey = keyof ServerSettings;
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'keys';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'keys' | 'json';
 
 export interface SettingInfo {
   key: SettingKey;
@@ -122,6 +134,18 @@ export const SETTINGS: readonly SettingInfo[] = [
   ),
   row('drainMs', 'int', 'drain-ms MS', 'shutdown: time in-flight requests get (default 10000)'),
   row('logLevel', 'string', 'log-level LEVEL', `${LOG_LEVELS.join('|')} (default info)`),
+  row('redis', 'string', 'redis URL', 'Redis shared by COMs and tracker shards (default: none, one process)'),
+  row('redisPassword', 'string', null, 'Redis password (instead of one in the URL)'),
+  row('geoDbs', 'list', 'geo-db FILE', 'MMDB file(s) for viewers’ ISP and region (repeatable)'),
+  {
+    key: 'ispPrefixes',
+    kind: 'json',
+    help: 'CIDR → {isp, region} table (config file; env: JSON)',
+  },
+  row('ticketKey', 'string', 'ticket-key KEY', 'tracker: the server key join tickets are signed with'),
+  row('ticketKeyFile', 'string', 'ticket-key-file FILE', 'tracker: that key from a file (PEM or base64)'),
+  row('shardId', 'string', 'shard-id ID', 'tracker: its id in the registry (default HOST-PORT)'),
+  row('shardCapacity', 'int', 'capacity N', 'tracker: members it is meant to hold (default 20000)'),
 ];
 
 /** Secret flags people will try, and the setting each one would have been. */
@@ -164,6 +188,15 @@ export interface ServerConfig {
   seedSecret?: string;
   drainMs?: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  redis?: string;
+  redisPassword?: string;
+  geoDbs?: string[];
+  ispPrefixes?: PrefixTableConfig;
+  /** `swarmcast tracker` only. */
+  ticketKey?: string;
+  ticketKeyFile?: string;
+  shardId?: string;
+  shardCapacity?: number;
 }
 
 export interface ResolveInput {
@@ -200,6 +233,13 @@ function fromText(kind: Kind, text: string): { value: unknown } | { error: strin
   }
   if (kind === 'list') return { value: splitList(text) };
   if (kind === 'string') return { value: text };
+  if (kind === 'json') {
+    try {
+      return { value: JSON.parse(text) as unknown };
+    } catch {
+      return { error: 'must be JSON' };
+    }
+  }
   const out: Record<string, string> = {};
   // Split at the last "=": keys may end in base64 padding, channel names never hold one.
   for (const pair of splitList(text)) {
@@ -305,7 +345,7 @@ function envLayer(env: ResolveInput['env'], readFile: ResolveInput['readFile'], 
 }
 
 /** Settings holding file paths: relative ones in a config file are relative to that file, not the cwd. */
-const PATH_KEYS: readonly SettingKey[] = ['dataDir', 'demoClip'];
+const PATH_KEYS: readonly SettingKey[] = ['dataDir', 'demoClip', 'ticketKeyFile'];
 
 function fileLayer(
   path: string,
@@ -339,6 +379,7 @@ function fileLayer(
     if (typeof p === 'string' && !isAbsolute(p))
       (values as Record<string, unknown>)[key] = join(dirname(path), p);
   }
+  if (values.geoDbs) values.geoDbs = values.geoDbs.map((p) => (isAbsolute(p) ? p : join(dirname(path), p)));
   const secrets = SETTINGS.filter((s) => s.secret && values[s.key] !== undefined).map((s) => s.key);
   const mode = secrets.length > 0 ? input.fileMode?.(path) : undefined;
   if (mode !== undefined && (mode & 0o077) !== 0) {
@@ -383,6 +424,14 @@ export function resolveServerConfig(input: ResolveInput): ResolveResult {
     seedSecret: s.seedSecret,
     drainMs: s.drainMs,
     logLevel: s.logLevel ?? 'info',
+    redis: s.redis,
+    redisPassword: s.redisPassword,
+    geoDbs: s.geoDbs,
+    ispPrefixes: s.ispPrefixes,
+    ticketKey: s.ticketKey,
+    ticketKeyFile: s.ticketKeyFile,
+    shardId: s.shardId,
+    shardCapacity: s.shardCapacity,
   };
   return { help: false, config, warnings };
 }
@@ -416,6 +465,19 @@ function resolveTurn(s: ServerSettings, problems: string[]): TurnOptions | undef
 
 /** The resolved settings as startServer's options (logLevel is the logger's business). */
 export function toServerOptions(config: ServerConfig, log: Logger): ServerOptions {
-  const { logLevel: _level, ...options } = config;
-  return { ...options, log };
+  const {
+    logLevel: _level,
+    redis,
+    redisPassword,
+    ticketKey: _key,
+    ticketKeyFile: _keyFile,
+    shardId: _id,
+    shardCapacity: _capacity,
+    ...options
+  } = config;
+  return {
+    ...options,
+    redis: redis === undefined ? undefined : { url: redis, password: redisPassword },
+    log,
+  };
 }

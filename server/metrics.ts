@@ -12,6 +12,7 @@ import type { ComService } from './com/com-service';
 import type { Logger } from './log';
 import type { OriginHttpApi } from './origin/http-api';
 import type { Origin } from './origin/origin';
+import type { RedisPlacement } from './shards/redis-placement';
 import type { Tracker } from './tracker/tracker';
 
 export const METRICS_PATH = '/metrics';
@@ -70,11 +71,13 @@ export interface ServerParts {
   api: OriginHttpApi;
   com: ComService;
   tracker: Tracker;
+  /** Sub-rooms on tracker shards through Redis (absent: this process's tracker only). */
+  placement?: RedisPlacement;
 }
 
 /** Origin (ingest, egress), COM (answers, sub-rooms) and tracker (members, joins, signalling). */
 export function registerServerMetrics(registry: Registry, parts: ServerParts): void {
-  const { origin, api, com, tracker } = parts;
+  const { origin, api, com, tracker, placement } = parts;
   const channels = () => [...origin.channels.values()];
   gaugeFrom(
     registry,
@@ -107,6 +110,27 @@ export function registerServerMetrics(registry: Registry, parts: ServerParts): v
     ['channel'],
     () => [...com.requests].map(([channel, n]) => [{ channel }, n]),
   );
+  if (placement) {
+    gaugeFrom(
+      registry,
+      'swarmcast_tracker_shards_live',
+      'Tracker shards registered in Redis and alive',
+      [],
+      () => [[{}, placement.shards.length]],
+    );
+    counterFrom(
+      registry,
+      'swarmcast_sub_rooms_moved_total',
+      'Sub-rooms this COM moved off tracker shards that died',
+      [],
+      () => [[{}, placement.moved]],
+    );
+  }
+  registerTrackerMetrics(registry, tracker);
+}
+
+/** The tracker's members, joins and signalling (a server's embedded tracker, or a shard). */
+export function registerTrackerMetrics(registry: Registry, tracker: Tracker): void {
   gaugeFrom(registry, 'swarmcast_sub_rooms', 'Sub-rooms with members', ['channel'], () =>
     tracker.channelsWithMembers().map((channel) => [{ channel }, tracker.occupancy(channel).size]),
   );

@@ -6,10 +6,13 @@
  */
 
 import { createServer, type Server } from 'node:http';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { IceServer } from '../common/com';
 import { ComService, type TurnOptions } from './com/com-service';
 import { ticketKey } from './com/join-ticket';
+import { openIspLookup } from './geo/isp-lookup';
+import type { PrefixTableConfig } from './geo/prefix-table';
 import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from './http-lifecycle';
 import type { Logger } from './log';
 import { LogServer } from './logs/log-server';
@@ -19,6 +22,8 @@ import { Origin } from './origin/origin';
 import { RtmpIngest } from './origin/rtmp-ingest';
 import { loadOrCreateSigner } from './origin/signing-key';
 import { packagePath } from './package-path';
+import { connectRedis, type RedisSettings, redactedUrl } from './shards/redis-client';
+import { RedisPlacement } from './shards/redis-placement';
 import { type RunningStun, startStun } from './stun/stun-server';
 import { TRACKER_PATH, Tracker } from './tracker/tracker';
 
@@ -78,6 +83,17 @@ export interface ServerOptions {
   trackerUrls?: string[];
   /** Tracker heartbeat period (default 5000 ms). */
   heartbeatMs?: number;
+  /**
+   * Sub-rooms on tracker shards (`swarmcast tracker`) registered in this Redis, shared with other
+   * COM processes. Without it (the default) the embedded tracker serves every sub-room.
+   */
+  redis?: RedisSettings;
+  /** Timing of the shard registry (tests): COM refresh period (default 500 ms). */
+  registryRefreshMs?: number;
+  /** MMDB files for viewers' ISP and region. */
+  geoDbs?: readonly string[];
+  /** CIDR → { isp, region }, looked up before the MMDB files. */
+  ispPrefixes?: PrefixTableConfig;
   log: Logger;
 }
 
@@ -137,11 +153,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     limitLoopback: limits.includeLoopback,
     ticketKey: ticketKey(signer.publicKey),
   });
+  // Set once Redis is connected (below): viewers on the tracker shards count too.
+  let placement: RedisPlacement | undefined;
   const viewerCount = (channel: string) => {
-    let n = 0;
+    let n = placement?.viewers(channel) ?? 0;
     for (const occ of tracker.occupancy(channel).values()) n += occ.viewers;
     return n;
   };
+  // Set once the RTMP ingest listens (below); the Go-live view asks for it.
+  let rtmpPort: number | null = null;
   const api = new OriginHttpApi(origin, {
     blockingTimeoutMs: opts.blockingTimeoutMs,
     ingestIdleMs: opts.ingestIdleMs,
@@ -149,6 +169,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxHeldReloadsPerAddress: limits.heldReloads,
     maxFlvPerAddress: limits.flvStreams,
     limitLoopback: limits.includeLoopback,
+    ingest: () => ({ rtmpPort, keysRequired: (opts.streamKeys?.size ?? 0) > 0 }),
   });
   const registry = createRegistry();
   const logs =
@@ -172,12 +193,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       stun = await startStun({ port: 0, host, log: stunLog });
     }
   }
+  let redis: Redis | null = null;
   const stopEarly = async () => {
+    placement?.close();
+    redis?.disconnect();
     await tracker.close();
     await stun?.close();
   };
   let com: ComService;
   try {
+    const ispLookup = await openIspLookup({
+      prefixes: opts.ispPrefixes,
+      mmdbPaths: opts.geoDbs,
+      log: log.child({ part: 'geo' }),
+    });
+    if (opts.redis) {
+      redis = await connectRedis(opts.redis, log.child({ part: 'redis' }), 'swarmcast-com');
+      placement = new RedisPlacement({
+        redis,
+        log: log.child({ part: 'placement' }),
+        splitThreshold: opts.subRoomSize ?? Number.POSITIVE_INFINITY,
+        refreshMs: opts.registryRefreshMs,
+      });
+      await placement.refresh();
+      log.info(
+        { redis: redactedUrl(opts.redis.url), shards: placement.shards.map((s) => s.id) },
+        'sub-rooms go to tracker shards',
+      );
+    }
     com = new ComService({
       origin,
       signer,
@@ -192,13 +235,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ownLogServer: logs !== null,
       subRoomSize: opts.subRoomSize,
       occupancy: (channel) => tracker.occupancy(channel),
+      placement,
+      ispLookup,
     });
   } catch (err) {
     await stopEarly();
     throw err;
   }
 
-  registerServerMetrics(registry, { origin, api, com, tracker });
+  registerServerMetrics(registry, { origin, api, com, tracker, placement });
   const ready = { http: false, ingest: false, com: true, tracker: true, logs: logs !== null || undefined };
   let draining = false;
   const http = createServer((req, res) => {
@@ -238,7 +283,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   let rtmp: RtmpIngest | null = null;
-  let rtmpPort: number | null = null;
   if (opts.rtmpPort !== null) {
     rtmp = new RtmpIngest(
       (_app, key, source) => origin.resolvePublish(key, source),
@@ -279,6 +323,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await rtmp?.close();
       await tracker.close();
       await drained;
+      placement?.close();
+      await redis?.quit().catch(() => redis?.disconnect());
       origin.close();
       await stun?.close();
       log.info('closed');

@@ -193,6 +193,25 @@ describe('assignSubRoom', () => {
     expect(seen).toEqual(['s0@t0', 's0@t0', 's0@t0', 's1@t1', 's1@t1', 's1@t1', 's2@t0']);
   });
 
+  it('prefers the fullest sub-room with space when hints do not decide (shrinking ones drain)', () => {
+    const room = { subRooms: [sub('s0', 0, 2), sub('s1', 1, 7), sub('s2', 2, 10)], nextTracker: 0 };
+    const r = assignSubRoom(room, {}, { splitThreshold: 10, trackerUrls: T });
+    expect(r.subRoom).toBe('s1');
+    // ISP still comes first: s0 holds the asker's ISP.
+    const withIsp = { ...room, subRooms: [sub('s0', 0, 2, { x: 1 }), sub('s1', 1, 7)] };
+    expect(assignSubRoom(withIsp, { isp: 'x' }, { splitThreshold: 10, trackerUrls: T }).subRoom).toBe('s0');
+  });
+
+  it('sends a rejoining viewer back to its sub-room, even a full one (up to twice the size)', () => {
+    const room = { subRooms: [sub('s0', 0, 3), sub('s1', 1, 1)], nextTracker: 2 };
+    const policy = { splitThreshold: 3, trackerUrls: T };
+    expect(assignSubRoom(room, {}, policy, 's0').subRoom).toBe('s0');
+    expect(assignSubRoom(room, {}, policy).subRoom).toBe('s1');
+    const overfull = { subRooms: [sub('s0', 0, 6), sub('s1', 1, 1)], nextTracker: 2 };
+    expect(assignSubRoom(overfull, {}, policy, 's0').subRoom).toBe('s1');
+    expect(assignSubRoom(room, {}, policy, 'gone').subRoom).toBe('s1');
+  });
+
   it('refuses a policy without trackers or with a bad threshold', () => {
     expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 5, trackerUrls: [] })).toThrow(/no tracker/);
     expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 0, trackerUrls: T })).toThrow(/threshold/);

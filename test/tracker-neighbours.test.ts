@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../common/token-bucket';
 import type { PeerInfo } from '../common/tracker-protocol';
-import { chooseNeighbours, seededRandom } from '../server/tracker/neighbours';
+import {
+  chooseNeighbours,
+  crossIspPlaces,
+  DEFAULT_NEIGHBOUR_OPTIONS,
+  type NeighbourOptions,
+  seededRandom,
+} from '../server/tracker/neighbours';
 
 /** Peer ids: the name, a 'z' and padding to 16 characters, so tables stay readable. */
 const id = (name: string) => `${name}z`.padEnd(16, '0');
@@ -148,6 +154,118 @@ describe('chooseNeighbours', () => {
     const got = chooseNeighbours(me, room, 32, [], () => 0.9999999999999999);
     expect(got).toHaveLength(8);
     expect(chooseNeighbours(me, room, 32, [], () => 1)).toHaveLength(8);
+  });
+});
+
+describe('chooseNeighbours keeps a small share of cross-ISP links', () => {
+  // A room with plenty of both: 12 viewers of the asker's ISP (half in its region), 12 of others.
+  const local = Array.from({ length: 12 }, (_, i) => viewer(`l${i}`, 'ispa', i % 2 ? 'north' : 'south'));
+  const near = Array.from({ length: 6 }, (_, i) => viewer(`n${i}`, 'ispb', 'north')); // other ISP, same region
+  const far = Array.from({ length: 6 }, (_, i) => viewer(`f${i}`, 'ispc', 'south'));
+  const big = [...local, ...near, ...far];
+  const quarter: NeighbourOptions = { crossIspShare: 0.25, crossIspMinWant: 4 };
+  const zero = () => 0;
+  const high = () => 0.99;
+  const crossCount = (peers: PeerInfo[]) =>
+    peers.filter((p) => p.role === 'viewer' && p.isp !== me.isp).length;
+
+  const table: Array<{
+    name: string;
+    want: number;
+    members?: PeerInfo[];
+    asker?: { peerId: string; isp?: string; region?: string };
+    options?: NeighbourOptions;
+    random?: () => number;
+    cross: number;
+    total: number;
+  }> = [
+    { name: 'default: 8 × 0.05 rounds up when the draw is low', want: 8, random: zero, cross: 1, total: 8 },
+    { name: 'default: and down when it is high', want: 8, random: high, cross: 0, total: 8 },
+    { name: 'a quarter of 8 places', want: 8, options: quarter, random: high, cross: 2, total: 8 },
+    { name: 'a small top-up stays local', want: 3, options: quarter, random: zero, cross: 0, total: 3 },
+    {
+      name: 'kept places nobody else can take go back to the ISP',
+      want: 8,
+      members: [...local, near[0]!],
+      options: quarter,
+      cross: 1,
+      total: 8,
+    },
+    {
+      name: 'other ISPs still fill what the ISP cannot',
+      want: 8,
+      members: [...local.slice(0, 3), ...near, ...far],
+      options: quarter,
+      cross: 5,
+      total: 8,
+    },
+    {
+      name: 'with a seed, the share is of the viewer places (7 × 0.25 = 1.75)',
+      want: 8,
+      members: [...big, seed('s1')],
+      options: quarter,
+      random: high,
+      cross: 1,
+      total: 8,
+    },
+    {
+      name: 'share 0: strict locality',
+      want: 8,
+      options: { crossIspShare: 0, crossIspMinWant: 4 },
+      random: zero,
+      cross: 0,
+      total: 8,
+    },
+  ];
+
+  it.each(table)('$name', (row) => {
+    const got = chooseNeighbours(
+      row.asker ?? me,
+      row.members ?? big,
+      row.want,
+      [],
+      row.random ?? seededRandom(11),
+      row.options ?? DEFAULT_NEIGHBOUR_OPTIONS,
+    );
+    expect(got).toHaveLength(row.total);
+    expect(crossCount(got)).toBe(row.cross);
+    expect(new Set(got.map((p) => p.peerId)).size).toBe(got.length);
+  });
+
+  it('kept places go to the same region first, and the order stays by locality', () => {
+    const got = chooseNeighbours(me, big, 8, [], seededRandom(5), { crossIspShare: 0.5, crossIspMinWant: 4 });
+    expect(classes(got).map((c) => c[0])).toEqual(['isp+region', 'region']);
+    expect(crossCount(got)).toBe(4);
+  });
+
+  it('an asker without an ISP hint keeps nothing (every viewer is one class)', () => {
+    const got = chooseNeighbours({ peerId: id('me') }, big, 8, [], zero, quarter);
+    expect(got).toHaveLength(8);
+  });
+
+  it('holds the configured share on average', () => {
+    const random = seededRandom(99);
+    let cross = 0;
+    let places = 0;
+    for (let i = 0; i < 4000; i++) {
+      const got = chooseNeighbours(me, big, 8, [], random);
+      cross += crossCount(got);
+      places += got.length;
+    }
+    expect(cross / places).toBeGreaterThan(0.04);
+    expect(cross / places).toBeLessThan(0.06);
+  });
+
+  it.each([
+    [8, 0.05, 0.39, 1],
+    [8, 0.05, 0.41, 0],
+    [3, 0.5, 0, 0],
+    [4, 0.5, 0.99, 2],
+    [10, 0.25, 0.49, 3],
+    [10, 0.25, 0.51, 2],
+    [8, 2, 0.5, 8],
+  ])('crossIspPlaces(%i places, share %f, draw %f) = %i', (places, share, draw, want) => {
+    expect(crossIspPlaces(places, { crossIspShare: share, crossIspMinWant: 4 }, () => draw)).toBe(want);
   });
 });
 

@@ -76,23 +76,25 @@ describe('ComService with a shared-secret TURN server', () => {
   const com = (turn: TurnOptions, now: () => number) =>
     new ComService({ origin, signer: testSigner, log: silentLogger(), turn, now });
 
-  function answer(service: ComService): IceServer[] {
-    let body = '';
+  /** The answer's ICE servers (the COM may answer after a sub-room placement, so it is awaited). */
+  async function answer(service: ComService): Promise<IceServer[]> {
+    let done: (body: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => {
+      done = resolve;
+    });
     const req = { method: 'GET', url: '/api/channels/demo', headers: { host: '127.0.0.1:8080' }, socket: {} };
     const res = {
       writeHead: () => res,
-      end: (b?: string) => {
-        body = b ?? '';
-      },
+      end: (b?: string) => done(b ?? ''),
     };
     expect(service.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse)).toBe(true);
-    return (JSON.parse(body) as { iceServers: IceServer[] }).iceServers;
+    return (JSON.parse(await ended) as { iceServers: IceServer[] }).iceServers;
   }
 
-  it('mints fresh credentials per answer from the injected clock', () => {
+  it('mints fresh credentials per answer from the injected clock', async () => {
     let now = 1_700_000_000_000;
     const service = com({ urls: ['turn:127.0.0.1:3478'], secret: 'north', ttlSeconds: 3600 }, () => now);
-    expect(answer(service)).toEqual([
+    expect(await answer(service)).toEqual([
       {
         urls: ['turn:127.0.0.1:3478'],
         username: '1700003600:swarmcast',
@@ -100,16 +102,16 @@ describe('ComService with a shared-secret TURN server', () => {
       },
     ]);
     now += 10_000;
-    expect(answer(service)[0]!.username).toBe('1700003610:swarmcast');
+    expect((await answer(service))[0]!.username).toBe('1700003610:swarmcast');
   });
 
-  it('defaults to a 6 h lifetime and keeps static credentials as they are', () => {
+  it('defaults to a 6 h lifetime and keeps static credentials as they are', async () => {
     const now = 1_700_000_000_000;
-    const minted = answer(com({ urls: ['turn:h:1'], secret: 'x' }, () => now))[0]!;
+    const minted = (await answer(com({ urls: ['turn:h:1'], secret: 'x' }, () => now)))[0]!;
     expect(minted.username).toBe(`${now / 1000 + DEFAULT_TURN_TTL_SECONDS}:swarmcast`);
     expect(DEFAULT_TURN_TTL_SECONDS).toBe(21_600);
     const fixed = { urls: ['turn:h:1'], username: 'viewer', credential: 's3cret' };
-    expect(answer(com(fixed, () => now))).toEqual([fixed]);
+    expect(await answer(com(fixed, () => now))).toEqual([fixed]);
   });
 
   it('refuses unusable secrets and lifetimes when constructed', () => {

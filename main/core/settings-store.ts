@@ -95,16 +95,14 @@ export class SettingsStore {
   /** Applies a validated patch, persists it, tells listeners; throws on an invalid patch. */
   async update(patch: SettingsPatch): Promise<Settings> {
     const p = settingsPatchSchema.parse(patch);
+    // Every field the patch names replaces the current one (liveSync field by field); a field
+    // added to the schema needs nothing here.
+    const { liveSync, ...fields } = p;
+    const given = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     const next = settingsSchema.parse({
       ...this.current,
-      ...(p.serverUrl !== undefined ? { serverUrl: p.serverUrl } : {}),
-      ...(p.latencyMode !== undefined ? { latencyMode: p.latencyMode } : {}),
-      ...(p.p2pEnabled !== undefined ? { p2pEnabled: p.p2pEnabled } : {}),
-      ...(p.uploadCapKbps !== undefined ? { uploadCapKbps: p.uploadCapKbps } : {}),
-      ...(p.downloadCapKbps !== undefined ? { downloadCapKbps: p.downloadCapKbps } : {}),
-      ...(p.cacheMB !== undefined ? { cacheMB: p.cacheMB } : {}),
-      ...(p.qualityReports !== undefined ? { qualityReports: p.qualityReports } : {}),
-      liveSync: { ...this.current.liveSync, ...(p.liveSync ?? {}) },
+      ...given,
+      liveSync: { ...this.current.liveSync, ...(liveSync ?? {}) },
     });
     this.current = next;
     await this.persist();

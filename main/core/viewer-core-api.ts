@@ -31,6 +31,8 @@ export interface ViewerCoreOptions {
   warmTtlMs?: number;
   /** Quality-report outbox overrides (tests): period between reports, queue bounds, transport. */
   reports?: Omit<ReportQueueOptions, 'log'> & { periodMs?: number };
+  /** Desktop only: shows the log folder in the OS file manager (browser mode has none). */
+  openLogFolder?: () => Promise<{ opened: boolean; path: string | null }>;
   log: CoreLog;
 }
 
@@ -40,6 +42,8 @@ export interface ViewerCore {
   /** Validates `request` against the contract and runs the call; rejects with a clear Error otherwise. */
   invoke(name: string, request: unknown): Promise<unknown>;
   onEvent(listener: CoreEventListener): () => void;
+  /** Pushes an event to the renderer(s) (the desktop glue forwards swarmcast:// links this way). */
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
   /** Ends every player session (the page that opened them reloaded or crashed). */
   closeAllPlayers(reason: string): void;
   close(): Promise<void>;

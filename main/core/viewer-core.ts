@@ -12,6 +12,7 @@ import {
   type InvokeResponse,
   invokeContract,
   isInvokeName,
+  type LatencyMode,
   type LiveSync,
   type PlayerReport,
   type Settings,
@@ -22,10 +23,20 @@ import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelRegistry, type JoinedChannel } from './channel-registry';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
-import { GatewayStream, type StreamSink, sameCodecs } from './gateway/gateway-stream';
-import { keyframesOnly } from './gateway/keyframe-filter';
-import { ComClient } from './manifest/com-client';
+import { type GatewayStream, sameCodecs } from './gateway/gateway-stream';
+import { PreviewFeed } from './gateway/preview-feed';
 import { KeyPins } from './manifest/key-pins';
+import { ServerLink } from './manifest/server-link';
+import {
+  feedOutput,
+  newPlayerSession,
+  nextTimeline,
+  type PlayerOutput,
+  type PlayerSession,
+  responseSink,
+  retarget,
+  SPLICE_FRAME_MS,
+} from './player/player-session';
 import { ChannelReporter } from './report/channel-reporter';
 import { ReportQueue } from './report/report-queue';
 import { sessionStats } from './session-stats';
@@ -33,33 +44,8 @@ import { SettingsStore } from './settings-store';
 import type { CoreEventListener, ViewerCore, ViewerCoreOptions } from './viewer-core-api';
 import { attachWsIpc } from './ws-ipc';
 
-/** One gateway response of a player session and the channel stream feeding it now. */
-interface PlayerOutput {
-  sink: StreamSink;
-  readerId: string;
-  stream: GatewayStream;
-  /** Stream timestamp at the player's media time zero (it carries over a channel switch). */
-  zeroTs: number | null;
-}
-
-/** Media time between the old channel's last frame and the new one's first, after a switch. */
-const SPLICE_FRAME_MS = 40;
-
 /** How often each joined channel files a quality report. */
 const REPORT_PERIOD_MS = 10_000;
-
-interface PlayerSession {
-  id: string;
-  channel: string;
-  joined: JoinedChannel;
-  /** Gateway responses playing this session; each is fed by one channel's stream at a time. */
-  outputs: Set<PlayerOutput>;
-  firstTs: number | null;
-  burstEndTs: number | null;
-  lastAnchorTs: number | null;
-  report: PlayerReport | null;
-  unsubscribe: () => void;
-}
 
 export class Core implements ViewerCore {
   private readonly listeners = new Set<CoreEventListener>();
@@ -69,10 +55,13 @@ export class Core implements ViewerCore {
   private embeddedUrl: string | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
-  private preview: { channel: string; stream: GatewayStream } | null = null;
+  private readonly previews: PreviewFeed;
   private readonly reports: ReportQueue;
   private current: PlayerSession | null = null;
   private serverUrl = '';
+  /** Channels played in a latency mode other than the setting's (a streamer's own preview). */
+  private readonly latencyOverride = new Map<string, LatencyMode>();
+  private serverLink: ServerLink | null = null;
 
   constructor(
     private readonly opts: ViewerCoreOptions,
@@ -80,12 +69,13 @@ export class Core implements ViewerCore {
     private readonly pins: KeyPins,
   ) {
     this.reports = new ReportQueue({ log: opts.log, ...opts.reports });
+    this.previews = new PreviewFeed(opts.log);
     this.channels = new ChannelRegistry({
       create: (channel) => this.createChannel(channel),
       cacheBudget: () => this.settings.get().cacheMB * 1024 * 1024,
       p2pEnabled: () => this.settings.get().p2pEnabled,
       dropping: (j) => {
-        if (this.preview?.channel === j.session.channel) this.preview.stream.close();
+        this.previews.drop(j.session.channel);
       },
       warmTtlMs: opts.warmTtlMs,
       log: opts.log,
@@ -105,16 +95,24 @@ export class Core implements ViewerCore {
     this.gateway = new Gateway(
       {
         stream: (id, req, res) => this.openStream(id, req, res),
-        preview: (channel, req, res) => this.openPreview(channel, req, res),
+        preview: (channel, req, res) => this.previews.open(channel, this.channels.get(channel), req, res),
         ipc: this.opts.mode === 'web' ? (ws) => attachWsIpc(ws, this, this.opts.log) : undefined,
         rendererDir: this.opts.rendererDir,
       },
       this.opts.log,
     );
     await this.gateway.start();
+    this.serverLink = new ServerLink(
+      () => this.serverUrl,
+      (status) => {
+        this.opts.log.info('server reachability', { ...status });
+        this.emit('server.status', status);
+      },
+    );
+    this.serverLink.start();
     this.settings.onChange((s) => {
       this.emit('settings.changed', s);
-      void this.resolveServer();
+      void this.resolveServer().finally(() => this.serverLink?.poke());
       this.applySettings(s);
     });
     this.statsTimer = setInterval(() => {
@@ -159,7 +157,7 @@ export class Core implements ViewerCore {
     return () => this.listeners.delete(listener);
   }
 
-  private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
     for (const l of this.listeners) {
       try {
         l(event, payload);
@@ -195,11 +193,21 @@ export class Core implements ViewerCore {
           },
         };
       case 'channels.list':
-        return { channels: await new ComClient(this.serverUrl).listChannels() };
+        return { channels: await this.link().listChannels() };
+      case 'golive.info':
+        return this.link().goLiveInfo(this.embeddedUrl !== null && this.serverUrl === this.embeddedUrl);
+      case 'golive.room':
+        return this.link().goLiveRoom((req as { channel: string }).channel);
+      case 'server.status':
+        return this.link().status;
+      case 'app.openLogFolder':
+        return this.opts.openLogFolder ? this.opts.openLogFolder() : { opened: false, path: null };
       case 'channels.prejoin':
         return { channels: this.prejoin((req as { channels: string[] }).channels) };
-      case 'player.open':
-        return this.openPlayer((req as { channel: string }).channel);
+      case 'player.open': {
+        const r = req as { channel: string; latencyMode?: LatencyMode };
+        return this.openPlayer(r.channel, r.latencyMode);
+      }
       case 'player.switch': {
         const r = req as { sessionId: string; channel: string };
         return this.switchPlayer(r.sessionId, r.channel);
@@ -257,7 +265,7 @@ export class Core implements ViewerCore {
           ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled)
           : this.liveSyncOf(session);
         return {
-          p2p: s.p2pEnabled && s.latencyMode === 'normal',
+          p2p: s.p2pEnabled && this.latencyModeOf(channel) === 'normal',
           latencyTargetMs: sync.targetLatencyS * 1000,
           downloadCapKbps: s.downloadCapKbps,
         };
@@ -287,7 +295,22 @@ export class Core implements ViewerCore {
   /** The live-sync thresholds in force for a channel: settings, latency mode, and whether peers are in use. */
   liveSyncOf(session: ChannelSession): LiveSync {
     const s = this.settings.get();
-    return effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled && session.hasSwarm);
+    return effectiveLiveSync(
+      s.liveSync,
+      this.latencyModeOf(session.channel),
+      s.p2pEnabled && session.hasSwarm,
+    );
+  }
+
+  /** The server link, once start() has made it (calls arrive only after start). */
+  private link(): ServerLink {
+    if (!this.serverLink) throw new Error('the core is not started');
+    return this.serverLink;
+  }
+
+  /** The setting's latency mode, unless a player opened this channel with its own. */
+  private latencyModeOf(channel: string): LatencyMode {
+    return this.latencyOverride.get(channel) ?? this.settings.get().latencyMode;
   }
 
   /** The warm set (channels.prejoin), with each channel's preview URL. */
@@ -302,21 +325,16 @@ export class Core implements ViewerCore {
     return this.channels.describe();
   }
 
-  openPlayer(channel: string): { sessionId: string; channel: string; streamUrl: string } {
+  openPlayer(
+    channel: string,
+    latencyMode?: LatencyMode,
+  ): { sessionId: string; channel: string; streamUrl: string } {
     const id = randomBytes(8).toString('hex');
+    if (latencyMode) this.latencyOverride.set(channel, latencyMode);
+    else this.latencyOverride.delete(channel);
     const joined = this.channels.join(channel);
     this.channels.attach(joined);
-    const player: PlayerSession = {
-      id,
-      channel,
-      joined,
-      outputs: new Set(),
-      firstTs: null,
-      burstEndTs: null,
-      lastAnchorTs: null,
-      report: null,
-      unsubscribe: () => undefined,
-    };
+    const player = newPlayerSession(id, channel, joined);
     this.watch(player);
     this.players.set(id, player);
     this.current = player;
@@ -329,6 +347,7 @@ export class Core implements ViewerCore {
     this.fileReport(p.joined, p);
     p.unsubscribe();
     this.channels.detach(p.joined);
+    if (p.joined.players === 0) this.latencyOverride.delete(p.channel);
   }
 
   /** Status and timeline events of the player's channel, from now on. */
@@ -383,44 +402,19 @@ export class Core implements ViewerCore {
     const switchAtMs = continueAfterTs - out.zeroTs;
     this.release(p);
     this.channels.attach(target);
-    p.channel = channel;
-    p.joined = target;
-    p.firstTs = null;
-    p.burstEndTs = null;
-    p.lastAnchorTs = null;
-    p.report = null;
+    retarget(p, channel, target);
     this.watch(p);
     out.stream = this.feed(p, out, continueAfterTs);
     this.opts.log.info('player session switched', { sessionId: id, channel, switchAtMs });
     return { spliced: true, switchAtS: switchAtMs / 1000 };
   }
 
-  /**
-   * A gateway stream of the player's channel into the output. After a switch it continues the
-   * output's timeline from `continueAfterTs`, and the new channel's time zero sits that much
-   * media time before its first tag.
-   */
+  /** A gateway stream of the player's channel into the output (player/player-session.ts). */
   private feed(p: PlayerSession, out: PlayerOutput, continueAfterTs: number | null): GatewayStream {
-    return new GatewayStream(p.joined.session, p.joined.cache, out.sink, this.opts.log, {
-      readerId: out.readerId,
-      continueAfterTs: continueAfterTs ?? undefined,
-      minStartBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
-      onStart: (firstTs, burstEndTs) => {
-        out.zeroTs ??= firstTs;
-        const mediaMs = continueAfterTs === null ? 0 : continueAfterTs - out.zeroTs;
-        p.firstTs = firstTs - mediaMs;
-        p.burstEndTs = continueAfterTs === null ? burstEndTs : null;
-        p.lastAnchorTs = null;
-        this.emitTimeline(p);
-      },
-      onSkip: (ms) => {
-        // The player closes the gap: its time zero moves on in both timelines.
-        if (out.zeroTs !== null) out.zeroTs += ms;
-        if (p.firstTs === null) return;
-        p.firstTs += ms;
-        p.lastAnchorTs = null;
-        this.emitTimeline(p);
-      },
+    return feedOutput(p, out, continueAfterTs, {
+      log: this.opts.log,
+      startBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
+      timelineChanged: () => this.emitTimeline(p),
     });
   }
 
@@ -443,45 +437,8 @@ export class Core implements ViewerCore {
   }
 
   private emitTimeline(p: PlayerSession): void {
-    if (p.firstTs === null) return;
-    const anchors = p.joined.session.anchors();
-    const newest = anchors[anchors.length - 1]?.ts ?? null;
-    if (newest === p.lastAnchorTs) return;
-    p.lastAnchorTs = newest;
-    this.emit('session.timeline', {
-      sessionId: p.id,
-      firstTs: p.firstTs,
-      burstEndTs: p.burstEndTs,
-      anchors,
-      clockOffsetMs: p.joined.session.clockOffsetMs,
-      liveSync: this.liveSyncOf(p.joined.session),
-    });
-  }
-
-  /** A joined (warm or playing) channel's keyframes, video only, for the list's preview tile. */
-  private openPreview(channel: string, req: IncomingMessage, res: ServerResponse): void {
-    const j = this.channels.get(channel);
-    if (!j) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      return void res.end('channel not joined: pre-join it first\n');
-    }
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
-    if (req.method === 'HEAD') return void res.end();
-    // One preview at a time: the list shows one tile, and a page that drops a preview without
-    // closing its request (mpegts.js in Chrome defers the abort) must not hold a connection.
-    this.preview?.stream.close();
-    const stream = new GatewayStream(
-      j.session,
-      j.cache,
-      keyframesOnly({ write: (b) => res.write(b), backlog: () => res.writableLength, end: () => res.end() }),
-      this.opts.log,
-      { readerId: `preview-${randomBytes(4).toString('hex')}`, minStartBufferMs: 0 },
-    );
-    this.preview = { channel, stream };
-    res.on('close', () => {
-      stream.close();
-      if (this.preview?.stream === stream) this.preview = null;
-    });
+    const timeline = nextTimeline(p, this.liveSyncOf(p.joined.session));
+    if (timeline) this.emit('session.timeline', timeline);
   }
 
   private openStream(id: string, req: IncomingMessage, res: ServerResponse): void {
@@ -493,11 +450,7 @@ export class Core implements ViewerCore {
     res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
     if (req.method === 'HEAD') return void res.end();
     res.socket?.setNoDelay(true);
-    const sink: StreamSink = {
-      write: (bytes) => res.write(bytes),
-      backlog: () => res.writableLength,
-      end: () => res.end(),
-    };
+    const sink = responseSink(res);
     const readerId = `${id}-${randomBytes(3).toString('hex')}`;
     const out = { sink, readerId, zeroTs: null } as Omit<PlayerOutput, 'stream'> as PlayerOutput;
     out.stream = this.feed(p, out, null);
@@ -533,6 +486,7 @@ export class Core implements ViewerCore {
   async close(): Promise<void> {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
+    this.serverLink?.close();
     for (const id of [...this.players.keys()]) this.closePlayer(id);
     this.channels.closeAll();
     await this.reports.close();

@@ -16,8 +16,10 @@ import {
   serveAppScheme,
 } from './app-protocol';
 import { contentSecurityPolicy, gatewayOriginOf } from './content-security';
+import { setUpDeepLinks } from './deep-links';
 import { bridgeCoreToWindow } from './ipc-bridge';
-import { coreLogOver, pinoOver, setUpLogging } from './logging';
+import { coreLogOver, logFolderOpener, pinoOver, setUpLogging } from './logging';
+import { startUpdater } from './updater';
 import { createMainWindow, guardAllWebContents, restrictPermissions } from './window';
 
 const CLOSE_TIMEOUT_MS = 5000;
@@ -50,6 +52,21 @@ async function run(): Promise<void> {
   log.info('starting', { version: app.getVersion(), electron: process.versions.electron, logFile });
   let win: BrowserWindow | null = null;
   let unbridge: (() => void) | null = null;
+  let windowAllowed = false; // set once the core is up and the first window may open
+  let shutdown: 'running' | 'closing' | 'done' = 'running';
+
+  // A second launch, or a swarmcast:// link, brings the window up (reopens it on macOS).
+  const showWindow = (): void => {
+    if (win) {
+      if (win.isMinimized()) win.restore();
+      win.show();
+      win.focus();
+    } else if (windowAllowed && shutdown === 'running') {
+      openWindow();
+    }
+  };
+  // Registered before 'ready': macOS sends the link that launched the app early.
+  const deepLinks = setUpDeepLinks({ log, show: showWindow });
 
   guardAllWebContents();
 
@@ -72,6 +89,7 @@ async function run(): Promise<void> {
       version: app.getVersion(),
       rendererDir: undefined,
       localServerUrl: () => embedded.url(),
+      openLogFolder: logFolderOpener(log),
       log: coreLogOver(log),
     }),
   );
@@ -88,6 +106,14 @@ async function run(): Promise<void> {
     });
     win.on('closed', () => {
       win = null;
+      deepLinks.setTarget(null);
+    });
+    // swarmcast:// links reach the page once it has loaded (its listeners are installed by
+    // then); until then, and while it reloads, they wait in the queue.
+    win.webContents.on('did-finish-load', () => {
+      void corePromise
+        .then((core) => deepLinks.setTarget((link) => core.emit('app.openChannel', link)))
+        .catch(() => undefined);
     });
     win.webContents.on('did-fail-load', (_event, code, description, url, isMainFrame) => {
       if (isMainFrame) log.error('window failed to load', { code, description, url });
@@ -99,20 +125,16 @@ async function run(): Promise<void> {
       void corePromise.then((core) => core.closeAllPlayers('renderer gone')).catch(() => undefined);
     });
     win.webContents.on('did-start-navigation', (details) => {
-      if (details.isMainFrame && !details.isSameDocument)
-        void corePromise.then((core) => core.closeAllPlayers('page reloaded')).catch(() => undefined);
+      if (!details.isMainFrame || details.isSameDocument) return;
+      deepLinks.setTarget(null);
+      void corePromise.then((core) => core.closeAllPlayers('page reloaded')).catch(() => undefined);
     });
   };
 
-  app.on('second-instance', () => {
-    if (!win) return;
-    if (win.isMinimized()) win.restore();
-    win.focus();
-  });
+  app.on('second-instance', showWindow);
 
   // Shutdown: hold the quit until the core has closed its sessions, gateway and embedded
   // server (bounded, so a stuck close cannot keep the app alive).
-  let shutdown: 'running' | 'closing' | 'done' = 'running';
   app.on('will-quit', (event) => {
     if (shutdown === 'done') return;
     event.preventDefault();
@@ -183,5 +205,11 @@ async function run(): Promise<void> {
     // macOS: clicking the dock icon with no window open reopens it.
     if (!win && shutdown === 'running') openWindow();
   });
+  windowAllowed = true;
   openWindow();
+
+  // Off unless this build has an update feed (updater.ts); never installs without asking.
+  startUpdater({ log, window: () => win }).catch((err: unknown) =>
+    log.warn('updater failed to start', { error: String(err) }),
+  );
 }

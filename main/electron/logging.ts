@@ -2,12 +2,14 @@
  * electron-log for the main process: one rotating file under userData/logs, console in
  * development, and a CoreLog adapter so the plain-Node core logs through the same sink.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { app } from 'electron';
+import { app, shell } from 'electron';
 import log from 'electron-log/main';
 import { pino } from 'pino';
 import type { CoreLog } from '../../common/logger';
 import type { Logger } from '../../server/log';
+import { pinoLineToLog } from './pino-lines';
 
 export type MainLog = typeof log;
 
@@ -21,6 +23,9 @@ export function setUpLogging(): { log: MainLog; file: string } {
   log.transports.console.level = app.isPackaged ? false : 'debug';
   // Unhandled errors/rejections go to the file; we show our own dialog where it matters.
   log.errorHandler.startCatching({ showDialog: false });
+  // Libraries that print to the console (node-media-server's RTMP engine inside the embedded
+  // server) land in the same file; electron-log's console transport keeps the original methods.
+  Object.assign(console, log.functions);
   // No log.initialize(): that would inject electron-log's own preload into every session,
   // and the renderer gets nothing beyond window.swarmcast.
   return { log, file: log.transports.file.getFile().path };
@@ -49,18 +54,39 @@ export function coreLogOver(logger: MainLog): CoreLog {
  */
 export function pinoOver(logger: MainLog, scope: string): Logger {
   const scoped = logger.scope(scope);
+  const sinks = { error: scoped.error, warn: scoped.warn, info: scoped.info };
   return pino(
     { level: 'info', base: null },
     {
       write(line: string) {
-        try {
-          const { msg, level, ...fields } = JSON.parse(line) as { msg?: string; level?: number };
-          const fn = (level ?? 30) >= 50 ? scoped.error : (level ?? 30) >= 40 ? scoped.warn : scoped.info;
-          fn(msg ?? '', fields);
-        } catch {
-          scoped.info(line.trim());
-        }
+        const { level, msg, fields } = pinoLineToLog(line);
+        if (fields) sinks[level](msg, fields);
+        else sinks[level](msg);
       },
     },
   );
+}
+
+/**
+ * The core's 'app.openLogFolder' (ViewerCoreOptions.openLogFolder): shows the folder holding
+ * electron-log's file in the OS file manager. `opened: false` (with the path, so the page can
+ * show it) when the OS has no handler; the reason goes to the log.
+ */
+export function logFolderOpener(logger: MainLog): () => Promise<{ opened: boolean; path: string | null }> {
+  return async () => {
+    const dir = path.dirname(logger.transports.file.getFile().path);
+    try {
+      await mkdir(dir, { recursive: true });
+      // shell.openPath resolves to '' on success, else to an error message.
+      const error = await shell.openPath(dir);
+      if (error) {
+        logger.warn('could not open the log folder', { dir, error });
+        return { opened: false, path: dir };
+      }
+      return { opened: true, path: dir };
+    } catch (err) {
+      logger.warn('could not open the log folder', { dir, error: String(err) });
+      return { opened: false, path: dir };
+    }
+  };
 }

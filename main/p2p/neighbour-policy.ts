@@ -18,6 +18,19 @@ export interface NeighbourView {
   backoffUntil: number;
 }
 
+/** Transfers one neighbour runs for us at once. */
+export const MAX_INFLIGHT_PER_PEER = 2;
+/** A neighbour we could not connect to is not dialled again for this long, doubling up to the max (ms). */
+export const UNREACHABLE_BACKOFF_MS = 30_000;
+export const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
+/** A neighbour dropped for failing us is not dialled again for this long (ms). */
+export const FAILING_BACKOFF_MS = 60_000;
+
+/** Links a node keeps by default (a seed serves more viewers than a viewer has neighbours). */
+export function defaultMaxNeighbours(role: PeerRole): number {
+  return role === 'seed' ? 24 : 8;
+}
+
 /** Assumed rate of a neighbour we have not measured yet: high enough to get tried. */
 export const OPTIMISTIC_BYTES_PER_MS = 2000;
 

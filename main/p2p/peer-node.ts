@@ -12,7 +12,17 @@ import type { CoreLog } from '../../common/logger';
 import { TokenBucket } from '../../common/token-bucket';
 import type { PeerRole } from '../../common/tracker-protocol';
 import { loopLagMs, watchLoopLag } from './loop-lag';
-import { chooseNeighbour, failingNeighbours, type NeighbourView, worstNeighbour } from './neighbour-policy';
+import {
+  chooseNeighbour,
+  defaultMaxNeighbours,
+  FAILING_BACKOFF_MS,
+  failingNeighbours,
+  MAX_INFLIGHT_PER_PEER,
+  type NeighbourView,
+  UNREACHABLE_BACKOFF_MAX_MS,
+  UNREACHABLE_BACKOFF_MS,
+  worstNeighbour,
+} from './neighbour-policy';
 import { type IceServerConfig, type LinkEvents, PeerLink, type SignalData, toIceServers } from './peer-link';
 import { kbpsToBytesPerMs } from './rate';
 import { Uploader } from './uploader';
@@ -98,17 +108,11 @@ interface Download extends Transfer {
 /** A viewer that has taken this much from us and given nothing back for this long is served last. */
 const LEECH_BYTES = 2 * 1024 * 1024;
 const LEECH_GRACE_MS = 20_000;
-const UNREACHABLE_BACKOFF_MS = 30_000;
-const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
 /** Newest verified segments announced to a new neighbour. */
 const HAVE_WINDOW = 64;
-/** Transfers one neighbour runs for us at once. */
-const MAX_INFLIGHT_PER_PEER = 2;
 /** Announcements per neighbour: one Have a segment a second is normal; far more is a flood. */
 const ANNOUNCE_RATE_PER_S = 50;
 const ANNOUNCE_BURST = 200;
-/** A neighbour dropped for failing us is not dialled again for this long (ms). */
-const FAILING_BACKOFF_MS = 60_000;
 
 export class PeerNode {
   private readonly neighbours = new Map<string, Neighbour>();
@@ -134,7 +138,7 @@ export class PeerNode {
     private readonly opts: PeerNodeOptions,
   ) {
     this.iceServers = toIceServers(opts.iceServers);
-    this.maxNeighbours = opts.maxNeighbours ?? (opts.role === 'seed' ? 24 : 8);
+    this.maxNeighbours = opts.maxNeighbours ?? defaultMaxNeighbours(opts.role);
     this.now = opts.now ?? Date.now;
     this.uploader = new Uploader({
       role: opts.role,

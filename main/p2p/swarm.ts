@@ -3,11 +3,11 @@
  * node on top of it. Closing the swarm closes both.
  */
 import { randomBytes } from 'node:crypto';
-import type { ComChannelInfo } from '../../common/com';
+import { type ComChannelInfo, MAX_REJOIN_BODY_BYTES, rejoinAnswerSchema } from '../../common/com';
 import type { CoreLog } from '../../common/logger';
 import type { PeerRole } from '../../common/tracker-protocol';
 import { PeerNode, type PeerNodeEvents, type SegmentStore } from './peer-node';
-import { TrackerClient } from './tracker-client';
+import { TrackerClient, type TrackerRoute } from './tracker-client';
 
 export interface SwarmOptions {
   role: PeerRole;
@@ -64,6 +64,7 @@ export function startSwarm(
     region: opts.region,
     log,
     stats: () => ({ latestSeq: opts.latestSeq?.() ?? null }),
+    reroute: info.rejoinUrl ? rejoinThrough(info.rejoinUrl, peerId) : undefined,
   });
   tracker
     .connect()
@@ -92,5 +93,31 @@ export function swarmOf(node: PeerNode, tracker: TrackerClient): Swarm {
       node.close();
       tracker.close();
     },
+  };
+}
+
+/**
+ * Asks the COM where our sub-room is now (POST {ticket} to the rejoin URL of the channel info):
+ * the same peer id, the tracker shard the sub-room is on, a fresh ticket.
+ */
+export function rejoinThrough(
+  url: string,
+  peerId: string,
+  timeoutMs = 5000,
+): (ticket: string | undefined) => Promise<TrackerRoute | null> {
+  return async (ticket) => {
+    if (ticket === undefined) return null;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ticket }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`rejoin: HTTP ${res.status}`);
+    if (text.length > MAX_REJOIN_BODY_BYTES) throw new Error('rejoin: answer too large');
+    const answer = rejoinAnswerSchema.parse(JSON.parse(text));
+    if (answer.peer.id !== peerId) throw new Error('rejoin: answer for another peer id');
+    return { url: answer.tracker.url, subRoom: answer.tracker.subRoom, ticket: answer.peer.ticket };
   };
 }

@@ -2,7 +2,9 @@
  * The viewer's tracker client (plain Node, ws): joins a sub-room, sends heartbeats, asks for
  * neighbour suggestions and exchanges WebRTC signalling with other members through the tracker.
  * The connection is re-established with exponential backoff (and the sub-room re-joined) until
- * close(). Every inbound frame is validated with common/tracker-protocol.ts; a bad frame is
+ * close(); with a `reroute`, each reconnect first asks the COM where the sub-room is now (its
+ * tracker shard may have died and the sub-room moved), and keeps the old route when the COM
+ * cannot answer. Every inbound frame is validated with common/tracker-protocol.ts; a bad frame is
  * logged and ignored. Outbound messages are validated too, so a bug here cannot get the peer
  * disconnected for a malformed frame.
  */
@@ -23,6 +25,13 @@ import {
 } from '../../common/tracker-protocol';
 
 export type { PeerInfo, SignalData } from '../../common/tracker-protocol';
+
+/** Where to join: the tracker, the sub-room and the ticket for it (a rejoin's answer). */
+export interface TrackerRoute {
+  url: string;
+  subRoom: string;
+  ticket: string;
+}
 
 export interface TrackerClientOptions {
   /** Tracker URL from the channel info (ws:// or wss://). */
@@ -46,6 +55,8 @@ export interface TrackerClientOptions {
   /** A neighbours request unanswered this long drops the connection (default 5 s). */
   requestTimeoutMs?: number;
   random?: () => number;
+  /** Asked before each reconnect, with the ticket held: the route to use now (null or a throw: keep the old one). */
+  reroute?: (ticket: string | undefined) => Promise<TrackerRoute | null>;
 }
 
 interface Waiter {
@@ -76,12 +87,20 @@ export class TrackerClient {
   private readonly connectedListeners = new Set<() => void>();
   private readonly waiters = new Set<Waiter>();
   private readonly log: CoreLog;
+  private route: { url: string; subRoom: string; ticket?: string };
+  private rerouting = false;
 
   constructor(private readonly opts: TrackerClientOptions) {
     if (!PEER_ID_PATTERN.test(opts.peerId)) throw new Error(`invalid peer id "${opts.peerId}"`);
     const protocol = new URL(opts.url).protocol;
     if (protocol !== 'ws:' && protocol !== 'wss:') throw new Error(`tracker URL must be ws(s): ${opts.url}`);
     this.log = opts.log;
+    this.route = { url: opts.url, subRoom: opts.subRoom, ticket: opts.ticket };
+  }
+
+  /** The tracker and sub-room joined (or being joined) now. */
+  get current(): { url: string; subRoom: string } {
+    return { url: this.route.url, subRoom: this.route.subRoom };
   }
 
   /** True between the tracker's welcome and the loss of the connection. */
@@ -115,7 +134,7 @@ export class TrackerClient {
       }, timeoutMs);
       this.waiters.add(waiter);
     });
-    if (!this.ws && !this.reconnectTimer) this.open();
+    if (!this.ws && !this.reconnectTimer && !this.rerouting) this.open();
     return promise;
   }
 
@@ -190,7 +209,7 @@ export class TrackerClient {
 
   private open(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.opts.url, {
+    const ws = new WebSocket(this.route.url, {
       maxPayload: MAX_WS_PAYLOAD,
       perMessageDeflate: false,
       handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000,
@@ -202,11 +221,11 @@ export class TrackerClient {
       const join: ClientMessage = {
         type: 'join',
         channel: this.opts.channel,
-        subRoom: this.opts.subRoom,
+        subRoom: this.route.subRoom,
         peerId: this.opts.peerId,
         role: this.opts.role,
       };
-      if (this.opts.ticket !== undefined) join.ticket = this.opts.ticket;
+      if (this.route.ticket !== undefined) join.ticket = this.route.ticket;
       if (this.opts.isp !== undefined) join.isp = this.opts.isp;
       if (this.opts.region !== undefined) join.region = this.opts.region;
       const checked = clientMessageSchema.safeParse(join);
@@ -246,10 +265,36 @@ export class TrackerClient {
       else this.log.debug('tracker: connection failed, retrying', fields);
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null;
-        this.open();
+        void this.reopen();
       }, delay);
       this.reconnectTimer.unref?.();
     });
+  }
+
+  /** A reconnect: through the COM first when it can reroute us, else to the same tracker. */
+  private async reopen(): Promise<void> {
+    const reroute = this.opts.reroute;
+    if (reroute) {
+      // connect() must not open a second socket while the COM is asked.
+      this.rerouting = true;
+      try {
+        const next = await reroute(this.route.ticket);
+        if (next && !this.closed) {
+          const protocol = new URL(next.url).protocol;
+          if (protocol !== 'ws:' && protocol !== 'wss:')
+            throw new Error(`tracker URL must be ws(s): ${next.url}`);
+          if (next.url !== this.route.url || next.subRoom !== this.route.subRoom) {
+            this.log.info('tracker: the COM moved us', { url: next.url, subRoom: next.subRoom });
+          }
+          this.route = { url: next.url, subRoom: next.subRoom, ticket: next.ticket };
+        }
+      } catch (err) {
+        this.log.debug('tracker: COM did not reroute; retrying the same tracker', { err: String(err) });
+      } finally {
+        this.rerouting = false;
+      }
+    }
+    if (!this.closed && !this.ws && !this.reconnectTimer) this.open();
   }
 
   private onFrame(data: WebSocket.RawData, isBinary: boolean): void {

@@ -14,13 +14,13 @@ import { DelayTracker, Ledbat } from './ledbat';
 import { loopLagMs } from './loop-lag';
 import { LOW_WATER_BYTES, type PeerLink } from './peer-link';
 import { RateMeter } from './rate';
-import { MsgType, RejectReason, type WireMessage } from './wire';
+import { admitRequest, CHUNK_BYTES, jobDeadline, uploadsBefore } from './upload-policy';
+import { MsgType, type WireMessage } from './wire';
 
-/** Small chunks keep the queue a chunk adds short (16 KiB is 13 ms at 10 Mbit/s). */
-export const CHUNK_BYTES = 16 * 1024;
+export { CHUNK_BYTES };
+
 /** A request with no acknowledgement for this long counts as a loss for the window. */
 const ACK_TIMEOUT_MS = 1500;
-const MAX_JOBS_PER_LINK = 16;
 
 interface Job {
   reqId: number;
@@ -49,8 +49,6 @@ interface LinkState {
 
 /** A link whose delay samples are older than this takes no part in the shared estimate (ms). */
 const SAMPLE_FRESH_MS = 3000;
-/** The earliest deadline a request can claim (ms from its arrival). */
-const MIN_DEADLINE_MS = 500;
 /** Forged acks tolerated from one link before it is reported as abusive. */
 const MAX_BAD_ACKS = 32;
 
@@ -125,22 +123,23 @@ export class Uploader {
 
   request(link: PeerLink, msg: Extract<WireMessage, { type: MsgType.Request }>): void {
     const bytes = this.opts.bytesOf(msg.seq);
-    if (!bytes || msg.offset >= bytes.length) {
-      link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.NotHave });
-      return;
-    }
-    const s = this.state(link);
-    if (s.jobs.length >= MAX_JOBS_PER_LINK) {
-      link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.Busy });
+    const have = bytes !== null && msg.offset < bytes.length;
+    // The state is made only for a request that gets past "not held", as before.
+    const s = have ? this.state(link) : null;
+    const given = this.copies.get(msg.seq) ?? 0;
+    const verdict = admitRequest({
+      role: this.opts.role,
+      have,
+      jobsOnLink: s?.jobs.length ?? 0,
+      copiesGiven: given,
+      copiesPerSegment: this.opts.copiesPerSegment,
+    });
+    if (verdict !== 'accept' || !s || !bytes) {
+      if (verdict !== 'accept') link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: verdict });
       return;
     }
     // A seed's copies are counted only for requests it actually takes on.
     if (this.opts.role === 'seed') {
-      const given = this.copies.get(msg.seq) ?? 0;
-      if (given >= this.opts.copiesPerSegment) {
-        link.send({ type: MsgType.Reject, reqId: msg.reqId, reason: RejectReason.OverCap });
-        return;
-      }
       this.copies.set(msg.seq, given + 1);
       if (this.copies.size > 256) this.copies.delete(this.copies.keys().next().value!);
     }
@@ -151,7 +150,7 @@ export class Uploader {
       offset: msg.offset,
       bytes,
       // A claim of "right now" buys no more than MIN_DEADLINE_MS of priority over others.
-      deadline: now + Math.max(msg.deadlineMs, MIN_DEADLINE_MS),
+      deadline: jobDeadline(now, msg.deadlineMs),
       sent: 0,
       acked: 0,
       lastAckAt: now,
@@ -279,10 +278,10 @@ export class Uploader {
       const leech = this.opts.isLeech?.(s.link) ?? false;
       if (
         !best ||
-        Number(leech) < Number(best.leech) ||
-        (leech === best.leech &&
-          (job.deadline < best.job.deadline ||
-            (job.deadline === best.job.deadline && s.lastServedAt < best.s.lastServedAt)))
+        uploadsBefore(
+          { leech, deadline: job.deadline, lastServedAt: s.lastServedAt },
+          { leech: best.leech, deadline: best.job.deadline, lastServedAt: best.s.lastServedAt },
+        )
       ) {
         best = { s, job, leech };
       }

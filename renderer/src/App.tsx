@@ -1,20 +1,65 @@
+import { useTranslation } from 'react-i18next';
 import { ChannelList } from './channels/ChannelList';
+import { GoLiveView } from './golive/GoLiveView';
 import { Player } from './player/Player';
+import { ShortcutHelp } from './player/ShortcutHelp';
 import { SettingsMenu } from './settings/SettingsDialog';
-import { useConnectionStore } from './stores/connection-store';
+import { badgeState, useConnectionStore } from './stores/connection-store';
+import { useUiStore, type View } from './stores/ui-store';
 
+/** The badge follows both links: the core's (browser mode) and the server's, as the core probes it. */
 function ConnectionBadge() {
-  const connected = useConnectionStore((s) => s.connected);
+  const { t } = useTranslation();
+  const state = useConnectionStore(badgeState);
   const transport = useConnectionStore((s) => s.transport);
+  const server = useConnectionStore((s) => s.server);
+  const text = {
+    ok: transport === 'ws' ? t('connection.okBrowser') : t('connection.ok'),
+    checking: t('connection.checking'),
+    'server-down': t('connection.serverDown'),
+    'core-down': t('connection.coreDown'),
+  }[state];
+  const title =
+    state === 'server-down'
+      ? t('connection.serverDownTitle', { url: server?.url ?? '' })
+      : state === 'core-down'
+        ? t('connection.coreDownTitle')
+        : (server?.url ?? undefined);
+  const tone = state === 'ok' ? 'badge-ok' : state === 'checking' ? 'badge-wait' : 'badge-bad';
   return (
-    <span className={`badge ${connected ? 'badge-ok' : 'badge-bad'}`} data-testid="connection">
+    <span className={`badge ${tone}`} data-testid="connection" data-state={state} title={title} role="status">
       <span className="dot" />
-      {connected ? (transport === 'ws' ? 'Connected (browser mode)' : 'Connected') : 'Core unreachable'}
+      {text}
     </span>
   );
 }
 
+function ViewTabs() {
+  const { t } = useTranslation();
+  const view = useUiStore((s) => s.view);
+  const tab = (v: View, label: string) => (
+    <button
+      type="button"
+      role="tab"
+      aria-selected={view === v}
+      className={`tab ${view === v ? 'tab-on' : ''}`}
+      data-testid={`view-${v}`}
+      onClick={() => useUiStore.setState({ view: v })}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <div className="tabs" role="tablist">
+      {tab('watch', t('app.watch'))}
+      {tab('golive', t('app.goLive'))}
+    </div>
+  );
+}
+
 export function App() {
+  const view = useUiStore((s) => s.view);
+  const helpOpen = useUiStore((s) => s.helpOpen);
   return (
     <div className="app">
       <header className="topbar">
@@ -28,19 +73,19 @@ export function App() {
           </svg>
           <span>Swarmcast</span>
         </div>
+        <ViewTabs />
         <div className="topbar-actions">
           <ConnectionBadge />
           <SettingsMenu />
         </div>
       </header>
-      <div className="layout">
-        <aside className="sidebar">
-          <ChannelList />
-        </aside>
+      <div className={`layout view-${view}`}>
+        <aside className="sidebar">{view === 'watch' ? <ChannelList /> : <GoLiveView />}</aside>
         <main className="stage">
           <Player />
         </main>
       </div>
+      {helpOpen && <ShortcutHelp />}
     </div>
   );
 }

@@ -1,4 +1,5 @@
 /** Number formatting for the stats overlay. */
+import { i18n, t } from './i18n';
 
 export function fmtSeconds(s: number | null | undefined, digits = 2): string {
   return s === null || s === undefined || !Number.isFinite(s) ? '—' : `${s.toFixed(digits)} s`;
@@ -30,8 +31,11 @@ export function fmtShare(part: number, total: number): string {
   return total > 0 ? `${Math.round((part / total) * 100)} %` : '—';
 }
 
-/** "1 watching", "1,234 watching", "12.3k watching". */
+/** "1 watching", "1,234 watching", "12.3k watching" (in the app's language). */
 export function fmtViewers(n: number): string {
-  if (n >= 10_000) return `${(n / 1000).toFixed(1)}k watching`;
-  return `${n.toLocaleString('en-US')} watching`;
+  const viewers =
+    n >= 10_000
+      ? `${(n / 1000).toFixed(1)}k`
+      : n.toLocaleString(i18n.language === 'zh-CN' ? 'zh-CN' : 'en-US');
+  return t('channels.watching', { viewers });
 }

@@ -1,9 +1,16 @@
 /**
  * The COM service: GET /api/channels/:id[?isp=…&region=…] answers the channel info of
  * common/com.ts. It asks the origin (in-process) for the key, the live flag and the signed
- * manifest, puts the viewer in a sub-room (sub-rooms.ts) and names that sub-room's tracker,
- * the ICE servers (our STUN server by default, TURN when configured), log servers and the
- * seed servers present in the sub-room.
+ * manifest, puts the viewer in a sub-room and names that sub-room's tracker, the ICE servers
+ * (our STUN server by default, TURN when configured), log servers and the seed servers present
+ * in the sub-room. POST /api/channels/:id/rejoin {ticket} answers a viewer whose tracker went
+ * away: same peer id, the tracker its sub-room is on now, a fresh ticket.
+ *
+ * Placement: in this process (local-placement.ts over the in-process tracker), or, with Redis,
+ * over the live tracker shards (server/shards/redis-placement.ts), shared with other COMs.
+ * The viewer's ISP and region come from its address (server/geo/) when lookup knows it; its
+ * own hint is the fallback. Both go into the join ticket, and the tracker ranks neighbours by
+ * the ticket's values.
  *
  * URLs in the answer must be reachable by the viewer: they come from the configured public URL,
  * or else from the request's Host header (http://HOST, ws://HOST/tracker, stun:HOSTNAME:PORT).
@@ -14,19 +21,24 @@ import {
   type ComChannelInfo,
   type IceServer,
   MAX_LOG_SERVERS,
+  MAX_REJOIN_BODY_BYTES,
   MAX_SEEDS,
-  type SubRoomHints,
+  type RejoinAnswer,
+  rejoinPath,
+  rejoinRequestSchema,
   subRoomHintsSchema,
 } from '../../common/com';
 import { CHANNEL_ID_PATTERN } from '../../common/manifest';
 import type { PeerRole } from '../../common/tracker-protocol';
+import { type IspLookup, type Locality, resolveLocality } from '../geo/isp-lookup';
 import type { Logger } from '../log';
 import { sendError } from '../origin/http-api';
 import type { Origin } from '../origin/origin';
 import type { ManifestSigner } from '../origin/signing-key';
+import type { RedisPlacement } from '../shards/redis-placement';
 import { type SubRoomOccupancy, TRACKER_PATH } from '../tracker/tracker';
-import { mintTicket, TICKET_TTL_MS } from './join-ticket';
-import { assignSubRoom, EMPTY_ROOM, type RoomState, type SubRoomPolicy } from './sub-rooms';
+import { checkTicket, mintTicket, TICKET_TTL_MS, ticketKey } from './join-ticket';
+import { LocalPlacement } from './local-placement';
 import { checkTurnSecretOptions, turnRestCredentials } from './turn-credentials';
 
 /** A TURN relay with fixed credentials (coturn --lt-cred-mech --user=…). */
@@ -80,23 +92,18 @@ export interface ComOptions {
   occupancy?: (channel: string) => ReadonlyMap<string, SubRoomOccupancy>;
   /** An assigned viewer counts towards its sub-room this long before it shows up at the tracker. */
   pendingMs?: number;
+  /** Sub-rooms on tracker shards through Redis; when it has no live shard, the local placement serves. */
+  placement?: RedisPlacement;
+  /** ISP and region from the viewer's address (null/absent: the viewer's hints only). */
+  ispLookup?: IspLookup | null;
   now?: () => number;
 }
 
-interface Pending {
+interface Assigned {
   subRoom: string;
-  at: number;
-  isp?: string;
-  region?: string;
-}
-
-interface RoomBook {
-  /** Sub-room ids and trackers; the counts are refreshed before each assignment. */
-  state: RoomState;
-  /** Viewers sent to a sub-room that the tracker may not count yet. */
-  pending: Pending[];
-  /** Viewer count per sub-room at the last refresh: growth there retires pending entries. */
-  lastLive: Map<string, number>;
+  trackerUrl: string;
+  created: boolean;
+  seeds: readonly string[];
 }
 
 const HOST_PATTERN =
@@ -117,17 +124,13 @@ function hostnameOf(host: string): string {
   return colon < 0 ? host : host.slice(0, colon);
 }
 
-function addCounts(into: Record<string, number>, from: ReadonlyMap<string, number> | undefined): void {
-  for (const [k, n] of from ?? []) into[k] = (Object.hasOwn(into, k) ? into[k]! : 0) + n;
-}
-
 export class ComService {
   private readonly log: Logger;
   private readonly publicUrl: string | null;
   private readonly splitThreshold: number;
-  private readonly pendingMs: number;
   private readonly now: () => number;
-  private readonly rooms = new Map<string, RoomBook>();
+  private readonly local: LocalPlacement;
+  private readonly key: ReturnType<typeof ticketKey>;
   /** Channel-info answers per channel since start (only channels the origin has). */
   readonly requests = new Map<string, number>();
 
@@ -135,8 +138,14 @@ export class ComService {
     this.log = opts.log;
     this.splitThreshold = opts.subRoomSize ?? Number.POSITIVE_INFINITY;
     if (!(this.splitThreshold >= 1)) throw new Error('subRoomSize must be at least 1');
-    this.pendingMs = opts.pendingMs ?? DEFAULT_PENDING_MS;
     this.now = opts.now ?? Date.now;
+    this.local = new LocalPlacement({
+      splitThreshold: this.splitThreshold,
+      occupancy: opts.occupancy,
+      pendingMs: opts.pendingMs ?? DEFAULT_PENDING_MS,
+      now: this.now,
+    });
+    this.key = ticketKey(opts.signer.publicKey);
     if (opts.publicUrl !== undefined) {
       const u = new URL(opts.publicUrl);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('publicUrl must be http(s)');
@@ -157,10 +166,9 @@ export class ComService {
     }
   }
 
-  /** Answers GET/HEAD /api/channels/:id; returns false for anything else. */
+  /** Answers GET/HEAD /api/channels/:id and POST /api/channels/:id/rejoin; returns false for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') return false;
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://com.invalid');
@@ -168,21 +176,53 @@ export class ComService {
       return false;
     }
     const parts = url.pathname.split('/').filter(Boolean);
-    if (parts.length !== 3 || parts[0] !== 'api' || parts[1] !== 'channels') return false;
-    this.answer(req, res, parts[2]!, url);
+    if (parts[0] !== 'api' || parts[1] !== 'channels') return false;
+    const rejoin = parts.length === 4 && parts[3] === 'rejoin';
+    if (!rejoin && parts.length !== 3) return false;
+    if (rejoin ? method !== 'POST' : method !== 'GET' && method !== 'HEAD') return false;
+    const work = rejoin ? this.rejoin(req, res, parts[2]!) : this.answer(req, res, parts[2]!, url);
+    work.catch((err: unknown) => {
+      this.log.error({ err: String(err), url: req.url }, 'COM request failed');
+      if (!res.headersSent) sendError(res, 500, 'internal error');
+      else res.destroy();
+    });
     return true;
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse, channelPart: string, url: URL): void {
+  /** The channel the path names, when the origin has it; otherwise answers 404 and returns null. */
+  private channelOf(res: ServerResponse, channelPart: string) {
     let channel: string;
     try {
       channel = decodeURIComponent(channelPart);
     } catch {
       channel = '';
     }
-    if (!CHANNEL_ID_PATTERN.test(channel)) return sendError(res, 404, 'no such channel (bad channel id)');
+    if (!CHANNEL_ID_PATTERN.test(channel)) {
+      sendError(res, 404, 'no such channel (bad channel id)');
+      return null;
+    }
     const ch = this.opts.origin.channels.get(channel);
-    if (!ch) return sendError(res, 404, `no channel "${channel}"`);
+    if (!ch) {
+      sendError(res, 404, `no channel "${channel}"`);
+      return null;
+    }
+    return { channel, ch };
+  }
+
+  /** The looked-up ISP and region of the request's address; the viewer's hints fill the gaps. */
+  private locality(req: IncomingMessage, hints: Locality): Locality {
+    return resolveLocality(this.opts.ispLookup?.lookup(req.socket.remoteAddress) ?? null, hints);
+  }
+
+  private async answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    channelPart: string,
+    url: URL,
+  ): Promise<void> {
+    const found = this.channelOf(res, channelPart);
+    if (!found) return;
+    const { channel, ch } = found;
     const hints = subRoomHintsSchema.safeParse({
       isp: url.searchParams.get('isp') ?? undefined,
       region: url.searchParams.get('region') ?? undefined,
@@ -196,9 +236,10 @@ export class ComService {
     }
     this.requests.set(channel, (this.requests.get(channel) ?? 0) + 1);
     const base = this.baseUrl(req);
-    const trackerUrls = this.opts.trackerUrls ?? [`${toWs(base)}${TRACKER_PATH}`];
-    const { subRoom, trackerUrl, created } = this.assign(channel, hints.data, trackerUrls);
-    if (created) this.log.info({ channel, subRoom, trackerUrl }, 'sub-room opened');
+    const locality = this.locality(req, hints.data);
+    const peerId = randomBytes(10).toString('hex');
+    const { subRoom, trackerUrl, seeds } = await this.assign(channel, peerId, locality, base);
+    if (res.destroyed) return;
 
     const info: Omit<ComChannelInfo, 'manifest'> = {
       channel,
@@ -207,10 +248,11 @@ export class ComService {
       originBaseUrl: base,
       iceServers: this.iceServers(base),
       logServers: this.opts.logServers ? [...this.opts.logServers] : this.opts.ownLogServer ? [base] : [],
-      seeds: [...(this.opts.occupancy?.(channel).get(subRoom)?.seeds ?? [])].slice(0, MAX_SEEDS),
+      seeds: seeds.slice(0, MAX_SEEDS),
       tracker: { url: trackerUrl, subRoom },
-      peer: this.peer(channel, subRoom, role),
+      peer: this.peer(channel, subRoom, role, peerId, locality),
       serverTime: Date.now(),
+      rejoinUrl: `${base}${rejoinPath(channel)}`,
     };
     // The signed manifest is spliced in as the origin serialised it (it is cached per segment).
     const rest = JSON.stringify(info);
@@ -224,15 +266,66 @@ export class ComService {
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  /** A fresh peer id and its ticket: clients do not choose their ids. */
-  private peer(channel: string, subRoom: string, role: PeerRole): ComChannelInfo['peer'] {
-    const id = randomBytes(10).toString('hex');
+  /**
+   * A viewer whose tracker went away shows the ticket it holds (genuine, in date, for this
+   * channel) and keeps its peer id and role; it goes back to its sub-room, wherever that is now.
+   */
+  private async rejoin(req: IncomingMessage, res: ServerResponse, channelPart: string): Promise<void> {
+    const found = this.channelOf(res, channelPart);
+    if (!found) {
+      req.resume();
+      return;
+    }
+    const body = await readSmallBody(req, MAX_REJOIN_BODY_BYTES);
+    if (body === null) return sendError(res, 413, 'rejoin request too large');
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      json = null;
+    }
+    const parsed = rejoinRequestSchema.safeParse(json);
+    if (!parsed.success) return sendError(res, 400, 'rejoin wants {"ticket": "…"}');
+    const t = checkTicket(this.key, parsed.data.ticket, Date.now());
+    if (!t.ok) return sendError(res, 403, t.why);
+    if (t.payload.c !== found.channel) return sendError(res, 403, 'the ticket is for another channel');
+    const p = t.payload;
+    const locality = this.locality(req, { isp: p.i, region: p.g });
+    const { subRoom, trackerUrl } = await this.assign(found.channel, p.p, locality, this.baseUrl(req), p.s);
+    const answer: RejoinAnswer = {
+      tracker: { url: trackerUrl, subRoom },
+      peer: this.peer(found.channel, subRoom, p.r, p.p, locality),
+    };
+    const text = JSON.stringify(answer);
+    this.log.info(
+      { channel: found.channel, peer: p.p, from: p.s, to: subRoom, trackerUrl },
+      'viewer rejoined',
+    );
+    res.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      'Access-Control-Allow-Origin': '*',
+    });
+    res.end(text);
+  }
+
+  /** The peer's ticket: clients do not choose their ids, nor their ISP where lookup knows it. */
+  private peer(
+    channel: string,
+    subRoom: string,
+    role: PeerRole,
+    id: string,
+    locality: Locality,
+  ): ComChannelInfo['peer'] {
     const ticket = mintTicket(this.opts.signer, {
       c: channel,
       s: subRoom,
       p: id,
       r: role,
       e: Date.now() + TICKET_TTL_MS,
+      ...(locality.isp === undefined ? {} : { i: locality.isp }),
+      ...(locality.region === undefined ? {} : { g: locality.region }),
     });
     return { id, role, ticket };
   }
@@ -277,54 +370,45 @@ export class ComService {
     return out;
   }
 
-  private assign(
+  /** Shards through Redis when configured and alive; otherwise this process's own trackers. */
+  private async assign(
     channel: string,
-    hints: SubRoomHints,
-    trackerUrls: readonly string[],
-  ): { subRoom: string; trackerUrl: string; created: boolean } {
-    let book = this.rooms.get(channel);
-    if (!book) {
-      book = { state: EMPTY_ROOM, pending: [], lastLive: new Map() };
-      this.rooms.set(channel, book);
+    peerId: string,
+    locality: Locality,
+    base: string,
+    prefer?: string,
+  ): Promise<Assigned> {
+    const placed = await this.opts.placement?.assign({ channel, peerId, ...locality, prefer });
+    if (placed) {
+      if (placed.created)
+        this.log.info({ channel, subRoom: placed.subRoom, tracker: placed.trackerUrl }, 'sub-room opened');
+      return { ...placed, seeds: placed.occupancy?.s ?? [] };
     }
-    const now = this.now();
-    const live = this.opts.occupancy?.(channel);
-    // Viewers that joined since the last refresh are counted by the tracker now: retire as many
-    // pending entries (oldest first) so nobody is counted twice. Unclaimed entries expire.
-    const retire = new Map<string, number>();
-    for (const s of book.state.subRooms) {
-      const n = live?.get(s.id)?.viewers ?? 0;
-      const grew = n - (book.lastLive.get(s.id) ?? 0);
-      if (grew > 0) retire.set(s.id, grew);
-      book.lastLive.set(s.id, n);
-    }
-    book.pending = book.pending.filter((p) => {
-      const r = retire.get(p.subRoom) ?? 0;
-      if (r > 0) {
-        retire.set(p.subRoom, r - 1);
-        return false;
-      }
-      return now - p.at < this.pendingMs;
-    });
-    const subRooms = book.state.subRooms.map((s) => {
-      const isps: Record<string, number> = {};
-      const regions: Record<string, number> = {};
-      const occ = live?.get(s.id);
-      addCounts(isps, occ?.isps);
-      addCounts(regions, occ?.regions);
-      let viewers = occ?.viewers ?? 0;
-      for (const p of book.pending) {
-        if (p.subRoom !== s.id) continue;
-        viewers++;
-        if (p.isp !== undefined) addCounts(isps, new Map([[p.isp, 1]]));
-        if (p.region !== undefined) addCounts(regions, new Map([[p.region, 1]]));
-      }
-      return { ...s, viewers, isps, regions };
-    });
-    const policy: SubRoomPolicy = { splitThreshold: this.splitThreshold, trackerUrls };
-    const result = assignSubRoom({ subRooms, nextTracker: book.state.nextTracker }, hints, policy);
-    book.state = result.state;
-    book.pending.push({ subRoom: result.subRoom, at: now, isp: hints.isp, region: hints.region });
-    return result;
+    if (this.opts.placement) this.log.warn({ channel }, 'no live tracker shard: using this server’s tracker');
+    const trackerUrls = this.opts.trackerUrls ?? [`${toWs(base)}${TRACKER_PATH}`];
+    const r = this.local.assign(channel, locality, trackerUrls, prefer);
+    if (r.created)
+      this.log.info({ channel, subRoom: r.subRoom, trackerUrl: r.trackerUrl }, 'sub-room opened');
+    const seeds = [...(this.opts.occupancy?.(channel).get(r.subRoom)?.seeds ?? [])];
+    return { ...r, seeds };
   }
+}
+
+/** The request body as text, or null when it is larger than `max` bytes. */
+function readSmallBody(req: IncomingMessage, max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        resolve(null);
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > max ? null : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }

@@ -7,7 +7,13 @@
  */
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
-import { channelIdSchema, peerIdSchema, roleSchema, subRoomSchema } from '../../common/tracker-protocol';
+import {
+  channelIdSchema,
+  hintSchema,
+  peerIdSchema,
+  roleSchema,
+  subRoomSchema,
+} from '../../common/tracker-protocol';
 import type { ManifestSigner } from '../origin/signing-key';
 
 export const TICKET_TTL_MS = 6 * 3600_000;
@@ -20,6 +26,12 @@ const payloadSchema = z
     r: roleSchema,
     /** Expiry, ms since the epoch. */
     e: z.number().int().min(0),
+    /**
+     * ISP and region the COM found for the viewer's address (or its hint when lookup found
+     * nothing): the tracker ranks neighbours by these rather than by what the join claims.
+     */
+    i: hintSchema.optional(),
+    g: hintSchema.optional(),
   })
   .strict();
 export type TicketPayload = z.infer<typeof payloadSchema>;

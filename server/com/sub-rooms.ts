@@ -4,8 +4,10 @@
  * next viewer opens a new sub-room on the next tracker in the list (round-robin).
  *
  * Among the sub-rooms that still have space, a viewer goes where most viewers share its ISP,
- * then its region (so that neighbours inside the sub-room can be ISP-local), then to the oldest.
- * With the default threshold (Infinity) a room is one sub-room.
+ * then its region (so that neighbours inside the sub-room can be ISP-local), then to the
+ * fullest (so that a shrinking sub-room drains away instead of lingering half-empty), then to
+ * the oldest. A rejoining viewer names its old sub-room (`prefer`) and goes back there (it was
+ * counted there already; up to twice the threshold). With the default threshold (Infinity) a room is one sub-room.
  */
 import type { SubRoomHints } from '../../common/com';
 
@@ -66,24 +68,33 @@ export function assignSubRoom(
   room: RoomState,
   hints: SubRoomHints,
   policy: SubRoomPolicy,
+  prefer?: string,
 ): SubRoomAssignment {
   const trackers = policy.trackerUrls.length;
   if (trackers === 0) throw new Error('sub-room policy has no tracker');
   if (!(policy.splitThreshold >= 1)) throw new Error('sub-room split threshold must be at least 1');
 
-  let best = -1;
-  let bestIsp = -1;
-  let bestRegion = -1;
-  room.subRooms.forEach((s, i) => {
-    if (s.viewers >= policy.splitThreshold) return;
-    const isp = countOf(s.isps, hints.isp);
-    const region = countOf(s.regions, hints.region);
-    if (isp > bestIsp || (isp === bestIsp && region > bestRegion)) {
-      best = i;
-      bestIsp = isp;
-      bestRegion = region;
-    }
-  });
+  // A rejoining member counted there already: up to twice the threshold it goes back.
+  let best = room.subRooms.findIndex((s) => s.id === prefer && s.viewers < 2 * policy.splitThreshold);
+  if (best < 0) {
+    let bestIsp = -1;
+    let bestRegion = -1;
+    let bestViewers = -1;
+    room.subRooms.forEach((s, i) => {
+      if (s.viewers >= policy.splitThreshold) return;
+      const isp = countOf(s.isps, hints.isp);
+      const region = countOf(s.regions, hints.region);
+      const better =
+        isp > bestIsp ||
+        (isp === bestIsp && (region > bestRegion || (region === bestRegion && s.viewers > bestViewers)));
+      if (better) {
+        best = i;
+        bestIsp = isp;
+        bestRegion = region;
+        bestViewers = s.viewers;
+      }
+    });
+  }
 
   const subRooms = [...room.subRooms];
   let nextTracker = room.nextTracker;

@@ -4,10 +4,8 @@
  * (server/config.ts) and uses the ones that concern it: host, httpPort (default 8090),
  * metricsToken, drainMs, logLevel; the origin's settings are ignored.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { stopOnSignals } from '../cli';
-import { resolveServerConfig } from '../config';
-import { createLogger } from '../log';
+import { startCommand } from '../process-config';
 import { startLogService } from './run-logs';
 
 const USAGE = `usage: swarmcast logs [--config FILE] [--host ADDR] [--http-port N] [--drain-ms MS] [--log-level L]
@@ -16,21 +14,13 @@ const USAGE = `usage: swarmcast logs [--config FILE] [--host ADDR] [--http-port 
   the metrics token only from SWARMCAST_METRICS_TOKEN[_FILE] or the file. Default port 8090.`;
 
 export async function main(argv: string[]): Promise<void> {
-  const resolved = resolveServerConfig({
-    argv,
-    env: process.env,
-    readFile: (path) => readFileSync(path, 'utf8'),
-    fileMode: (path) => statSync(path).mode,
+  const started = startCommand(argv, {
+    usage: () => USAGE,
+    logName: 'swarmcast-logs',
     defaultHttpPort: 8090,
   });
-  if (resolved.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const { config, warnings } = resolved;
-  const log = createLogger('swarmcast-logs');
-  log.level = config.logLevel;
-  for (const warning of warnings) log.warn(warning);
+  if (!started) return;
+  const { config, log } = started;
   const service = await startLogService({
     host: config.host,
     port: config.httpPort,

@@ -6,7 +6,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
-import { MAX_REPORT_BATCH_BYTES, REPORTS_PATH, reportBatchSchema } from '../../common/quality-report';
+import { CHANNEL_ID_PATTERN } from '../../common/manifest';
+import {
+  MAX_REPORT_BATCH_BYTES,
+  REPORTS_PATH,
+  ROOMS_PATH,
+  reportBatchSchema,
+} from '../../common/quality-report';
 import { TokenBucket } from '../../common/token-bucket';
 import type { Logger } from '../log';
 import { ReportBook, type ReportBookOptions } from './report-book';
@@ -48,9 +54,27 @@ export class LogServer {
     this.results.inc({ result: 'rejected' }, 0);
   }
 
-  /** Handles POST /api/reports; returns false for other paths. */
+  /** GET /api/rooms/:channel: the room's summary (404 until a viewer of it has reported). */
+  private room(channel: string, req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const summary = CHANNEL_ID_PATTERN.test(channel) ? this.book.roomSummary(channel) : null;
+    const body = JSON.stringify(summary ?? { error: `no reports for "${channel.slice(0, 64)}"` });
+    res
+      .writeHead(summary ? 200 : 404, { 'content-type': 'application/json', 'cache-control': 'no-cache' })
+      .end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Handles POST /api/reports and GET /api/rooms/:channel; returns false for other paths. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if ((req.url ?? '').split('?')[0] !== REPORTS_PATH) return false;
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (path.startsWith(ROOMS_PATH)) {
+      this.room(path.slice(ROOMS_PATH.length), req, res);
+      return true;
+    }
+    if (path !== REPORTS_PATH) return false;
     if (req.method !== 'POST') {
       res.writeHead(405, { Allow: 'POST' }).end();
       return true;

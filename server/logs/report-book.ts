@@ -6,7 +6,7 @@
  * reports past the bounds are refused, not silently merged.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { QualityReport } from '../../common/quality-report';
+import type { QualityReport, RoomSummary } from '../../common/quality-report';
 
 export interface ReportBookOptions {
   registry: Registry;
@@ -35,6 +35,8 @@ interface Slice {
 
 interface ChannelBook {
   slices: Slice[];
+  /** Bytes from other viewers since start. */
+  savedTotal: number;
 }
 
 const SLICE_MS = 5000;
@@ -148,7 +150,7 @@ export class ReportBook {
       if (this.opts.knownChannel && !this.opts.knownChannel(r.channel))
         return { ok: false, why: 'unknown channel' };
       if (this.channels.size >= this.maxChannels) return { ok: false, why: 'too many channels' };
-      ch = { slices: [] };
+      ch = { slices: [], savedTotal: 0 };
       this.channels.set(r.channel, ch);
     }
     const seen = this.viewers.get(r.viewer);
@@ -178,12 +180,32 @@ export class ReportBook {
       ch.slices.push(slice);
       while (ch.slices.length > 0 && now - ch.slices[0]!.at > this.windowMs) ch.slices.shift();
     }
+    ch.savedTotal += r.bytes.peer;
     slice.cdn += r.bytes.cdn;
     slice.peer += r.bytes.peer;
     slice.seed += r.bytes.seed;
     slice.stalls += r.stalls;
     slice.watchedS += r.watchS + r.stallS;
     return { ok: true };
+  }
+
+  /**
+   * One channel as its streamer's Go-live view shows it: viewers that reported lately, the
+   * share of bytes from other viewers over the window, and the bytes viewers got from each
+   * other since the server started (what the CDN did not have to send).
+   */
+  roomSummary(channel: string): RoomSummary | null {
+    const ch = this.channels.get(channel);
+    if (!ch) return null;
+    const w = this.windows().get(channel);
+    const total = w ? w.cdn + w.peer + w.seed : 0;
+    return {
+      channel,
+      reportingViewers: this.activeViewers().get(channel) ?? 0,
+      p2pShare: w && total > 0 ? w.peer / total : null,
+      cdnBytesSaved: ch.savedTotal,
+      at: this.now(),
+    };
   }
 
   /** Viewers that reported within the active time, by channel. */

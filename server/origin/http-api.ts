@@ -2,6 +2,7 @@
  * The origin's HTTP API, shaped so that any CDN can sit in front of it:
  *   GET  /api/channels                         live channel list
  *   GET  /api/origin-key                       the manifest-signing public key
+ *   GET  /api/ingest                           where to publish: RTMP port, whether keys are needed
  *   GET  /live/:ch/manifest.json[?after=N]     signed manifest; with `after`, a blocking reload
  *   GET  /live/:ch/:stream/init-:v.flv         init data (immutable)
  *   GET  /live/:ch/:stream/:seq.flv            a segment (immutable)
@@ -10,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlvDemuxer, FlvError } from '../../common/flv';
+import type { IngestInfo } from '../../common/manifest';
 import { AddressLimit } from '../address-limits';
 import type { Logger } from '../log';
 import type { Channel } from './channel';
@@ -33,6 +35,8 @@ export interface HttpApiOptions {
   maxFlvTotal?: number;
   /** Apply the per-address caps to loopback too (tests; default: loopback is exempt). */
   limitLoopback?: boolean;
+  /** For the app's Go-live view: the RTMP port (null: no RTMP ingest) and whether stream keys are set. */
+  ingest?: () => IngestInfo;
 }
 
 /** What the origin served, by kind, in body bytes: its egress, which is what a CDN would carry. */
@@ -114,6 +118,7 @@ export class OriginHttpApi {
   private readonly ingestIdleMs: number;
   private readonly log: Logger;
   private readonly viewerCount: ((channel: string) => number) | undefined;
+  private readonly ingestInfo: (() => IngestInfo) | undefined;
   readonly sent: OriginTraffic = { segment: 0, manifest: 0, init: 0, flv: 0 };
   private readonly heldReloads: AddressLimit;
   private readonly flvViewers: AddressLimit;
@@ -125,6 +130,7 @@ export class OriginHttpApi {
     opts: HttpApiOptions = {},
   ) {
     this.viewerCount = opts.viewerCount;
+    this.ingestInfo = opts.ingest;
     const exemptLoopback = !opts.limitLoopback;
     this.heldReloads = new AddressLimit({
       perAddress: opts.maxHeldReloadsPerAddress ?? 64,
@@ -184,6 +190,8 @@ export class OriginHttpApi {
       const count = this.viewerCount;
       const channels = this.origin.summaries().map((c) => (count ? { ...c, viewers: count(c.id) } : c));
       sendJson(res, 200, { channels }, 'public, max-age=2');
+    } else if (parts[1] === 'ingest' && parts.length === 2 && this.ingestInfo) {
+      sendJson(res, 200, this.ingestInfo(), 'no-cache');
     } else if (parts[1] === 'origin-key' && parts.length === 2) {
       sendJson(
         res,

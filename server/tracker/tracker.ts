@@ -65,6 +65,8 @@ export interface TrackerOptions {
   ticketKey?: KeyObject;
   /** Wall clock for ticket expiry (default Date.now). */
   wallClock?: () => number;
+  /** Told of every accepted join (a shard reports joins to the shared registry). */
+  joined?: (member: { channel: string; subRoom: string; peerId: string; role: PeerRole }) => void;
 }
 
 interface Member {
@@ -213,6 +215,31 @@ export class Tracker {
     return this.connections.size;
   }
 
+  /** Members joined now, all sub-rooms together. */
+  get memberCount(): number {
+    let n = 0;
+    for (const subRooms of this.rooms.values()) for (const room of subRooms.values()) n += room.size;
+    return n;
+  }
+
+  /**
+   * Closes the connections of one sub-room's members (1012, service restart) but keeps serving:
+   * they reconnect through the COM, which sends them where the sub-room is now (a shard whose
+   * sub-room was moved elsewhere while it was thought dead does this). Returns how many.
+   */
+  disconnectSubRoom(channel: string, subRoom: string, reason: string): number {
+    const members = [...(this.rooms.get(channel)?.get(subRoom)?.values() ?? [])];
+    for (const m of members) {
+      const conn = m.conn;
+      if (conn.closed) continue;
+      conn.closed = true;
+      this.removeMember(conn);
+      conn.ws.close(1012, reason.slice(0, 100));
+      setTimeout(() => conn.ws.terminate(), 1000).unref();
+    }
+    return members.length;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweep);
     for (const conn of this.connections) {
@@ -320,6 +347,10 @@ export class Tracker {
 
   private join(conn: Connection, msg: JoinMessage): void {
     if (conn.member) return this.kick(conn, 'already-joined', 'join was already sent on this connection');
+    // The ticket's ISP and region (the COM looked them up from the viewer's address) win over
+    // what the join claims; the claim counts only where the ticket names none.
+    let isp = msg.isp;
+    let region = msg.region;
     if (this.opts.ticketKey) {
       if (msg.ticket === undefined) return this.kick(conn, 'no-ticket', 'join needs a ticket from the COM');
       const t = checkTicket(this.opts.ticketKey, msg.ticket, (this.opts.wallClock ?? Date.now)());
@@ -328,6 +359,8 @@ export class Tracker {
       if (p.c !== msg.channel || p.s !== msg.subRoom || p.p !== msg.peerId || p.r !== msg.role) {
         return this.kick(conn, 'bad-ticket', 'the ticket is for another channel, sub-room, peer id or role');
       }
+      isp = p.i ?? isp;
+      region = p.g ?? region;
     }
     const room = this.room(msg.channel, msg.subRoom);
     if (room.has(msg.peerId)) {
@@ -336,8 +369,8 @@ export class Tracker {
     const member: Member = {
       peerId: msg.peerId,
       role: msg.role,
-      isp: msg.isp,
-      region: msg.region,
+      isp,
+      region,
       channel: msg.channel,
       subRoom: msg.subRoom,
       conn,
@@ -350,7 +383,7 @@ export class Tracker {
       subRoom: msg.subRoom,
       role: msg.role,
     });
-    conn.log.info({ isp: msg.isp, region: msg.region, members: room.size }, 'peer joined');
+    conn.log.info({ isp, region, members: room.size }, 'peer joined');
     // Any client may name any channel: the counter keeps at most MAX_COUNTED_CHANNELS labels.
     const key =
       this.joins.has(msg.channel) || this.joins.size < MAX_COUNTED_CHANNELS ? msg.channel : '_other';
@@ -361,6 +394,7 @@ export class Tracker {
       subRoom: msg.subRoom,
       heartbeatMs: this.heartbeatMs,
     });
+    this.opts.joined?.({ channel: msg.channel, subRoom: msg.subRoom, peerId: msg.peerId, role: msg.role });
   }
 
   private room(channel: string, subRoom: string): Map<string, Member> {

@@ -132,7 +132,7 @@ export interface Browser {
 }
 
 /** A fresh Chromium profile in a temp dir (a persistent context, as on these machines it works). */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(opts: { locale?: string } = {}): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'swarmcast-chromium-'));
   await mkdir(profile, { recursive: true });
   try {
@@ -141,6 +141,8 @@ export async function launchChromium(): Promise<Browser> {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 800 },
+      // The OS language the app sees (navigator.language); Chromium's own default otherwise.
+      ...(opts.locale ? { locale: opts.locale } : {}),
     });
     return {
       context,

@@ -48,3 +48,20 @@ export function collectLines(child: ChildProcess): RunningCommand {
   });
   return { child, lines, stderr, exited, last: () => lines[lines.length - 1] };
 }
+
+/** `swarmcast tracker` on loopback, any free port, registered in `redisUrl` as `shardId`. */
+export function trackerShardArgs(redisUrl: string, ticketKey: string, shardId: string): string[] {
+  return [
+    'tracker',
+    '--host',
+    '127.0.0.1',
+    '--http-port',
+    '0',
+    '--redis',
+    redisUrl,
+    '--ticket-key',
+    ticketKey,
+    '--shard-id',
+    shardId,
+  ];
+}

@@ -16,7 +16,15 @@ import type { SegmentCache } from '../cache/segment-cache';
 import type { CdnSource } from '../source/cdn-source';
 import type { PeerSource } from '../source/peer-source';
 import type { EdgeTiming, Provenance, SourceEvents } from '../source/segment-source';
-import { DEFAULT_LIMITS, firstCopyHolder, type PlanLimits, type PlanSegment, plan } from './planner';
+import {
+  cdnMarginFor,
+  DEFAULT_LIMITS,
+  firstCopyHolder,
+  type PlanLimits,
+  type PlanSegment,
+  plan,
+  smoothCdnFetchMs,
+} from './planner';
 import { AHEAD_LIMIT, type SegmentRecord, SegmentTable, type SourceName } from './segment-table';
 
 export interface FetchPolicy {
@@ -44,14 +52,12 @@ export interface FetchEngineOptions {
 }
 
 /** The player needs a segment this long (ms) before its playhead reaches it. */
-const PLAYER_MARGIN_MS = 300;
+export const PLAYER_MARGIN_MS = 300;
 const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
 /** Refusals of announced segments before a neighbour is banned. */
 const MAX_STRIKES = 3;
-/** The CDN margin grows with slow CDN fetches up to this multiple of the planned one. */
-const MAX_CDN_MARGIN_FACTOR = 2;
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
 
@@ -256,11 +262,7 @@ export class FetchEngine implements SourceEvents {
    * that the fallback is taken in time.
    */
   private cdnMarginMs(): number {
-    const wanted = Math.round(1.5 * this.cdnFetchMs + 200);
-    return Math.min(
-      Math.max(this.limits.cdnMarginMs, wanted),
-      MAX_CDN_MARGIN_FACTOR * this.limits.cdnMarginMs,
-    );
+    return cdnMarginFor(this.limits.cdnMarginMs, this.cdnFetchMs);
   }
 
   private liveEdgeWanted(now: number): number | null {
@@ -336,10 +338,8 @@ export class FetchEngine implements SourceEvents {
       r.edgeOriginTime = timing.originTime;
       r.edgeStartTs = timing.startTs;
     }
-    if (!r.fetch.liveEdge) {
-      const took = this.now() - r.fetch.startedAt;
-      this.cdnFetchMs = this.cdnFetchMs * 0.8 + took * 0.2;
-    }
+    if (!r.fetch.liveEdge)
+      this.cdnFetchMs = smoothCdnFetchMs(this.cdnFetchMs, this.now() - r.fetch.startedAt);
     r.fetch = null;
     r.status = 'complete';
     this.opts.cache.finish(seq, false);

@@ -88,6 +88,25 @@ export const DEFAULT_LIMITS: PlanLimits = {
   smallRoomMembers: 5,
 };
 
+/** The CDN margin grows with slow CDN fetches up to this multiple of the planned one. */
+const MAX_CDN_MARGIN_FACTOR = 2;
+
+/**
+ * How close to its deadline a segment goes to the CDN: the planned margin, or more when CDN
+ * fetches here take long (a slow link, or a CPU so busy that reading the response lags), so
+ * that the fallback is taken in time. `cdnFetchMs` is the smoothed time a whole-segment CDN
+ * fetch takes (smoothCdnFetchMs).
+ */
+export function cdnMarginFor(plannedMarginMs: number, cdnFetchMs: number): number {
+  const wanted = Math.round(1.5 * cdnFetchMs + 200);
+  return Math.min(Math.max(plannedMarginMs, wanted), MAX_CDN_MARGIN_FACTOR * plannedMarginMs);
+}
+
+/** The smoothed CDN fetch time after one more whole-segment fetch that took `tookMs`. */
+export function smoothCdnFetchMs(previousMs: number, tookMs: number): number {
+  return previousMs * 0.8 + tookMs * 0.2;
+}
+
 function peerVerdict(
   s: PlanSegment,
   now: number,

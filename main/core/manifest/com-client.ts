@@ -13,9 +13,12 @@ import {
 import {
   type ChannelSummary,
   channelSummarySchema,
+  type IngestInfo,
+  ingestInfoSchema,
   type Manifest,
   originPaths,
 } from '../../../common/manifest';
+import { ROOMS_PATH, type RoomSummary, roomSummarySchema } from '../../../common/quality-report';
 import { OriginError, readJson, request } from './origin-http';
 import { loadPublicKey, verifySignedManifest } from './signed-manifest';
 
@@ -45,6 +48,28 @@ export class ComClient {
     const parsed = z.object({ channels: z.array(channelSummarySchema).max(10_000) }).safeParse(body);
     if (!parsed.success) throw new OriginError('malformed channel list', 200);
     return parsed.data.channels;
+  }
+
+  /** Where a streamer publishes on this server (the RTMP host is the server's own host). */
+  async ingestInfo(signal?: AbortSignal): Promise<IngestInfo> {
+    const body = await readJson(await request(this.base + originPaths.ingestInfo, signal));
+    const parsed = ingestInfoSchema.safeParse(body);
+    if (!parsed.success) throw new OriginError('malformed ingest info', 200);
+    return parsed.data;
+  }
+
+  /** A channel's room summary from this server's log service, or null when it has none yet. */
+  async roomSummary(channel: string, signal?: AbortSignal): Promise<RoomSummary | null> {
+    let res: Response;
+    try {
+      res = await request(this.base + ROOMS_PATH + channel, signal);
+    } catch (err) {
+      if (err instanceof OriginError && (err.status === 404 || err.status === 405)) return null;
+      throw err;
+    }
+    const parsed = roomSummarySchema.safeParse(await readJson(res));
+    if (!parsed.success) throw new OriginError('malformed room summary', 200);
+    return parsed.data;
   }
 
   /** Asks the COM service for a channel: CDN base URL, key, manifest, tracker and sub-room. */

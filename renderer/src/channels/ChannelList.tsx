@@ -3,6 +3,7 @@
  * a field to play any channel id, and a clear state when the list cannot be had.
  */
 import { type FormEvent, type SyntheticEvent, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { CHANNEL_ID_PATTERN } from '../../../common/manifest';
 import { fmtKbps, fmtViewers } from '../format';
 import { playbackSession } from '../player/session';
@@ -20,6 +21,7 @@ function clickTime(e: SyntheticEvent): number {
 }
 
 export function ChannelList() {
+  const { t } = useTranslation();
   const channels = useChannelsStore((s) => s.channels);
   const status = useChannelsStore((s) => s.status);
   const error = useChannelsStore((s) => s.error);
@@ -38,13 +40,13 @@ export function ChannelList() {
 
   return (
     <div className="channels">
-      <h2 className="section-title">Channels</h2>
+      <h2 className="section-title">{t('channels.title')}</h2>
       <form className="channel-form" onSubmit={submit}>
         <input
           data-testid="channel-input"
           className="input"
-          placeholder="Channel id"
-          aria-label="Channel id"
+          placeholder={t('channels.placeholder')}
+          aria-label={t('channels.placeholder')}
           value={draft}
           spellCheck={false}
           autoComplete="off"
@@ -52,31 +54,35 @@ export function ChannelList() {
           aria-invalid={draft !== '' && !valid}
         />
         <button data-testid="channel-play" className="btn btn-primary" type="submit" disabled={!valid}>
-          Play
+          {t('channels.play')}
         </button>
       </form>
-      {draft !== '' && !valid && (
-        <p className="hint">Lowercase letters, digits, “-” and “_”, starting with a letter or digit.</p>
-      )}
+      {draft !== '' && !valid && <p className="hint">{t('channels.idHint')}</p>}
 
       {status === 'error' && (
         <div className="notice notice-error" data-testid="channels-error" role="alert">
-          <strong>
-            {connected ? 'Cannot reach the Swarmcast server.' : 'Lost the connection to the Swarmcast core.'}
-          </strong>
-          {connected && <span>{error}</span>}
-          <span className="muted">Trying again every few seconds…</span>
+          <strong>{connected ? t('channels.serverDown') : t('channels.coreDown')}</strong>
+          <span className="muted">
+            {connected ? t('channels.serverDownWhat') : t('channels.coreDownWhat')}
+          </span>
+          {connected && error && (
+            <details className="notice-details">
+              <summary>{t('player.details')}</summary>
+              <code className="status-detail">{error}</code>
+            </details>
+          )}
         </div>
       )}
-      {status === 'loading' && channels.length === 0 && <p className="muted pad">Loading channels…</p>}
+      {status === 'loading' && channels.length === 0 && <p className="muted pad">{t('channels.loading')}</p>}
       {status === 'ok' && channels.length === 0 && (
         <div className="empty" data-testid="channels-empty">
-          <strong>No channels live right now.</strong>
-          <span className="muted">Start a broadcast, or type a channel id above.</span>
+          <strong>{t('channels.empty')}</strong>
+          <span className="muted">{t('channels.emptyWhat')}</span>
         </div>
       )}
 
-      <ul className="channel-list">
+      {/* The last good list stays usable while the server is away, dimmed: its live marks may be old. */}
+      <ul className={`channel-list ${status === 'error' ? 'channel-list-stale' : ''}`}>
         {channels.map((c) => (
           <li key={c.id}>
             <button
@@ -93,14 +99,14 @@ export function ChannelList() {
             >
               <span className={`live-dot ${c.live ? 'on' : ''}`} aria-hidden="true" />
               <span className="channel-name">{c.id}</span>
-              {c.demo && <span className="tag">demo</span>}
+              {c.demo && <span className="tag">{t('channels.demo')}</span>}
               <span className="channel-meta">
                 {c.viewers !== undefined && (
-                  <span data-testid={`channel-viewers-${c.id}`} title="Watching now">
+                  <span data-testid={`channel-viewers-${c.id}`} title={t('channels.watchingNow')}>
                     {fmtViewers(c.viewers)} ·{' '}
                   </span>
                 )}
-                {c.live ? fmtKbps(c.bitrateKbps) : 'offline'}
+                {c.live ? fmtKbps(c.bitrateKbps) : t('channels.offline')}
               </span>
             </button>
             {hovered === c.id && previews[c.id] && current !== c.id && (

@@ -3,9 +3,11 @@
  * of the warm channel (about a frame a second, no audio), torn down when the hover ends.
  */
 import { useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { createPreviewPlayer, destroyPreviewPlayer } from '../player/mpegts-player';
 
 export function PreviewTile({ channel, url }: { channel: string; url: string }) {
+  const { t } = useTranslation();
   const ref = useRef<HTMLVideoElement>(null);
   const [shown, setShown] = useState(false);
   useEffect(() => {
@@ -26,7 +28,13 @@ export function PreviewTile({ channel, url }: { channel: string; url: string }) 
   }, [url]);
   return (
     <span className={`preview-tile ${shown ? 'preview-shown' : ''}`} data-testid={`preview-${channel}`}>
-      <video ref={ref} muted playsInline disablePictureInPicture aria-label={`Preview of ${channel}`} />
+      <video
+        ref={ref}
+        muted
+        playsInline
+        disablePictureInPicture
+        aria-label={t('channels.preview', { channel })}
+      />
     </span>
   );
 }

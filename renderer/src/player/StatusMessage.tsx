@@ -1,6 +1,13 @@
-/** What the user sees instead of a black box: idle hint, connecting, offline, unreachable, broken. */
+/**
+ * What the user sees instead of a black box: idle hint (or Play again after Stop), connecting,
+ * and failures in plain words with what to do, the technical detail behind a toggle, and the
+ * countdown to the automatic retry with a "Try now".
+ */
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { usePlayerStore } from '../stores/player-store';
+import { failureText } from './messages';
+import { playbackSession } from './session';
 
 function useCountdown(at: number | null): number | null {
   const [now, setNow] = useState(() => Date.now());
@@ -13,16 +20,36 @@ function useCountdown(at: number | null): number | null {
   return at === null ? null : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-const titles = {
-  offline: 'Channel offline',
-  unreachable: 'Connection problem',
-  error: 'Stream interrupted',
-} as const;
+function Details({ text }: { text: string }) {
+  const { t } = useTranslation();
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="status-details">
+      <button
+        type="button"
+        className="link-btn"
+        data-testid="status-details-toggle"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? t('player.hideDetails') : t('player.details')}
+      </button>
+      {open && (
+        <code className="status-detail" data-testid="status-detail">
+          {text}
+        </code>
+      )}
+    </div>
+  );
+}
 
 export function StatusMessage() {
+  const { t } = useTranslation();
   const phase = usePlayerStore((s) => s.phase);
   const message = usePlayerStore((s) => s.message);
+  const failure = usePlayerStore((s) => s.failure);
   const channel = usePlayerStore((s) => s.channel);
+  const lastChannel = usePlayerStore((s) => s.lastChannel);
   const waiting = usePlayerStore((s) => s.waiting);
   const retryAt = usePlayerStore((s) => s.retryAt);
   const retryIn = useCountdown(retryAt);
@@ -30,7 +57,7 @@ export function StatusMessage() {
   if (phase === 'playing') {
     return waiting ? (
       <div className="buffering" data-testid="buffering" aria-live="polite">
-        <span className="spinner" /> Buffering…
+        <span className="spinner" /> {t('player.buffering')}
       </div>
     ) : null;
   }
@@ -38,8 +65,19 @@ export function StatusMessage() {
   if (phase === 'idle') {
     return (
       <div className="status status-idle" data-testid="status-message" data-phase={phase}>
-        <p className="status-title">Pick a channel to start watching</p>
-        <p className="muted">Choose one from the list, or type a channel id.</p>
+        <p className="status-title">{t('player.idleTitle')}</p>
+        {lastChannel ? (
+          <button
+            type="button"
+            className="btn btn-primary"
+            data-testid="play-again"
+            onClick={() => playbackSession.replay()}
+          >
+            {t('player.playAgain', { channel: lastChannel })}
+          </button>
+        ) : (
+          <p className="muted">{t('player.idleWhat')}</p>
+        )}
       </div>
     );
   }
@@ -48,18 +86,40 @@ export function StatusMessage() {
     return (
       <div className="status" data-testid="status-message" data-phase={phase} aria-live="polite">
         <span className="spinner large" />
-        <p className="status-title">Connecting to “{channel}”…</p>
+        <p className="status-title">{t('player.connecting', { channel: channel ?? '' })}</p>
       </div>
     );
   }
 
+  const text = failureText(
+    failure ?? (phase === 'offline' ? 'offline' : phase === 'unreachable' ? 'unreachable' : 'error'),
+    channel ?? '',
+  );
   return (
-    <div className={`status status-${phase}`} data-testid="status-message" data-phase={phase} role="alert">
-      <p className="status-title">{titles[phase]}</p>
-      <p>{message}</p>
-      <p className="muted">
-        {retryIn === null ? 'Trying again…' : `Trying again in ${retryIn} s. It will start by itself.`}
+    <div
+      className={`status status-${phase}`}
+      data-testid="status-message"
+      data-phase={phase}
+      data-failure={failure ?? undefined}
+      role="alert"
+    >
+      <p className="status-title">{text.title}</p>
+      <p data-testid="status-what">{text.what}</p>
+      <p className="muted">{text.todo}</p>
+      <p className="muted status-retry">
+        {retryIn === null ? t('player.retrying') : t('player.retryIn', { seconds: retryIn })}{' '}
+        {retryIn !== null && retryIn > 0 && (
+          <button
+            type="button"
+            className="link-btn"
+            data-testid="retry-now"
+            onClick={() => playbackSession.retryNow()}
+          >
+            {t('player.retryNow')}
+          </button>
+        )}
       </p>
+      {message && <Details text={message} />}
     </div>
   );
 }

@@ -1,24 +1,43 @@
-/** The sentences the user reads when playback cannot go on. */
-import { getClient } from '../api';
-import type { FailureKind } from '../api/errors';
+/** The sentences the user reads when playback cannot go on: what happened, and what to do. */
+import { t } from '../i18n';
+import type { Failure } from '../stores/player-store';
 
-export function failureMessage(kind: FailureKind, channel: string, detail: string | null): string {
-  // The core's words are added unless they only repeat what the message already says.
-  const redundant = !detail || (kind === 'offline' && /offline/i.test(detail) && detail.length <= 80);
-  const extra = redundant ? '' : ` ${detail}`;
-  switch (kind) {
+export interface FailureText {
+  title: string;
+  what: string;
+  todo: string;
+}
+
+export function failureText(failure: Failure, channel: string): FailureText {
+  switch (failure) {
     case 'offline':
-      return `Channel “${channel}” is offline.${extra}`;
+      return {
+        title: t('failure.offlineTitle'),
+        what: t('failure.offline', { channel }),
+        todo: t('failure.offlineWhat'),
+      };
     case 'unreachable':
-      return getClient().isConnected()
-        ? `The Swarmcast server cannot be reached.${extra}`
-        : 'Lost the connection to the Swarmcast core.';
-    default:
-      return `Playback of “${channel}” failed.${extra}`;
+      return {
+        title: t('failure.unreachableTitle'),
+        what: t('failure.unreachable'),
+        todo: t('failure.unreachableWhat'),
+      };
+    case 'core':
+      return { title: t('failure.coreTitle'), what: t('failure.core'), todo: t('failure.coreWhat') };
+    case 'error':
+      return {
+        title: t('failure.errorTitle'),
+        what: t('failure.error', { channel }),
+        todo: t('failure.errorWhat'),
+      };
+    default: {
+      const never: never = failure;
+      return never;
+    }
   }
 }
 
-/** mpegts.js ERROR (type, detail, info) as one sentence. */
+/** mpegts.js ERROR (type, detail, info) as one line for the details. */
 export function describePlayerError(type: unknown, detail: unknown, info: unknown): string {
   const msg =
     info && typeof info === 'object' && 'msg' in info && typeof info.msg === 'string' ? `: ${info.msg}` : '';

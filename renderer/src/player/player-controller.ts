@@ -78,6 +78,8 @@ export class PlayerController {
   private stalls = new StallCounter();
   private progressTime = -1;
   private progressAt = 0;
+  /** The user went back in time (←): live sync leaves the playhead alone until they go live again. */
+  private liveSyncHeld = false;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -166,6 +168,15 @@ export class PlayerController {
   /** Runs live sync now (e.g. right after the user resumes from pause). */
   syncNow(): void {
     this.syncTick();
+  }
+
+  /**
+   * Held: the user chose to watch behind live (sought back), so no catch-up speed and no jump
+   * forward until released (jump to live). The badge shows how far behind meanwhile.
+   */
+  holdLiveSync(held: boolean): void {
+    this.liveSyncHeld = held;
+    if (held && this.video.playbackRate !== 1) this.video.playbackRate = 1;
   }
 
   private listen<K extends keyof HTMLMediaElementEventMap>(type: K, fn: () => void): void {
@@ -320,7 +331,7 @@ export class PlayerController {
         this.fail('broken', 'The stream stopped: no new picture for 5 s.');
         return;
       }
-      this.applyLiveSync(latencyS, bufferS);
+      if (!this.liveSyncHeld) this.applyLiveSync(latencyS, bufferS);
     } else {
       this.progressAt = now;
     }

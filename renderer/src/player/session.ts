@@ -5,24 +5,27 @@
  * and retries 'player.open' with backoff (1 s, 2 s, 4 s … 10 s) while the channel stays
  * selected. Reports the player's measurements to the core every second.
  */
-import type { EventPayload, Timeline } from '../../../common/ipc-contract';
+import type { EventPayload, LatencyMode, Timeline } from '../../../common/ipc-contract';
 import { getApi, getClient } from '../api';
 import { classifyFailure, errorText } from '../api/errors';
 import { neighbour } from '../channels/zapping';
-import { freshMeasurements, type Phase, usePlayerStore } from '../stores/player-store';
+import { type Failure, freshMeasurements, usePlayerStore } from '../stores/player-store';
 import { useSettingsStore } from '../stores/settings-store';
 import { clearHistory, pushHistory } from '../stores/stats-store';
 import { mark } from './marks';
-import { failureMessage } from './messages';
+import { lastRange, rangeAt } from './media';
 import { type FailureReason, PlayerController } from './player-controller';
 import { playerReport } from './report';
 import { mirrorVideoState } from './video-mirror';
+import { saveAudioPrefs } from './volume-memory';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 10_000;
 /** Playing this long without trouble resets the retry backoff. */
 const STEADY_MS = 5_000;
 const TICK_MS = 500;
+/** Behind live by at most live sync's speed-up threshold plus this still counts as live. */
+const LIVE_SLACK_S = 1;
 
 type Status = EventPayload<'session.status'>;
 
@@ -31,6 +34,8 @@ class PlaybackSession {
   private detachVideoListeners: (() => void) | null = null;
   private controller: PlayerController | null = null;
   private channel: string | null = null;
+  /** This channel's own latency mode (Go live's preview), kept through retries. */
+  private latencyMode: LatencyMode | null = null;
   private sessionId: string | null = null;
   private gen = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -62,12 +67,16 @@ class PlaybackSession {
     this.detachVideoListeners = mirrorVideoState(video);
   }
 
-  /** Starts (or switches to) a channel. `t0` is performance.now() of the user's click. */
-  play(channel: string, t0 = performance.now()): void {
+  /**
+   * Starts (or switches to) a channel. `t0` is performance.now() of the user's click;
+   * `latencyMode` plays this channel only in that mode (a streamer previewing their own).
+   */
+  play(channel: string, t0 = performance.now(), latencyMode: LatencyMode | null = null): void {
     const old = this.detach();
     this.clearRetry();
     const gen = ++this.gen;
     this.channel = channel;
+    this.latencyMode = latencyMode;
     this.retryDelayMs = RETRY_MIN_MS;
     this.earlyStatus.clear();
     // Ask the core first: its answer travels while the old player is torn down and React renders.
@@ -77,10 +86,19 @@ class PlaybackSession {
     usePlayerStore.setState({
       ...freshMeasurements,
       channel,
+      lastChannel: channel,
+      latencyMode,
       phase: 'opening',
       message: null,
+      failure: null,
       retryAt: null,
     });
+  }
+
+  /** Play again what played before Stop (the Play button with nothing playing). */
+  replay(t0 = performance.now()): void {
+    const s = usePlayerStore.getState();
+    if (s.channel === null && s.lastChannel !== null) this.play(s.lastChannel, t0, s.latencyMode);
   }
 
   /**
@@ -90,6 +108,11 @@ class PlaybackSession {
   zap(step: 1 | -1, t0 = performance.now()): void {
     const next = neighbour(this.channel, step);
     if (next === null || next === this.channel) return;
+    // A streamer's low-latency preview is of one channel only: its neighbours play normally.
+    if (this.latencyMode !== null) {
+      this.play(next, t0);
+      return;
+    }
     const controller = this.controller;
     const id = this.sessionId;
     if (controller?.hasFirstFrame && id !== null && usePlayerStore.getState().phase === 'playing') {
@@ -128,9 +151,11 @@ class PlaybackSession {
     usePlayerStore.setState({
       ...freshMeasurements,
       channel: next,
+      lastChannel: next,
       sessionId: id,
       phase: 'opening',
       message: null,
+      failure: null,
     });
     controller.spliceAt(answer.switchAtS, t0);
   }
@@ -146,8 +171,17 @@ class PlaybackSession {
       channel: null,
       phase: 'idle',
       message: null,
+      failure: null,
       retryAt: null,
     });
+  }
+
+  /** Retry now instead of waiting out the countdown (the "Try now" button). */
+  retryNow(): void {
+    if (!this.channel || !this.retryTimer) return;
+    this.clearRetry();
+    usePlayerStore.setState({ retryAt: null });
+    void this.open(this.gen, performance.now());
   }
 
   handleStatus(status: Status): void {
@@ -186,7 +220,52 @@ class PlaybackSession {
       v.muted = muted;
       if (!muted && v.volume === 0) v.volume = 0.5;
     }
-    usePlayerStore.setState({ muted, volume: v ? v.volume : usePlayerStore.getState().volume });
+    const volume = v ? v.volume : usePlayerStore.getState().volume;
+    usePlayerStore.setState({ muted, volume });
+    saveAudioPrefs({ muted, volume });
+  }
+
+  /** ↑ / ↓: volume in steps; turning it up unmutes. */
+  volumeBy(delta: number): void {
+    const s = usePlayerStore.getState();
+    this.setVolume(Math.round(((s.muted ? 0 : s.volume) + delta) * 100) / 100);
+  }
+
+  /** ← / →: move within what is buffered (a live stream has nothing beyond its buffer). */
+  seekBy(seconds: number): void {
+    const v = this.video;
+    if (!v || !this.controller?.hasFirstFrame) return;
+    const r = rangeAt(v.buffered, v.currentTime);
+    if (!r) return;
+    const target = Math.min(r.end - 0.1, Math.max(r.start, v.currentTime + seconds));
+    if (Math.abs(target - v.currentTime) <= 0.05) return;
+    // Going back is a choice to watch behind live: live sync must not undo it. Forward to
+    // the live edge's reach gives control back to live sync.
+    const latency = usePlayerStore.getState().latencyS;
+    const after = latency === null ? null : latency - (target - v.currentTime);
+    this.controller.holdLiveSync(seconds < 0 || (after !== null && after > this.liveSync().speedUpAboveS));
+    v.currentTime = target;
+  }
+
+  /** Back to the live edge: the target latency behind the newest data, playing. */
+  jumpToLive(): void {
+    const v = this.video;
+    if (!v || !this.controller?.hasFirstFrame) return;
+    const r = lastRange(v.buffered);
+    const target = this.liveSync().targetLatencyS;
+    if (r) {
+      const want = Math.max(r.start, r.end - target);
+      if (want > v.currentTime + 0.1) v.currentTime = want;
+    }
+    v.playbackRate = 1;
+    this.controller.holdLiveSync(false);
+    if (v.paused) v.play().catch(() => {});
+    this.controller.syncNow();
+  }
+
+  private liveSync() {
+    const id = this.sessionId;
+    return (id && this.timelines.get(id)?.liveSync) || useSettingsStore.getState().settings.liveSync;
   }
 
   setVolume(volume: number): void {
@@ -195,12 +274,18 @@ class PlaybackSession {
       this.video.volume = v;
       if (v > 0 && this.video.muted) this.video.muted = false;
     }
-    usePlayerStore.setState({ volume: v, muted: this.video ? this.video.muted : v === 0 });
+    const muted = this.video ? this.video.muted : v === 0;
+    usePlayerStore.setState({ volume: v, muted });
+    saveAudioPrefs({ volume: v, muted });
   }
 
   togglePause(): void {
     const v = this.video;
-    if (!v || !this.controller) return;
+    if (!this.controller) {
+      this.replay();
+      return;
+    }
+    if (!v) return;
     if (v.paused) {
       v.play().catch(() => {});
       this.controller.syncNow();
@@ -212,10 +297,11 @@ class PlaybackSession {
   /** The core's message is a sentence for the user; ours stands in when it sends none. */
   private applyStatus(status: Status): void {
     const { channel, state, message } = status;
+    void channel;
     if (state === 'offline' || state === 'unreachable' || state === 'error') {
-      this.fail(state, message ?? failureMessage(state, channel, null));
+      this.fail(state, message);
     } else if (state === 'closed') {
-      this.fail('error', message ?? failureMessage('error', channel, 'The core closed the session.'));
+      this.fail('error', message ?? 'The core closed the session.');
     }
   }
 
@@ -225,11 +311,11 @@ class PlaybackSession {
     let res: { sessionId: string; streamUrl: string };
     mark('open');
     try {
-      res = await getApi().invoke('player.open', { channel });
+      const mode = this.latencyMode;
+      res = await getApi().invoke('player.open', mode ? { channel, latencyMode: mode } : { channel });
     } catch (err) {
       if (gen !== this.gen) return;
-      const kind = classifyFailure(err);
-      this.fail(kind, failureMessage(kind, channel, kind === 'unreachable' ? null : errorText(err)));
+      this.fail(classifyFailure(err), errorText(err));
       return;
     }
     if (gen !== this.gen) {
@@ -253,6 +339,7 @@ class PlaybackSession {
       return;
     }
     video.muted = usePlayerStore.getState().muted;
+    video.volume = usePlayerStore.getState().volume;
     const controller = new PlayerController(video, res.streamUrl, t0, {
       // The core sends the thresholds in force for this session (latency mode, peers); until then, settings.
       getLiveSync: () =>
@@ -270,6 +357,7 @@ class PlaybackSession {
       onMetrics: (m) => {
         if (this.controller === controller) usePlayerStore.setState(m);
       },
+      // The platform refused sound without a gesture: muted for now, the preference is kept.
       onMutedByBrowser: () => usePlayerStore.setState({ muted: true }),
     });
     this.controller = controller;
@@ -278,15 +366,14 @@ class PlaybackSession {
   }
 
   private onPlayerFailure(reason: FailureReason, message: string): void {
-    const channel = this.channel ?? '';
     // The stream dies with the core: say so, rather than blaming the stream.
-    if (!getClient().isConnected()) this.fail('unreachable', failureMessage('unreachable', channel, null));
-    else if (reason === 'ended') this.fail('offline', failureMessage('offline', channel, message));
-    else this.fail('error', failureMessage('error', channel, message));
+    if (!getClient().isConnected()) this.fail('unreachable', message);
+    else if (reason === 'ended') this.fail('offline', message);
+    else this.fail('error', message);
   }
 
-  /** Tears down, shows why, and schedules the next 'player.open'. */
-  private fail(kind: Exclude<Phase, 'idle' | 'opening' | 'playing'>, message: string): void {
+  /** Tears down, shows why (kind for the plain words, detail behind "details"), and schedules the next 'player.open'. */
+  private fail(kind: 'offline' | 'unreachable' | 'error', detail: string | null): void {
     const channel = this.channel;
     if (!channel) return;
     this.teardown();
@@ -294,9 +381,12 @@ class PlaybackSession {
     const gen = this.gen;
     const delay = this.retryDelayMs;
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+    const failure: Failure = kind === 'unreachable' && !getClient().isConnected() ? 'core' : kind;
     usePlayerStore.setState({
       phase: kind,
-      message,
+      message: detail,
+      failure,
+      atLive: false,
       retryAt: Date.now() + delay,
       sessionId: null,
       latencyS: null,
@@ -347,6 +437,10 @@ class PlaybackSession {
     const s = usePlayerStore.getState();
     if (!this.controller || !this.sessionId || s.phase !== 'playing') return;
     const now = performance.now();
+    // The LIVE badge tells the truth: live only while playing within live sync's reach of the edge.
+    const atLive =
+      !s.paused && s.latencyS !== null && s.latencyS <= this.liveSync().speedUpAboveS + LIVE_SLACK_S;
+    if (atLive !== s.atLive) usePlayerStore.setState({ atLive });
     if (this.firstFrameAt !== null && now - this.firstFrameAt > STEADY_MS) this.retryDelayMs = RETRY_MIN_MS;
     pushHistory(Date.now(), s.latencyS, s.bufferS);
     if (this.tickCount % 2 !== 0 || s.paused) return;

@@ -6,6 +6,7 @@
 import { getApi } from '../api';
 import { type Phase, usePlayerStore } from '../stores/player-store';
 import { decodedFrames } from './media';
+import { failureText } from './messages';
 import { livePlayers, livePreviews } from './mpegts-player';
 import { playbackSession } from './session';
 
@@ -20,7 +21,7 @@ export interface PlayerTestState {
   decodedFrames: number;
   sessionId: string | null;
   channel: string | null;
-  /** The message shown when playback is offline / unreachable / broken, else null. */
+  /** What the user is told when playback is offline / unreachable / broken (and the detail), else null. */
   error: string | null;
   /** mpegts.js players alive right now (0 or 1; more would be a leak). */
   players: number;
@@ -28,6 +29,12 @@ export interface PlayerTestState {
   previews: number;
   playbackRate: number;
   stallSeconds: number;
+}
+
+/** What the user reads for a failure (plain words, then the detail), as one string. */
+function failureSentence(s: ReturnType<typeof usePlayerStore.getState>): string {
+  const text = failureText(s.failure ?? 'error', s.channel ?? '');
+  return [text.what, s.message].filter(Boolean).join(' ');
 }
 
 export function playerTestState(): PlayerTestState {
@@ -45,7 +52,7 @@ export function playerTestState(): PlayerTestState {
     decodedFrames: video ? decodedFrames(video) : 0,
     sessionId: s.sessionId,
     channel: s.channel,
-    error: failed ? s.message : null,
+    error: failed ? failureSentence(s) : null,
     players: livePlayers(),
     previews: livePreviews(),
     playbackRate: video?.playbackRate ?? 1,

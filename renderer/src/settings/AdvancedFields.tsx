@@ -1,48 +1,20 @@
 /** Advanced (collapsed): the live-sync thresholds the player follows at the live edge. */
+import { useTranslation } from 'react-i18next';
 import { DEFAULT_SETTINGS, type LiveSync } from '../../../common/ipc-contract';
 import { NORMAL_MODE_TARGET_S } from '../../../common/live-sync';
 import { CommitInput, describedBy, Field } from './fields';
 import { type LiveSyncKey, liveSyncWarning, parseInRange, RANGES } from './settings-model';
 import { useApply } from './use-apply';
 
-const FIELDS: readonly {
-  key: LiveSyncKey;
-  id: string;
-  label: string;
-  unit: string;
-  hint: string;
-}[] = [
-  {
-    key: 'targetLatencyS',
-    id: 'target-latency',
-    label: 'Target latency',
-    unit: 's',
-    hint: 'Where playback sits behind live after start-up and after catching up.',
-  },
-  {
-    key: 'speedUpAboveS',
-    id: 'speedup-above',
-    label: 'Speed up above',
-    unit: 's',
-    hint: 'Further behind live than this, play slightly faster until back at the target.',
-  },
-  {
-    key: 'catchUpRate',
-    id: 'catchup-rate',
-    label: 'Catch-up rate',
-    unit: '×',
-    hint: 'Playback speed while catching up; around 1.15 is hard to notice.',
-  },
-  {
-    key: 'seekAboveS',
-    id: 'seek-above',
-    label: 'Seek above',
-    unit: 's',
-    hint: 'Further behind live than this, jump forward instead of speeding up.',
-  },
-];
+const FIELDS = [
+  { key: 'targetLatencyS', id: 'target-latency', label: 'settings.targetLatency', unit: 's' },
+  { key: 'speedUpAboveS', id: 'speedup-above', label: 'settings.speedUpAbove', unit: 's' },
+  { key: 'catchUpRate', id: 'catchup-rate', label: 'settings.catchUpRate', unit: '×' },
+  { key: 'seekAboveS', id: 'seek-above', label: 'settings.seekAbove', unit: 's' },
+] as const satisfies readonly { key: LiveSyncKey; id: string; label: string; unit: string }[];
 
 function LiveSyncField({ field, value }: { field: (typeof FIELDS)[number]; value: number }) {
+  const { t } = useTranslation();
   const { status, apply, fail, reset } = useApply();
   const range = RANGES[field.key];
   const commit = (text: string) => {
@@ -59,7 +31,7 @@ function LiveSyncField({ field, value }: { field: (typeof FIELDS)[number]; value
   };
   const unitId = `${field.id}-unit`;
   return (
-    <Field id={field.id} label={field.label} status={status} hint={field.hint}>
+    <Field id={field.id} label={t(field.label)} status={status} hint={t(`${field.label}Hint`)}>
       <div className="field-row">
         <CommitInput
           id={field.id}
@@ -71,7 +43,7 @@ function LiveSyncField({ field, value }: { field: (typeof FIELDS)[number]; value
           size="short"
         />
         <span id={unitId} className="field-unit">
-          {field.unit === 's' ? 'seconds' : '× normal speed'}
+          {field.unit === 's' ? t('settings.seconds') : t('settings.timesSpeed')}
         </span>
       </div>
     </Field>
@@ -79,16 +51,14 @@ function LiveSyncField({ field, value }: { field: (typeof FIELDS)[number]; value
 }
 
 export function AdvancedFields({ liveSync }: { liveSync: LiveSync }) {
+  const { t } = useTranslation();
   const { status, apply } = useApply();
   const warning = liveSyncWarning(liveSync);
   const isDefault = FIELDS.every((f) => liveSync[f.key] === DEFAULT_SETTINGS.liveSync[f.key]);
   return (
     <details className="settings-advanced" data-testid="settings-advanced">
-      <summary>Advanced: live sync</summary>
-      <p className="field-hint">
-        How the player holds its distance to live. In Normal mode with sharing on, the target is at least{' '}
-        {NORMAL_MODE_TARGET_S} s so that viewers have time to pass the stream on.
-      </p>
+      <summary>{t('settings.advanced')}</summary>
+      <p className="field-hint">{t('settings.advancedLead', { seconds: NORMAL_MODE_TARGET_S })}</p>
       {FIELDS.map((f) => (
         <LiveSyncField key={f.key} field={f} value={liveSync[f.key]} />
       ))}
@@ -105,7 +75,7 @@ export function AdvancedFields({ liveSync }: { liveSync: LiveSync }) {
           disabled={isDefault || status.kind === 'saving'}
           onClick={() => void apply({ liveSync: { ...DEFAULT_SETTINGS.liveSync } })}
         >
-          Reset to defaults
+          {t('settings.reset')}
         </button>
         {status.kind === 'error' && (
           <span className="field-error" role="alert">

@@ -4,6 +4,7 @@
  * sets a cap; an empty field or the switch goes back to no fixed cap.
  */
 import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { describedBy, Field, Switch, useDraft } from './fields';
 import { type NumberRange, parseRateCap, RATE_UNITS, type RateUnit, rateToText } from './settings-model';
 import { useApply } from './use-apply';
@@ -32,6 +33,7 @@ export function RateCapField({
   defaultCapKbps: number;
   hint: ReactNode;
 }) {
+  const { t } = useTranslation();
   const fieldId = `${id}-cap`;
   const { status, apply, fail, reset } = useApply();
   const [unit, setUnit] = useState<RateUnit>('kbit');
@@ -100,7 +102,7 @@ export function RateCapField({
           inputMode="decimal"
           spellCheck={false}
           autoComplete="off"
-          placeholder={unit === 'mbit' ? 'e.g. 2' : 'e.g. 2000'}
+          placeholder={t('settings.example', { value: unit === 'mbit' ? '2' : '2000' })}
           aria-invalid={status.kind === 'error'}
           aria-describedby={described}
           {...draft.inputProps}
@@ -108,7 +110,7 @@ export function RateCapField({
         <select
           className="select"
           data-testid={`setting-${id}-unit`}
-          aria-label={`${label} unit`}
+          aria-label={t('settings.unit', { label })}
           value={unit}
           onChange={(e) => changeUnit(e.target.value as RateUnit)}
         >

@@ -4,6 +4,7 @@
  * focus returns to the gear.
  */
 import { type MouseEvent, useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import { SettingsPane } from './SettingsPane';
 import './settings.css';
 
@@ -66,6 +67,7 @@ function SettingsDrawer({ onClose }: { onClose: () => void }) {
 }
 
 export function SettingsMenu() {
+  const { t } = useTranslation();
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const wasOpen = useRef(false);
@@ -84,8 +86,8 @@ export function SettingsMenu() {
         type="button"
         className="icon-btn topbar-btn"
         data-testid="settings-open"
-        aria-label="Settings"
-        title="Settings"
+        aria-label={t('settings.title')}
+        title={t('settings.title')}
         aria-haspopup="dialog"
         aria-expanded={open}
         aria-controls={open ? 'settings-dialog' : undefined}

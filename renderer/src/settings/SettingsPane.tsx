@@ -5,6 +5,7 @@
  * the core's reason when it refuses a value.
  */
 import { useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
 import type { InvokeResponse, Settings } from '../../../common/ipc-contract';
 import { getApi } from '../api';
 import { refreshChannels } from '../stores/channels-store';
@@ -19,17 +20,14 @@ import { useApply } from './use-apply';
 type AppInfo = InvokeResponse<'app.info'>;
 
 function P2pField({ on }: { on: boolean }) {
+  const { t } = useTranslation();
   const { status, apply } = useApply();
   return (
     <Field
       id="p2p"
-      label="Share with other viewers"
+      label={t('settings.p2p')}
       status={status}
-      hint={
-        on
-          ? 'On: viewers pass the stream to each other, which takes load off the server.'
-          : 'Off: everything comes from the CDN and nothing is uploaded.'
-      }
+      hint={on ? t('settings.p2pOn') : t('settings.p2pOff')}
       control={
         <Switch
           id="p2p"
@@ -44,17 +42,14 @@ function P2pField({ on }: { on: boolean }) {
 }
 
 function ReportsField({ on }: { on: boolean }) {
+  const { t } = useTranslation();
   const { status, apply } = useApply();
   return (
     <Field
       id="quality-reports"
-      label="Send quality reports"
+      label={t('settings.reports')}
       status={status}
-      hint={
-        on
-          ? 'On: start-up time, stalls, delay and where the video came from go to the channel’s log server, with no account or address book attached.'
-          : 'Off: nothing about your playback leaves this computer.'
-      }
+      hint={on ? t('settings.reportsOn') : t('settings.reportsOff')}
       control={
         <Switch
           id="quality-reports"
@@ -68,15 +63,12 @@ function ReportsField({ on }: { on: boolean }) {
   );
 }
 
-const LATENCY_HINTS: Record<Settings['latencyMode'], string> = {
-  normal: 'Normal: a few seconds behind live, so viewers have time to share the stream.',
-  low: 'Low: close to live, straight from the CDN without sharing; for streamers previewing their channel.',
-};
-
 function LatencyField({ mode }: { mode: Settings['latencyMode'] }) {
+  const { t } = useTranslation();
   const { status, apply } = useApply();
+  const hint = mode === 'low' ? t('settings.latencyLowHint') : t('settings.latencyNormalHint');
   return (
-    <Field id="latency-mode" label="Latency mode" status={status} hint={LATENCY_HINTS[mode]}>
+    <Field id="latency-mode" label={t('settings.latency')} status={status} hint={hint}>
       <select
         id="latency-mode"
         className="select field-select"
@@ -85,14 +77,15 @@ function LatencyField({ mode }: { mode: Settings['latencyMode'] }) {
         aria-describedby={describedBy('latency-mode', status)}
         onChange={(e) => void apply({ latencyMode: e.target.value as Settings['latencyMode'] })}
       >
-        <option value="normal">Normal (shares with viewers)</option>
-        <option value="low">Low (close to live, from the CDN)</option>
+        <option value="normal">{t('settings.latencyNormal')}</option>
+        <option value="low">{t('settings.latencyLow')}</option>
       </select>
     </Field>
   );
 }
 
 function CacheField({ mb }: { mb: number }) {
+  const { t } = useTranslation();
   const { status, apply, fail, reset } = useApply();
   const commit = (text: string) => {
     const parsed = parseInRange(text, RANGES.cacheMB, 'MB');
@@ -107,12 +100,7 @@ function CacheField({ mb }: { mb: number }) {
     return apply({ cacheMB: parsed.value });
   };
   return (
-    <Field
-      id="cache"
-      label="Cache size"
-      status={status}
-      hint="Memory for segments kept to play and to pass on; more lets you serve viewers further behind."
-    >
+    <Field id="cache" label={t('settings.cache')} status={status} hint={t('settings.cacheHint')}>
       <div className="field-row">
         <CommitInput
           id="cache"
@@ -132,6 +120,7 @@ function CacheField({ mb }: { mb: number }) {
 }
 
 function ServerField({ url, info }: { url: string | null; info: AppInfo | null }) {
+  const { t } = useTranslation();
   const { status, apply, fail, reset } = useApply();
   const commit = async (text: string) => {
     const parsed = parseServerUrl(text);
@@ -147,17 +136,17 @@ function ServerField({ url, info }: { url: string | null; info: AppInfo | null }
     if (ok) void refreshChannels();
     return ok;
   };
-  const inUse = info ? `${info.serverUrl}${info.embeddedServer ? ' (built-in demo server)' : ''}` : null;
+  const inUse = info ? `${info.serverUrl}${info.embeddedServer ? ` ${t('settings.builtIn')}` : ''}` : null;
   return (
     <Field
       id="server"
-      label="Server address"
+      label={t('settings.serverAddress')}
       status={status}
-      hint="Where channels come from; empty = the built-in demo server. Channels you open next use it."
+      hint={t('settings.serverHint')}
       after={
         inUse && (
           <p id="server-in-use" className="field-note" data-testid="server-in-use">
-            In use: <code>{inUse}</code>
+            {t('settings.inUse')} <code>{inUse}</code>
           </p>
         )
       }
@@ -168,7 +157,7 @@ function ServerField({ url, info }: { url: string | null; info: AppInfo | null }
         value={url ?? ''}
         onCommit={commit}
         inputMode="url"
-        placeholder="Built-in demo server"
+        placeholder={t('settings.serverPlaceholder')}
         invalid={status.kind === 'error'}
         describedBy={describedBy('server', status, inUse ? 'server-in-use' : undefined)}
       />
@@ -176,7 +165,57 @@ function ServerField({ url, info }: { url: string | null; info: AppInfo | null }
   );
 }
 
+function LanguageField({ language }: { language: Settings['language'] }) {
+  const { t } = useTranslation();
+  const { status, apply } = useApply();
+  return (
+    <Field id="language" label={t('settings.language')} status={status} hint={t('settings.languageHint')}>
+      <select
+        id="language"
+        className="select field-select"
+        data-testid="setting-language"
+        value={language}
+        aria-describedby={describedBy('language', status)}
+        onChange={(e) => void apply({ language: e.target.value as Settings['language'] })}
+      >
+        <option value="system">{t('settings.languageSystem')}</option>
+        {/* Each language by its own name, so anyone can find theirs. */}
+        <option value="en">English</option>
+        <option value="zh-CN">简体中文</option>
+      </select>
+    </Field>
+  );
+}
+
+function LogsField({ mode }: { mode: AppInfo['mode'] | null }) {
+  const { t } = useTranslation();
+  const [error, setError] = useState<string | null>(null);
+  const open = () =>
+    getApi()
+      .invoke('app.openLogFolder', {})
+      .then((r) => setError(r.opened ? null : r.path ? `${r.path}` : null))
+      .catch((err: unknown) => setError(String(err instanceof Error ? err.message : err)));
+  return (
+    <Field
+      id="logs"
+      label={t('settings.logs')}
+      status={{ kind: 'idle' }}
+      hint={mode === 'desktop' ? t('settings.logsHint') : t('settings.logsBrowser')}
+    >
+      {mode === 'desktop' && (
+        <div className="field-row">
+          <button type="button" className="btn" data-testid="open-log-folder" onClick={() => void open()}>
+            {t('settings.openLogs')}
+          </button>
+          {error && <code className="field-note">{error}</code>}
+        </div>
+      )}
+    </Field>
+  );
+}
+
 export function SettingsPane({ onClose }: { onClose: () => void }) {
+  const { t } = useTranslation();
   const settings = useSettingsStore((s) => s.settings);
   const loaded = useSettingsStore((s) => s.loaded);
   const connected = useConnectionStore((s) => s.connected);
@@ -199,13 +238,13 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
   return (
     <div className="settings-pane">
       <header className="settings-head">
-        <h2 id="settings-title">Settings</h2>
+        <h2 id="settings-title">{t('settings.title')}</h2>
         <button
           type="button"
           className="icon-btn"
           data-testid="settings-close"
-          aria-label="Close settings"
-          title="Close (Esc)"
+          aria-label={t('settings.close')}
+          title={t('settings.closeTitle')}
           onClick={onClose}
         >
           <svg
@@ -221,69 +260,82 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
         </button>
       </header>
       <div className="settings-body">
-        <p className="settings-lead">Changes apply at once and are kept for next time.</p>
+        <p className="settings-lead">{t('settings.lead')}</p>
         {!connected && (
           <div className="notice notice-error" role="status">
-            <strong>The Swarmcast core is not reachable.</strong>
-            Changes cannot be applied until it is back.
+            <strong>{t('settings.coreDown')}</strong> {t('settings.coreDownWhat')}
           </div>
         )}
         {connected && !loaded && (
           <p className="settings-lead" role="status">
-            Loading the current settings…
+            {t('settings.loading')}
           </p>
         )}
 
         <section className="settings-section" aria-labelledby="settings-sharing">
-          <h3 id="settings-sharing">Sharing</h3>
+          <h3 id="settings-sharing">{t('settings.sharing')}</h3>
           <P2pField on={settings.p2pEnabled} />
           <RateCapField
             id="upload"
             settingKey="uploadCapKbps"
-            label="Upload limit"
+            label={t('settings.upload')}
             value={settings.uploadCapKbps}
             range={RANGES.uploadCapKbps}
-            nullLabel="Automatic"
+            nullLabel={t('settings.uploadAuto')}
             nullTestId="setting-upload-auto"
             defaultCapKbps={2000}
             hint={
               !settings.p2pEnabled
-                ? 'Sharing is off, so nothing is uploaded; this limit applies once it is on again.'
+                ? t('settings.uploadHintOff')
                 : settings.uploadCapKbps === null
-                  ? 'Automatic gives other viewers only the upload your connection has spare and backs off when you use it.'
-                  : 'Other viewers get at most this much of your upload, all of them together.'
+                  ? t('settings.uploadHintAuto')
+                  : t('settings.uploadHintCap')
             }
           />
           <RateCapField
             id="download"
             settingKey="downloadCapKbps"
-            label="Download limit"
+            label={t('settings.download')}
             value={settings.downloadCapKbps}
             range={RANGES.downloadCapKbps}
-            nullLabel="No limit"
+            nullLabel={t('settings.downloadNone')}
             nullTestId="setting-download-off"
             defaultCapKbps={8000}
-            hint="Caps what is fetched ahead from other viewers; what the player needs right now always comes."
+            hint={t('settings.downloadHint')}
           />
         </section>
 
         <section className="settings-section" aria-labelledby="settings-playback">
-          <h3 id="settings-playback">Playback</h3>
+          <h3 id="settings-playback">{t('settings.playback')}</h3>
           <LatencyField mode={settings.latencyMode} />
           <CacheField mb={settings.cacheMB} />
           <ReportsField on={settings.qualityReports} />
         </section>
 
         <section className="settings-section" aria-labelledby="settings-server">
-          <h3 id="settings-server">Server</h3>
+          <h3 id="settings-server">{t('settings.server')}</h3>
           <ServerField url={settings.serverUrl} info={info} />
+        </section>
+
+        <section className="settings-section" aria-labelledby="settings-app">
+          <h3 id="settings-app">{t('settings.app')}</h3>
+          <LanguageField language={settings.language} />
+          <LogsField mode={info?.mode ?? null} />
         </section>
 
         <AdvancedFields liveSync={settings.liveSync} />
 
         {info && (
           <p className="settings-foot">
-            Swarmcast {info.version} · {info.mode === 'web' ? 'browser mode' : info.mode}
+            {t('settings.version', {
+              version: info.version,
+              mode:
+                info.mode === 'web'
+                  ? t('settings.modeWeb')
+                  : info.mode === 'desktop'
+                    ? t('settings.modeDesktop')
+                    : t('settings.modeHeadless'),
+            })}
           </p>
         )}
       </div>

@@ -3,6 +3,7 @@
  * status and error), a text input that applies on blur or Enter, and a switch.
  */
 import { type ChangeEvent, type KeyboardEvent, type ReactNode, useRef, useState } from 'react';
+import { t } from '../i18n';
 import type { ApplyStatus } from './use-apply';
 
 export function describedBy(id: string, status: ApplyStatus, extra?: string): string {
@@ -10,7 +11,8 @@ export function describedBy(id: string, status: ApplyStatus, extra?: string): st
 }
 
 function StatusTag({ status }: { status: ApplyStatus }) {
-  const text = status.kind === 'saving' ? 'Saving…' : status.kind === 'applied' ? 'Applied' : '';
+  const text =
+    status.kind === 'saving' ? t('settings.saving') : status.kind === 'applied' ? t('settings.applied') : '';
   return (
     <span className={`field-status field-status-${status.kind}`} aria-live="polite">
       {text}

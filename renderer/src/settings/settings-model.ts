@@ -5,6 +5,7 @@
  * test/settings-pane.test.ts.
  */
 import { type LiveSync, liveSyncSchema, settingsSchema } from '../../../common/ipc-contract';
+import { t } from '../i18n';
 
 export interface NumberRange {
   min: number;
@@ -46,10 +47,10 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** "1,5" and " 1.5 " both read as 1.5; anything else that is not a plain number is NaN. */
 export function readNumber(text: string): number {
-  let t = text.trim().replace(/\s+/g, '');
-  if (t.includes(',') && !t.includes('.')) t = t.replace(',', '.');
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(t)) return Number.NaN;
-  return Number(t);
+  let s = text.trim().replace(/\s+/g, '');
+  if (s.includes(',') && !s.includes('.')) s = s.replace(',', '.');
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(s)) return Number.NaN;
+  return Number(s);
 }
 
 /** 1000000 → "1,000,000"; 0.064 → "0.064" (no float noise). */
@@ -59,19 +60,19 @@ export function fmtNumber(n: number): string {
 
 function rangeText(range: NumberRange, unit: string, scale = 1): string {
   const u = unit ? ` ${unit}` : '';
-  return `${fmtNumber(range.min / scale)} to ${fmtNumber(range.max / scale)}${u}`;
+  return `${t('validation.rangeText', { min: fmtNumber(range.min / scale), max: fmtNumber(range.max / scale) })}${u}`;
 }
 
 /** A required number inside `range` (cache size, live-sync thresholds). */
 export function parseInRange(text: string, range: NumberRange, unit: string): Parsed<number> {
-  if (text.trim() === '') return { ok: false, error: `Enter a value from ${rangeText(range, unit)}.` };
+  const inRange = t('validation.range', { range: rangeText(range, unit) });
+  if (text.trim() === '') return { ok: false, error: inRange };
   const n = readNumber(text);
-  if (!Number.isFinite(n)) return { ok: false, error: `“${text.trim()}” is not a number.` };
+  if (!Number.isFinite(n)) return { ok: false, error: t('validation.notNumber', { text: text.trim() }) };
   if (range.int && !Number.isInteger(n)) {
-    return { ok: false, error: `Enter a whole number from ${rangeText(range, unit)}.` };
+    return { ok: false, error: t('validation.wholeRange', { range: rangeText(range, unit) }) };
   }
-  if (n < range.min || n > range.max)
-    return { ok: false, error: `Enter a value from ${rangeText(range, unit)}.` };
+  if (n < range.min || n > range.max) return { ok: false, error: inRange };
   return { ok: true, value: n };
 }
 
@@ -100,12 +101,12 @@ export function rateToText(kbps: number | null, unit: RateUnit): string {
 export function parseRateCap(text: string, unit: RateUnit, range: NumberRange): Parsed<number | null> {
   if (text.trim() === '') return { ok: true, value: null };
   const n = readNumber(text);
-  if (!Number.isFinite(n)) return { ok: false, error: `“${text.trim()}” is not a number.` };
+  if (!Number.isFinite(n)) return { ok: false, error: t('validation.notNumber', { text: text.trim() }) };
   const kbps = Math.round(n * unitScale(unit));
   if (n <= 0 || kbps < range.min || kbps > range.max) {
     return {
       ok: false,
-      error: `Enter ${rangeText(range, unitLabel(unit), unitScale(unit))}, or leave it empty.`,
+      error: t('validation.rangeOrEmpty', { range: rangeText(range, unitLabel(unit), unitScale(unit)) }),
     };
   }
   return { ok: true, value: kbps };
@@ -115,26 +116,25 @@ export function parseRateCap(text: string, unit: RateUnit, range: NumberRange): 
 
 /** Empty = the built-in demo server (null); otherwise an http(s) URL the schema accepts. */
 export function parseServerUrl(text: string): Parsed<string | null> {
-  const t = text.trim();
-  if (t === '') return { ok: true, value: null };
+  const trimmed = text.trim();
+  if (trimmed === '') return { ok: true, value: null };
   // "example.com:8080" parses as a URL with the scheme "example.com:"; it means a host.
-  if (!t.includes('://') && /^[\w.-]+(:\d+)?(\/\S*)?$/.test(t)) {
-    return { ok: false, error: `Start the address with http:// or https://, e.g. https://${t}` };
+  if (!trimmed.includes('://') && /^[\w.-]+(:\d+)?(\/\S*)?$/.test(trimmed)) {
+    return { ok: false, error: t('validation.needScheme', { host: text.trim() }) };
   }
   let url: URL;
   try {
-    url = new URL(t);
+    url = new URL(trimmed);
   } catch {
-    return { ok: false, error: 'Enter an address like https://swarmcast.example.com' };
+    return { ok: false, error: t('validation.badUrl') };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return { ok: false, error: 'Only http:// and https:// addresses work here.' };
+    return { ok: false, error: t('validation.onlyHttp') };
   }
-  if (!url.hostname) return { ok: false, error: 'The address has no host name.' };
-  if (url.username || url.password)
-    return { ok: false, error: 'Leave user names and passwords out of the address.' };
-  if (!shape.serverUrl.safeParse(t).success) return { ok: false, error: 'This address is not valid.' };
-  return { ok: true, value: t };
+  if (!url.hostname) return { ok: false, error: t('validation.noHost') };
+  if (url.username || url.password) return { ok: false, error: t('validation.noCredentials') };
+  if (!shape.serverUrl.safeParse(trimmed).success) return { ok: false, error: t('validation.invalidUrl') };
+  return { ok: true, value: trimmed };
 }
 
 // ── live sync ────────────────────────────────────────────────────────────────
@@ -142,10 +142,10 @@ export function parseServerUrl(text: string): Parsed<string | null> {
 /** A sentence when thresholds contradict each other (the core accepts them, but playback suffers). */
 export function liveSyncWarning(ls: LiveSync): string | null {
   if (ls.speedUpAboveS < ls.targetLatencyS) {
-    return 'The speed-up threshold is below the target latency, so playback never settles at normal speed.';
+    return t('validation.speedUpBelowTarget');
   }
   if (ls.seekAboveS <= ls.speedUpAboveS) {
-    return 'The seek threshold is not above the speed-up threshold, so the player jumps instead of catching up smoothly.';
+    return t('validation.seekBelowSpeedUp');
   }
   return null;
 }

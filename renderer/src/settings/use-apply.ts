@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { SettingsPatch } from '../../../common/ipc-contract';
 import { errorText } from '../api/errors';
+import { t } from '../i18n';
 import { patchSettings } from '../stores/settings-store';
 
 export type ApplyStatus =
@@ -48,7 +49,8 @@ export function useApply(): {
         timer.current = setTimeout(() => setStatus({ kind: 'idle' }), APPLIED_SHOWN_MS);
         return true;
       } catch (err) {
-        if (mine === seq.current) setStatus({ kind: 'error', message: `Not applied: ${coreErrorText(err)}` });
+        if (mine === seq.current)
+          setStatus({ kind: 'error', message: t('settings.notApplied', { reason: coreErrorText(err) }) });
         return false;
       }
     },

@@ -1,4 +1,5 @@
 /** The stats overlay: what the player measured, what the core reports, and a 60 s chart. */
+import { useTranslation } from 'react-i18next';
 import { fmtBytes, fmtKbps, fmtMs, fmtSeconds, fmtShare } from '../format';
 import { usePlayerStore } from '../stores/player-store';
 import { useSettingsStore } from '../stores/settings-store';
@@ -18,11 +19,12 @@ function Row({ label, value, testId }: { label: string; value: string; testId: s
 
 /** Upload now against the cap in force, with a bar when the cap is fixed. */
 function UploadRow({ uploadKbps, capKbps }: { uploadKbps: number | null; capKbps: number | null }) {
+  const { t } = useTranslation();
   const sharing = useSettingsStore((s) => s.settings.p2pEnabled);
   const use = uploadKbps === null ? null : capUse(uploadKbps, capKbps);
   return (
     <div className="stat-row stat-row-upload">
-      <dt>Upload</dt>
+      <dt>{t('stats.upload')}</dt>
       <dd data-testid="stat-upload">
         {uploadKbps === null ? '—' : fmtUpload(uploadKbps, capKbps, sharing)}
         {use !== null && sharing && (
@@ -36,6 +38,7 @@ function UploadRow({ uploadKbps, capKbps }: { uploadKbps: number | null; capKbps
 }
 
 export function StatsOverlay() {
+  const { t } = useTranslation();
   const ttffMs = usePlayerStore((s) => s.ttffMs);
   const latencyS = usePlayerStore((s) => s.latencyS);
   const bufferS = usePlayerStore((s) => s.bufferS);
@@ -50,33 +53,37 @@ export function StatsOverlay() {
   const integrity = c ? fmtIntegrity(c.hashFailures, c.peersBanned) : null;
 
   return (
-    <section className="stats" data-testid="stats" aria-label="Playback statistics">
+    <section className="stats" data-testid="stats" aria-label={t('stats.label')}>
       <dl>
-        <Row label="Time to first frame" value={fmtMs(ttffMs)} testId="stat-ttff" />
-        <Row label="Latency behind live" value={fmtSeconds(latencyS)} testId="stat-latency" />
-        <Row label="Buffer ahead" value={fmtSeconds(bufferS)} testId="stat-buffer" />
-        <Row label="Playback rate" value={`${rate.toFixed(2)}×`} testId="stat-rate" />
-        <Row label="Bitrate" value={fmtKbps(c?.bitrateKbps)} testId="stat-bitrate" />
+        <Row label={t('stats.ttff')} value={fmtMs(ttffMs)} testId="stat-ttff" />
+        <Row label={t('stats.latency')} value={fmtSeconds(latencyS)} testId="stat-latency" />
+        <Row label={t('stats.buffer')} value={fmtSeconds(bufferS)} testId="stat-buffer" />
+        <Row label={t('stats.rate')} value={`${rate.toFixed(2)}×`} testId="stat-rate" />
+        <Row label={t('stats.bitrate')} value={fmtKbps(c?.bitrateKbps)} testId="stat-bitrate" />
         <Row
-          label="From CDN"
+          label={t('stats.cdn')}
           value={c ? `${fmtBytes(c.bytesCdn)} · ${fmtShare(c.bytesCdn, total)}` : '—'}
           testId="stat-cdn"
         />
         <Row
-          label="From peers"
+          label={t('stats.p2p')}
           value={c ? `${fmtBytes(c.bytesP2p)} · ${fmtShare(c.bytesP2p, total)}` : '—'}
           testId="stat-p2p"
         />
         <Row
-          label="From seeds"
+          label={t('stats.seed')}
           value={c ? `${fmtBytes(c.bytesSeed)} · ${fmtShare(c.bytesSeed, total)}` : '—'}
           testId="stat-seed"
         />
         <UploadRow uploadKbps={c?.uploadKbps ?? null} capKbps={c?.uploadCapKbps ?? null} />
-        <Row label="Uploaded" value={fmtBytes(c?.bytesUp)} testId="stat-up" />
-        <Row label="Peers" value={c ? String(c.peers) : '—'} testId="stat-peers" />
-        {integrity !== null && <Row label="Bad data" value={integrity} testId="stat-integrity" />}
-        <Row label="Stalls" value={`${stalls} (${stallSeconds.toFixed(1)} s)`} testId="stat-stalls" />
+        <Row label={t('stats.uploaded')} value={fmtBytes(c?.bytesUp)} testId="stat-up" />
+        <Row label={t('stats.peers')} value={c ? String(c.peers) : '—'} testId="stat-peers" />
+        {integrity !== null && <Row label={t('stats.badData')} value={integrity} testId="stat-integrity" />}
+        <Row
+          label={t('stats.stalls')}
+          value={`${stalls} (${stallSeconds.toFixed(1)} s)`}
+          testId="stat-stalls"
+        />
       </dl>
       <LiveChart />
     </section>

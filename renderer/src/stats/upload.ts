@@ -1,4 +1,5 @@
 /** Text for the stats overlay's upload rows (pure; tested in test/settings-pane.test.ts). */
+import { t } from '../i18n';
 
 /** 850 → "850 kbit/s", 1234 → "1.2 Mbit/s", 2000 → "2.0 Mbit/s". */
 export function fmtRate(kbps: number): string {
@@ -11,8 +12,10 @@ export function fmtRate(kbps: number): string {
 /** "1.2 Mbit/s of 2.0 Mbit/s cap", "1.2 Mbit/s (automatic)", or "0 kbit/s (sharing off)". */
 export function fmtUpload(uploadKbps: number, capKbps: number | null, sharing: boolean): string {
   const now = fmtRate(uploadKbps);
-  if (!sharing) return `${now} (sharing off)`;
-  return capKbps === null ? `${now} (automatic)` : `${now} of ${fmtRate(capKbps)} cap`;
+  if (!sharing) return t('stats.uploadOff', { rate: now });
+  return capKbps === null
+    ? t('stats.uploadAuto', { rate: now })
+    : t('stats.uploadCap', { rate: now, cap: fmtRate(capKbps) });
 }
 
 /** Share of the cap in use, 0..1, or null when there is no fixed cap. */
@@ -24,7 +27,7 @@ export function capUse(uploadKbps: number, capKbps: number | null): number | nul
 /** "3 hash failures · 1 peer banned", or null when both are zero. */
 export function fmtIntegrity(hashFailures: number, peersBanned: number): string | null {
   const parts: string[] = [];
-  if (hashFailures > 0) parts.push(`${hashFailures} hash failure${hashFailures === 1 ? '' : 's'}`);
-  if (peersBanned > 0) parts.push(`${peersBanned} peer${peersBanned === 1 ? '' : 's'} banned`);
+  if (hashFailures > 0) parts.push(t('stats.hashFailures', { count: hashFailures }));
+  if (peersBanned > 0) parts.push(t('stats.peersBanned', { count: peersBanned }));
   return parts.length > 0 ? parts.join(' · ') : null;
 }

@@ -1,0 +1,94 @@
+/**
+ * Whether the server in use answers, as the connection badge shows it. The core probes the
+ * server's /healthz (liveness: any HTTP answer means it is up) every few seconds — faster while
+ * it is down, so the badge turns green soon after a restart — and reports each change.
+ * Clock and fetch are injected so tests can drive it without waiting.
+ */
+import type { ServerStatus } from '../../../common/ipc-contract';
+
+export interface ServerWatchOptions {
+  /** The server's base URL now (it changes with the settings). */
+  url: () => string;
+  onChange: (status: ServerStatus) => void;
+  /** Probe period while reachable / unreachable (ms). */
+  upPeriodMs?: number;
+  downPeriodMs?: number;
+  /** A probe that takes longer than this counts as a failure (ms). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export class ServerWatch {
+  private status: ServerStatus = { url: '', reachable: false, checkedAt: 0, error: null };
+  private timer: NodeJS.Timeout | null = null;
+  private probing = false;
+  private closed = false;
+
+  constructor(private readonly opts: ServerWatchOptions) {}
+
+  get current(): ServerStatus {
+    return this.status;
+  }
+
+  start(): void {
+    void this.probe();
+  }
+
+  /** Probe now (settings changed the server, or a request just failed). */
+  poke(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    void this.probe();
+  }
+
+  /** What a real request learned: counts like a probe, without waiting for the next one. */
+  observe(reachable: boolean, error: string | null): void {
+    this.set(reachable, error);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    const url = this.opts.url();
+    const doFetch = this.opts.fetch ?? fetch;
+    try {
+      if (!url) throw new Error('no server address yet');
+      // Any HTTP status is an answer: a draining server (503) is still there.
+      const res = await doFetch(`${url}/healthz`, {
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3000),
+      });
+      await res.body?.cancel();
+      this.set(true, null);
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      this.set(false, e.cause?.code ?? e.cause?.message ?? e.message);
+    } finally {
+      this.probing = false;
+    }
+    if (this.closed) return;
+    const period = this.status.reachable ? (this.opts.upPeriodMs ?? 5000) : (this.opts.downPeriodMs ?? 1500);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.probe();
+    }, period);
+    this.timer.unref?.();
+  }
+
+  private set(reachable: boolean, error: string | null): void {
+    const url = this.opts.url();
+    const changed =
+      this.status.checkedAt === 0 ||
+      this.status.reachable !== reachable ||
+      this.status.url !== url ||
+      this.status.error !== error;
+    this.status = { url, reachable, checkedAt: (this.opts.now ?? Date.now)(), error };
+    if (changed) this.opts.onChange(this.status);
+  }
+}

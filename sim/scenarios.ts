@@ -1,0 +1,62 @@
+/** Scenarios of the swarm simulator that mirror a real benchmark. */
+import type { SimConfig } from './swarm-sim';
+
+/**
+ * bench:swarm's p2p shares, latest real run: 2026-12-01T20:46Z (bench/results/swarm.json,
+ * commit ff892cd). The runs of 2026-11-25 (commits 53d1a40, fa41ff0) measured 0.923 and 0.928
+ * in normal mode with the same 30 viewers and seed: run-to-run (and day-to-day machine speed)
+ * variation of the real benchmark is larger than 0.05.
+ */
+export const BENCH_SWARM_REAL = {
+  date: '2026-12-01',
+  normal: 0.78,
+  small3: 0.5957,
+  small5: 0.7397,
+} as const;
+
+export type BenchSwarmMode = 'normal' | 'small3' | 'small5';
+
+/** bench:swarm's modes: normal = 30 viewers and a seed; small3 / small5 = 3 / 5 viewers, no seed. */
+export function benchSwarmConfig(mode: BenchSwarmMode): Partial<SimConfig> {
+  const viewers = mode === 'normal' ? 30 : mode === 'small3' ? 3 : 5;
+  return {
+    ...BENCH_SWARM_SCENARIO,
+    viewers,
+    seedsPerSubRoom: mode === 'normal' ? 1 : 0,
+    durationS: 0.4 * (viewers - 1) + 120,
+  };
+}
+
+/**
+ * bench:swarm's room (bench/swarm.ts normal mode on bench/procs.ts): what the command line
+ * and the processes fix, and what its run measured for the timings the simulator needs.
+ */
+export const BENCH_SWARM_SCENARIO: Partial<SimConfig> = {
+  viewers: 30,
+  // The demo channel: 477,564,059 CDN bytes for 30 viewers × 120 s with P2P off ≈ 1061 kbit/s.
+  bitrateKbps: 1061,
+  // Viewers spawned 0.4 s apart (STAGGER_MS), each playing --duration 120 from its start.
+  staggerMs: 400,
+  watchS: 120,
+  durationS: 0.4 * 29 + 120,
+  sessionMeanS: Number.POSITIVE_INFINITY,
+  // One `swarmcast seed` (default --copies 1); one sub-room (no --sub-room-size).
+  subRoomSize: Number.POSITIVE_INFINITY,
+  seedsPerSubRoom: 1,
+  seedCopies: 1,
+  // Loopback: no shaping and no cap; two cores for 31 processes bound what a data channel
+  // carries (≈ 4.6 % of a core per viewer at 1 Mbit/s; we allow 20 Mbit/s per uplink).
+  loopback: true,
+  fixedUploadMbps: 20,
+  seedUpMbps: 20,
+  downMbps: 200,
+  // From spawn to the first plan: process start-up, COM, manifest (median first frame 3.0 s).
+  joinDelayMs: 2500,
+  // ICE checks and the DTLS handshake on an idle machine, beyond the round trips (≈ 0.2 s).
+  extraLinkSetupMs: 200,
+  // The build machine: 2 cores; per viewer 1.05 CPU-s from spawn to its first frame (≈ 3 s)
+  // and 4.6 % of a core after; the server and the seed ≈ 0.2 of a core (bench:swarm figures).
+  machine: { cores: 2, startupCpuS: 1.05, startupS: 3, steadyCpuShare: 0.046, baseCores: 0.2 },
+  warmupS: 10,
+  ispAware: false,
+};
