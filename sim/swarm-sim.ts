@@ -930,6 +930,7 @@ export class SwarmSim {
         if (now >= urgentAt) return now + 1;
         const p = this.progress(job);
         wake = Math.min(wake, urgentAt, p.startedAt + L.peerBudgetMs + 1);
+        if (now < p.startedAt + L.peerJudgeMs) wake = Math.min(wake, p.startedAt + L.peerJudgeMs + 1);
         if (p.lastDataAt < now) wake = Math.min(wake, p.lastDataAt + L.peerSilenceMs + 1);
         continue;
       }

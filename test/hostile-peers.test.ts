@@ -134,7 +134,7 @@ describe('neighbours that lie about sizes or stall their transfers', () => {
     expect(sum(r, 'hash_failures')).toBe(0);
   });
 
-  // Refusing what it announced earns strikes; the third bans. (Silent and trickling neighbours
+  // Refusing what it announced earns strikes; the second bans. (Silent and trickling neighbours
   // are dropped only after four failed transfers, a few seconds each: within these 20 s in
   // about half the runs — see bench:hostile for what they cost meanwhile.)
   it('a neighbour that refuses segments it announced is dropped', () => {
@@ -159,10 +159,11 @@ describe('neighbours that game trust: fake seeds, forged acks, Have floods, new 
 
   it('honest viewers play without a stall', () => expectSmoothPlayback(r));
 
-  // Not asserted yet: a leech that asks with deadline 0 and forges acks still takes the seed's
-  // one copy of each segment and more than the honest viewers give each other (bench:hostile
-  // forged-acks shows it). The uploader now caps each link's share of the window and ignores
-  // forged acks, but serves by the requester's deadline and gives seeds' copies to anyone.
+  it('a neighbour that forges acknowledgements is dropped (banned after a few forged acks)', () => {
+    // An honest receiver cannot ack bytes never sent or echo a time the job never sent at, so
+    // four such acks are proof; the leech loses its links before it can drain the seed's copies.
+    expect(during(r, 'forged-acks').dropped).toBeGreaterThan(0);
+  });
 
   it('a neighbour that floods Have messages is banned', () => {
     expect(during(r, 'have-flood').dropped).toBeGreaterThan(0);

@@ -156,6 +156,44 @@ describe('planner', () => {
       ['1:cancel-slow->cdn'],
     ],
     [
+      'trickling peer transfer, deadline far, another holder: given up for it after the judge time',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 2,
+          // 500 bytes in 1.1 s: 100 kB would take minutes.
+          transfer: transfer(500, 1100, 300),
+        }),
+      ]),
+      ['1:cancel-slow->peer'],
+    ],
+    [
+      'slow-looking peer transfer before the judge time: left alone',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 2,
+          transfer: transfer(500, 600, 300),
+        }),
+      ]),
+      [],
+    ],
+    [
+      'peer transfer on pace for its deadline after the judge time: left alone',
+      input([
+        seg(1, now + 3000, {
+          status: 'fetching',
+          source: 'peer',
+          holders: 2,
+          // 50 kB in 1.2 s: the other 50 kB come in another 1.2 s, before the deadline.
+          transfer: transfer(50_000, 1200, 10),
+        }),
+      ]),
+      [],
+    ],
+    [
       'trickling peer transfer past its time budget: cancelled',
       input([
         seg(1, now + 3000, {
@@ -447,14 +485,15 @@ describe('fetch engine without connected neighbours', () => {
 });
 
 describe('fetch engine: neighbours that lie', () => {
-  it('bans a neighbour that refuses segments it announced, at the third refusal', () => {
+  it('bans a neighbour that refuses segments it announced at the second refusal, not the first', () => {
     const r = rig();
     r.manifest(10, 20);
-    for (const seq of [21, 22, 23]) {
+    for (const seq of [21, 22]) {
       r.engine.addEntries([entry(seq, r.bytes(seq), r.now)], true);
       r.engine.holders('liar', [seq]);
       r.pass();
       expect(r.engine.table.get(seq)!.fetch?.peer).toBe('liar');
+      expect(r.peers.banned).toEqual([]);
       r.engine.failed(seq, 'peer', 'not-have', false, 'liar');
     }
     expect(r.peers.banned).toEqual(['liar']);

@@ -320,6 +320,40 @@ describe('Uploader: acknowledgements that lie', () => {
     expect(abuse).toEqual([]);
   });
 
+  it('takes repeated and out-of-order acks of a live job as stale, not forged', () => {
+    const abuse: string[] = [];
+    const up = uploader(
+      { rateControl: true, onAbuse: (_l, why) => abuse.push(why) },
+      new Map([[1, segment(64 * CHUNK_BYTES)]]),
+    );
+    const link = new FakeLink('reordering');
+    ask(up, link, 1, 60_000);
+    up.pump();
+    const sent = [...link.data];
+    expect(sent.length).toBeGreaterThan(1);
+    // The newest ack first, then every older one, each many times: all stale after the first.
+    for (let i = 0; i < 20; i++) for (const m of [...sent].reverse()) up.ack(link.peer, ackOf(m));
+    expect(abuse).toEqual([]);
+  });
+
+  it('reports a neighbour after a few acks of bytes never sent or of a time it never sent at', () => {
+    for (const lie of [{ received: 1 << 30 }, { echoSentAt: 12345 }]) {
+      const abuse: string[] = [];
+      const up = uploader(
+        { rateControl: true, onAbuse: (_l, why) => abuse.push(why) },
+        new Map([[1, segment(64 * CHUNK_BYTES)]]),
+      );
+      const link = new FakeLink('liar');
+      ask(up, link, 1, 60_000);
+      up.pump();
+      const first = link.data[0]!;
+      for (let i = 0; i < 3; i++) up.ack(link.peer, ackOf(first, { ...lie, delayMs: 5000 }));
+      expect(abuse).toEqual([]);
+      up.ack(link.peer, ackOf(first, { ...lie, delayMs: 5000 }));
+      expect(abuse).toEqual(['forged acknowledgements']);
+    }
+  });
+
   it('reports a neighbour that keeps acknowledging bytes never sent on a live job', () => {
     const abuse: string[] = [];
     const up = uploader(

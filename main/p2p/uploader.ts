@@ -49,8 +49,13 @@ interface LinkState {
 
 /** A link whose delay samples are older than this takes no part in the shared estimate (ms). */
 const SAMPLE_FRESH_MS = 3000;
-/** Forged acks tolerated from one link before it is reported as abusive. */
-const MAX_BAD_ACKS = 32;
+/**
+ * Forged acks (bytes never sent, or a send time the job never had) tolerated from one link
+ * before it is reported as abusive. An honest receiver cannot produce either, whatever the
+ * network does (a late or repeated ack is stale, not forged, and only ignored), so a handful is
+ * proof enough; the first few are allowed for clock wrap-around edge cases.
+ */
+const MAX_FORGED_ACKS = 4;
 
 export interface UploaderOptions {
   role: PeerRole;
@@ -183,17 +188,16 @@ export class Uploader {
     if (!s) return;
     const now = this.opts.now();
     const job = s.jobs.find((j) => j.reqId === msg.reqId) ?? null;
-    const valid =
-      job !== null &&
-      msg.received > job.acked &&
-      msg.received <= job.sent &&
-      echoedBetween(msg.echoSentAt, job.firstSentAt ?? now, job.lastSentAt);
     if (!job) return; // a job that ended (done, cancelled): its last acks are still on the way
-    if (!valid) {
-      // Acknowledging bytes never sent, or echoing a time the job was not sending: forged.
-      if (++s.badAcks === MAX_BAD_ACKS) this.opts.onAbuse?.(link, 'forged acknowledgements');
+    const forged =
+      msg.received > job.sent || !echoedBetween(msg.echoSentAt, job.firstSentAt ?? now, job.lastSentAt);
+    if (forged) {
+      // Acknowledging bytes never sent, or echoing a time the job was not sending.
+      if (++s.badAcks === MAX_FORGED_ACKS) this.opts.onAbuse?.(link, 'forged acknowledgements');
       return;
     }
+    // Late or repeated (acks may overtake each other): nothing new, and nothing wrong.
+    if (msg.received <= job.acked) return;
     const newly = msg.received - job.acked;
     job.acked = msg.received;
     job.lastAckAt = now;

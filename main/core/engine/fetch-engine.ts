@@ -57,7 +57,7 @@ const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
 /** Refusals of announced segments before a neighbour is banned. */
-const MAX_STRIKES = 3;
+const MAX_STRIKES = 2;
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
 
@@ -414,8 +414,8 @@ export class FetchEngine implements SourceEvents {
   }
 
   /**
-   * A neighbour refused a segment it had announced. Once can be a race with eviction; again
-   * and again is a lie that makes us wait, and the liar is banned.
+   * A neighbour refused a segment it had announced. Once can be a race with eviction (the
+   * oldest segments of a full cache); twice is a lie that makes us wait, and the liar is banned.
    */
   private strike(peer: string, seq: number): void {
     const n = (this.strikes.get(peer) ?? 0) + 1;

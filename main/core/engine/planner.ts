@@ -47,6 +47,12 @@ export interface PlanLimits {
   peerSilenceMs: number;
   /** A peer transfer is given up after this long whatever its progress (ms). */
   peerBudgetMs: number;
+  /**
+   * After this long (ms) a peer transfer whose pace cannot finish by the deadline is given up
+   * even while the deadline is far (a neighbour that trickles just enough never to look
+   * silent), so another holder gets the segment in time instead of the CDN at the last moment.
+   */
+  peerJudgeMs: number;
   /** The first-copy holder waits this long after the entry for a seed's copy to show up (ms). */
   firstCopyDelayMs: number;
   /**
@@ -84,6 +90,7 @@ export const DEFAULT_LIMITS: PlanLimits = {
   maxPeerParallel: 4,
   peerSilenceMs: 1500,
   peerBudgetMs: 4000,
+  peerJudgeMs: 1000,
   firstCopyDelayMs: 400,
   smallRoomMembers: 5,
 };
@@ -117,8 +124,8 @@ function peerVerdict(
   if (!t) return null;
   if (now - t.lastDataAt > limits.peerSilenceMs) return 'silent';
   if (now - t.startedAt > limits.peerBudgetMs) return 'budget';
-  if (!urgent) return null;
   const elapsed = Math.max(1, now - t.startedAt);
+  if (!urgent && elapsed < limits.peerJudgeMs) return null;
   const rate = t.received / elapsed;
   const finish = rate > 0 ? now + (s.size - t.received) / rate : Number.POSITIVE_INFINITY;
   return finish > s.deadline ? 'slow' : null;
