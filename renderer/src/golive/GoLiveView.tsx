@@ -66,6 +66,7 @@ function useIngest(): { ingest: Ingest | null; error: string | null } {
     ingest: null,
     error: null,
   });
+  // Asked again when the server changes or comes back (both are the effect's only inputs).
   useEffect(() => {
     let live = true;
     void reachable;

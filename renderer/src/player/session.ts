@@ -296,8 +296,7 @@ class PlaybackSession {
 
   /** The core's message is a sentence for the user; ours stands in when it sends none. */
   private applyStatus(status: Status): void {
-    const { channel, state, message } = status;
-    void channel;
+    const { state, message } = status;
     if (state === 'offline' || state === 'unreachable' || state === 'error') {
       this.fail(state, message);
     } else if (state === 'closed') {
