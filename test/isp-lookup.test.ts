@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ComChannelInfo, channelInfoSchema } from '../common/com';
-import { TrackerClient } from '../main/p2p/tracker-client';
 import { openIspLookup, resolveLocality } from '../server/geo/isp-lookup';
 import { MmdbLookup } from '../server/geo/mmdb-lookup';
 import { addressBits, PrefixTable } from '../server/geo/prefix-table';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
-import { memoryLog } from './support/memory-log';
 import { writeMmdb } from './support/mmdb-writer';
+import { trackerClientFor } from './support/tracker-join';
 
 describe('prefix table', () => {
   const table = new PrefixTable({
@@ -182,19 +181,11 @@ describe('the COM uses the looked-up ISP over the viewer’s hint', () => {
     expect(ticketPayload(a.peer.ticket)).toMatchObject({ i: 'othernet', g: 'lab' });
     expect(ticketPayload(b.peer.ticket)).toMatchObject({ i: 'loopnet', g: 'lab' });
     expect(ticketPayload(c.peer.ticket)).toMatchObject({ i: 'loopnet', g: 'lab' });
-    const clients = [a, b, c].map(
-      (info) =>
-        new TrackerClient({
-          url: info.tracker.url,
-          channel: 'demo',
-          subRoom: info.tracker.subRoom,
-          peerId: info.peer.id,
-          role: info.peer.role,
-          ticket: info.peer.ticket,
-          // What the viewer claims at the tracker does not count against the ticket.
-          isp: 'othernet',
-          log: memoryLog(),
-        }),
+    const clients = [a, b, c].map((info) =>
+      trackerClientFor(info, {
+        // What the viewer claims at the tracker does not count against the ticket.
+        isp: 'othernet',
+      }),
     );
     try {
       await Promise.all(clients.map((t) => t.connect()));

@@ -50,6 +50,38 @@ describe('ServerWatch', () => {
     watch.close();
   });
 
+  it('skips its own probe while real requests keep showing the server is there', async () => {
+    let probes = 0;
+    const watch = new ServerWatch({
+      url: () => 'http://server.test',
+      onChange: () => undefined,
+      upPeriodMs: 40,
+      fetch: (async () => {
+        probes++;
+        return new Response('{}');
+      }) as typeof fetch,
+    });
+    watch.start();
+    await tick();
+    expect(probes).toBe(1);
+    // A request answered every 10 ms: the timer's probes have nothing to add.
+    for (let i = 0; i < 20; i++) {
+      watch.observe(true, null);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(probes).toBe(1);
+    // Requests stop: the probe takes over within a period.
+    await new Promise((r) => setTimeout(r, 120));
+    expect(probes).toBeGreaterThan(1);
+    // A poke (the server changed) always probes.
+    const before = probes;
+    watch.observe(true, null);
+    watch.poke();
+    await tick();
+    expect(probes).toBe(before + 1);
+    watch.close();
+  });
+
   it('the badge: core link first, then the server, "checking" before the first probe', () => {
     const server = (reachable: boolean, checkedAt = 1): ServerStatus => ({
       url: 'u',

@@ -27,6 +27,7 @@ import { until } from './support/media';
 import { memoryLog } from './support/memory-log';
 import { type RunningCommand, runSwarmcast, trackerShardArgs } from './support/processes';
 import { type RunningRedis, startRedis } from './support/redis';
+import { trackerClientFor } from './support/tracker-join';
 
 let redisServer: RunningRedis;
 let redis: Redis;
@@ -212,18 +213,6 @@ async function info(base: string, query = ''): Promise<ComChannelInfo> {
   return channelInfoSchema.parse(await res.json());
 }
 
-function joinTracker(info: ComChannelInfo): TrackerClient {
-  return new TrackerClient({
-    url: info.tracker.url,
-    channel: 'demo',
-    subRoom: info.tracker.subRoom,
-    peerId: info.peer.id,
-    role: info.peer.role,
-    ticket: info.peer.ticket,
-    log: memoryLog(),
-  });
-}
-
 describe('two COMs and two shards (one a swarmcast tracker process)', () => {
   const coms: RunningServer[] = [];
   let shard: RunningShard;
@@ -296,7 +285,7 @@ describe('two COMs and two shards (one a swarmcast tracker process)', () => {
     expect(urls.size).toBe(2);
     expect(got[0]!.tracker.url).not.toBe(got[2]!.tracker.url);
     expect(got[0]!.rejoinUrl).toBe(`${bases[0]}/api/channels/demo/rejoin`);
-    for (const g of got) clients.push(joinTracker(g));
+    for (const g of got) clients.push(trackerClientFor(g));
     await Promise.all(clients.map((c) => c.connect()));
     // The shards report their members; a newcomer then finds every sub-room full.
     await until(

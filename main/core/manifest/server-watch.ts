@@ -32,14 +32,14 @@ export class ServerWatch {
   }
 
   start(): void {
-    void this.probe();
+    void this.probe(true);
   }
 
   /** Probe now (settings changed the server, or a request just failed). */
   poke(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    void this.probe();
+    void this.probe(true);
   }
 
   /** What a real request learned: counts like a probe, without waiting for the next one. */
@@ -53,10 +53,20 @@ export class ServerWatch {
     this.timer = null;
   }
 
-  private async probe(): Promise<void> {
+  /**
+   * `force` false (the timer's probe): skipped while a real request to the same server got an
+   * answer within the up period — the channel list's polling already says the server is there.
+   */
+  private async probe(force: boolean): Promise<void> {
     if (this.probing || this.closed) return;
-    this.probing = true;
     const url = this.opts.url();
+    const upPeriod = this.opts.upPeriodMs ?? 5000;
+    const since = (this.opts.now ?? Date.now)() - this.status.checkedAt;
+    if (!force && this.status.reachable && this.status.url === url && since < upPeriod) {
+      this.schedule(upPeriod - since);
+      return;
+    }
+    this.probing = true;
     const doFetch = this.opts.fetch ?? fetch;
     try {
       if (!url) throw new Error('no server address yet');
@@ -72,12 +82,16 @@ export class ServerWatch {
     } finally {
       this.probing = false;
     }
+    const period = this.status.reachable ? upPeriod : (this.opts.downPeriodMs ?? 1500);
+    this.schedule(period);
+  }
+
+  private schedule(ms: number): void {
     if (this.closed) return;
-    const period = this.status.reachable ? (this.opts.upPeriodMs ?? 5000) : (this.opts.downPeriodMs ?? 1500);
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.probe();
-    }, period);
+      void this.probe(false);
+    }, ms);
     this.timer.unref?.();
   }
 
