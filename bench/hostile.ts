@@ -11,7 +11,9 @@
  *                       reports (its peers_banned counter), null when none banned one (target ≤ 5).
  * A line per run also gives the hostile peers' own counts (requests seen, bytes sent, drops),
  * drop_s (seconds to the first link a neighbour closed on a hostile peer: a ban, or a drop of
- * a neighbour that never delivers, which peers_banned does not count) and wall_s.
+ * a neighbour that never delivers, which peers_banned does not count), link_s and request_s
+ * (seconds to the first link opened with a hostile peer and to the first request one was sent:
+ * what part of ban_s is discovery and start-up rather than judging) and wall_s.
  *
  * The hostile peers need the server's URL, which runSwarm keeps to itself: they take it from
  * the first viewer's command line. Numbers taken while other heavy work shares the machine
@@ -62,14 +64,18 @@ function totals(hostile: readonly HostilePeer[]): Partial<HostileCounts> {
   const out: Record<string, number> = {};
   for (const h of hostile) {
     for (const [k, v] of Object.entries(h.counts))
-      if (typeof v === 'number' && k !== 'firstDropAt') out[k] = (out[k] ?? 0) + v;
+      if (typeof v === 'number' && !k.startsWith('first')) out[k] = (out[k] ?? 0) + v;
   }
   return out;
 }
 
-/** Seconds from the hostile peers' start to the first link a neighbour closed on any of them. */
-function firstDropS(hostile: readonly HostilePeer[], startedAt: number | null): number | null {
-  const at = hostile.map((h) => h.counts.firstDropAt).filter((t) => t !== null);
+/** Seconds from the hostile peers' start to the first `key` event of any of them (a link a neighbour closed, …). */
+function firstS(
+  hostile: readonly HostilePeer[],
+  key: 'firstDropAt' | 'firstLinkAt' | 'firstRequestAt',
+  startedAt: number | null,
+): number | null {
+  const at = hostile.map((h) => h.counts[key]).filter((t) => t !== null);
   return startedAt === null || at.length === 0 ? null : round((Math.min(...at) - startedAt) / 1000, 1);
 }
 
@@ -139,7 +145,10 @@ async function runMode(
     rss_mb_max: result.rssMbMax,
     ban_s: result.banS,
     // When a neighbour first closed a hostile peer's link (a ban, or a drop that is no ban).
-    drop_s: firstDropS(hostile, s.hostileAt),
+    drop_s: firstS(hostile, 'firstDropAt', s.hostileAt),
+    // When the first link to a hostile peer opened and the first request reached one.
+    link_s: firstS(hostile, 'firstLinkAt', s.hostileAt),
+    request_s: firstS(hostile, 'firstRequestAt', s.hostileAt),
     wall_s: round((Date.now() - began) / 1000, 1),
     ...(mode === 'baseline' ? {} : { hostile: totals(hostile) }),
   });

@@ -17,6 +17,7 @@ import { startHeadlessSession } from './core/player/headless-session';
 import { startViewerCore } from './core/viewer-core';
 import { openBrowser, shouldOpenBrowser } from './open-browser';
 import { startSwarm } from './p2p/swarm';
+import { PROMISED_SEGMENTS } from './p2p/wire';
 
 const VERSION = '0.1.0';
 
@@ -161,7 +162,7 @@ async function seed(argv: string[]): Promise<void> {
   if (!Number.isInteger(copies) || copies < 1 || copies > 64)
     throw new Error(`--copies: 1..64, got ${values.copies}`);
   const log = pinoCoreLog(createLogger('swarmcast-seed'));
-  const cache = new MemorySegmentCache(64 * 1024 * 1024);
+  const cache = new MemorySegmentCache(64 * 1024 * 1024, PROMISED_SEGMENTS);
   const session: ChannelSession = new ChannelSession({
     serverUrl: values.server,
     channel: values.channel,

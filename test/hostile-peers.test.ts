@@ -134,7 +134,8 @@ describe('neighbours that lie about sizes or stall their transfers', () => {
     expect(sum(r, 'hash_failures')).toBe(0);
   });
 
-  // Refusing what it announced earns strikes; the second bans. (Silent and trickling neighbours
+  // Refusing one of the newest segments it announced (which an honest peer promises to keep)
+  // bans at once; an older one earns a strike, and the second bans. (Silent and trickling neighbours
   // are dropped only after four failed transfers, a few seconds each: within these 20 s in
   // about half the runs — see bench:hostile for what they cost meanwhile.)
   it('a neighbour that refuses segments it announced is dropped', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { SegmentEntry } from '../common/manifest';
 import { sha256Hex } from '../common/sha256';
 import { MemorySegmentCache } from '../main/core/cache/segment-cache';
-import { FetchEngine, type FetchPolicy } from '../main/core/engine/fetch-engine';
+import { FetchEngine, type FetchPolicy, refusalVerdict } from '../main/core/engine/fetch-engine';
 import {
   DEFAULT_LIMITS,
   firstCopyHolder,
@@ -19,6 +19,7 @@ import { SegmentTable } from '../main/core/engine/segment-table';
 import type { CdnSource } from '../main/core/source/cdn-source';
 import type { PeerSource } from '../main/core/source/peer-source';
 import type { FetchRequest } from '../main/core/source/segment-source';
+import { PROMISED_SEGMENTS } from '../main/p2p/wire';
 import { memoryLog } from './support/memory-log';
 
 const now = 100_000;
@@ -485,18 +486,50 @@ describe('fetch engine without connected neighbours', () => {
 });
 
 describe('fetch engine: neighbours that lie', () => {
-  it('bans a neighbour that refuses segments it announced at the second refusal, not the first', () => {
+  it('bans at once a neighbour that refuses a segment among the newest it promised to keep', () => {
     const r = rig();
     r.manifest(10, 20);
+    r.engine.addEntries([entry(21, r.bytes(21), r.now)], true);
+    r.engine.holders('liar', [21]);
+    r.pass();
+    expect(r.engine.table.get(21)!.fetch?.peer).toBe('liar');
+    r.engine.failed(21, 'peer', 'not-have', false, 'liar');
+    expect(r.peers.banned).toEqual(['liar']);
+  });
+
+  it('bans at the second refusal of older announced segments (a race with eviction is allowed once)', () => {
+    const r = rig();
+    r.manifest(10, 20);
+    // Refuses 21 and 22 after announcing them and, later, 30: both behind its newest promised ones.
     for (const seq of [21, 22]) {
       r.engine.addEntries([entry(seq, r.bytes(seq), r.now)], true);
       r.engine.holders('liar', [seq]);
       r.pass();
       expect(r.engine.table.get(seq)!.fetch?.peer).toBe('liar');
+    }
+    r.engine.holders('liar', [30]);
+    for (const seq of [21, 22]) {
       expect(r.peers.banned).toEqual([]);
       r.engine.failed(seq, 'peer', 'not-have', false, 'liar');
     }
     expect(r.peers.banned).toEqual(['liar']);
+  });
+
+  const verdicts: Array<[string, number, number | undefined, number, 'ban' | 'strike']> = [
+    ['the newest announced', 20, 20, 0, 'ban'],
+    [
+      `within half the promise (${PROMISED_SEGMENTS / 2} newest)`,
+      20 - PROMISED_SEGMENTS / 2 + 1,
+      20,
+      0,
+      'ban',
+    ],
+    ['just behind half the promise', 20 - PROMISED_SEGMENTS / 2, 20, 0, 'strike'],
+    ['old, second refusal', 5, 20, 1, 'ban'],
+    ['nothing announced known', 20, undefined, 0, 'strike'],
+  ];
+  it.each(verdicts)('refusalVerdict: %s', (_name, seq, newest, strikes, verdict) => {
+    expect(refusalVerdict(seq, newest, strikes)).toBe(verdict);
   });
 
   it('does not count a refusal of a segment that was never announced', () => {

@@ -18,8 +18,8 @@ const THREE_TAGS = encodeTags([frame(0, 10), frame(40, 25), frame(80, 60)]);
 const BOUNDARIES = [0, 25, 65, 140];
 
 /** A cache and the events it emitted, as `update:seq` / `drop:seq:reason` strings. */
-function recorded(budget = 1 << 20) {
-  const cache = new MemorySegmentCache(budget);
+function recorded(budget = 1 << 20, keepNewest = 0) {
+  const cache = new MemorySegmentCache(budget, keepNewest);
   const events: string[] = [];
   const unsubscribe = cache.subscribe({
     onUpdate: (seq) => events.push(`update:${seq}`),
@@ -220,6 +220,30 @@ describe('MemorySegmentCache: byte budget', () => {
     for (const [reader, seq] of positions) cache.setReaderPosition(reader, seq);
     cache.setBudget(200);
     expect(seqsIn(cache)).toEqual(kept);
+  });
+
+  // What a peer announced it keeps serving (PROMISED_SEGMENTS): the newest complete segments
+  // stay whatever the budget; an incomplete newest one does not count among them.
+  const promised: Array<[string, number, number | null, number[]]> = [
+    ['keeps the newest 3 over a budget of 1', 200, null, [7, 8, 9]],
+    ['the budget keeps more when it can', 500, null, [5, 6, 7, 8, 9]],
+    ['a reader further back still pins from its position', 200, 5, [5, 6, 7, 8, 9]],
+  ];
+  it.each(promised)('promised newest segments: %s', (_name, budget, reader, kept) => {
+    const { cache } = recorded(1000, 3);
+    fill(cache, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    if (reader !== null) cache.setReaderPosition('player', reader);
+    cache.setBudget(budget);
+    expect(seqsIn(cache)).toEqual(kept);
+  });
+
+  it('an incomplete newest segment is not one of the promised ones', () => {
+    const { cache } = recorded(1000, 2);
+    fill(cache, [1, 2, 3, 4]);
+    cache.begin(5, 'cdn', true);
+    cache.append(5, bytes(50));
+    cache.setBudget(100);
+    expect(seqsIn(cache)).toEqual([3, 4, 5]);
   });
 
   it('pinned segments may keep the cache over budget until the reader moves', () => {

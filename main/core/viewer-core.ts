@@ -19,6 +19,7 @@ import {
 } from '../../common/ipc-contract';
 import { effectiveLiveSync } from '../../common/live-sync';
 import { startSwarm } from '../p2p/swarm';
+import { PROMISED_SEGMENTS } from '../p2p/wire';
 import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelRegistry, type JoinedChannel } from './channel-registry';
 import { ChannelSession } from './channel-session';
@@ -234,7 +235,7 @@ export class Core implements ViewerCore {
 
   /** A channel's session, cache and reporter, as the registry joins it. */
   private createChannel(channel: string): Pick<JoinedChannel, 'session' | 'cache' | 'reporter'> {
-    const cache = new MemorySegmentCache(this.settings.get().cacheMB * 1024 * 1024);
+    const cache = new MemorySegmentCache(this.settings.get().cacheMB * 1024 * 1024, PROMISED_SEGMENTS);
     const log = this.opts.log;
     const session: ChannelSession = new ChannelSession({
       serverUrl: this.serverUrl,

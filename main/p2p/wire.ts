@@ -10,6 +10,13 @@ export const WIRE_VERSION = 1;
 /** Largest segment payload in one DATA message (the data channel's own cap is 256 KiB). */
 export const MAX_CHUNK = 64 * 1024;
 export const MAX_HAVE_COUNT = 1024;
+/**
+ * An announcement is a promise: a peer keeps (never evicts) the newest PROMISED_SEGMENTS
+ * segments it has announced, so a Reject NotHave for one of them is a lie, not a race with
+ * its cache's eviction. The asker judges with half this margin (announcements still in
+ * flight when the peer moved on).
+ */
+export const PROMISED_SEGMENTS = 8;
 const MAX_STRING = 64;
 /** Largest encoded message: a full DATA chunk plus its header. */
 export const MAX_MESSAGE = MAX_CHUNK + 64;

@@ -91,6 +91,9 @@ export interface HostileCounts {
   dropped: number;
   /** Date.now() of the first drop. */
   firstDropAt: number | null;
+  /** Date.now() of the first link that opened, and of the first request a neighbour sent. */
+  firstLinkAt: number | null;
+  firstRequestAt: number | null;
   /** Goodbye ProtocolError / BadData that did arrive: a ban for sure. */
   banned: number;
   /** Goodbye Replaced that did arrive: a neighbour replaced us with a better one. */
@@ -189,6 +192,8 @@ class Hostile implements HostilePeer {
     acksForged: 0,
     dropped: 0,
     firstDropAt: null,
+    firstLinkAt: null,
+    firstRequestAt: null,
     banned: 0,
     replaced: 0,
     errors: 0,
@@ -411,6 +416,7 @@ class Hostile implements HostilePeer {
   private onOpen(nb: Neighbour): void {
     nb.opened = true;
     this.counts.linksOpened++;
+    this.counts.firstLinkAt ??= Date.now();
     nb.link.send({
       type: MsgType.Hello,
       channel: this.channel,
@@ -470,6 +476,7 @@ class Hostile implements HostilePeer {
         return this.trimHas(nb);
       case MsgType.Request:
         this.counts.requestsSeen++;
+        this.counts.firstRequestAt ??= Date.now();
         return this.onRequest(nb, msg);
       case MsgType.Cancel: {
         const job = nb.jobs.get(msg.reqId);

@@ -109,7 +109,14 @@ export class MemorySegmentCache implements SegmentCache {
   private readonly readers = new Map<string, number | null>();
   private bytes = 0;
 
-  constructor(private budget: number) {}
+  /**
+   * @param keepNewest the newest this many complete segments are never evicted, whatever the
+   *   budget: what a peer has announced it must keep serving (PROMISED_SEGMENTS in the wire protocol).
+   */
+  constructor(
+    private budget: number,
+    private readonly keepNewest = 0,
+  ) {}
 
   get totalBytes(): number {
     return this.bytes;
@@ -191,16 +198,18 @@ export class MemorySegmentCache implements SegmentCache {
     for (const l of this.listeners) l.onUpdate(seq);
   }
 
-  /** Over budget: evict complete segments that no reader still needs, oldest first. */
+  /** Over budget: evict complete segments that no reader still needs and no promise keeps, oldest first. */
   private evict(): void {
     if (this.bytes <= this.budget) return;
     let floor = Number.POSITIVE_INFINITY;
     for (const pos of this.readers.values()) if (pos !== null && pos < floor) floor = pos;
     const seqs = [...this.entries.keys()].sort((a, b) => a - b);
-    for (const seq of seqs) {
+    const complete = seqs.filter((seq) => this.entries.get(seq)!.complete);
+    if (this.keepNewest > 0 && complete.length > 0)
+      floor = Math.min(floor, complete[Math.max(0, complete.length - this.keepNewest)]!);
+    for (const seq of complete) {
       if (this.bytes <= this.budget) return;
-      const e = this.entries.get(seq)!;
-      if (seq >= floor || !e.complete) continue;
+      if (seq >= floor) return;
       this.remove(seq);
       for (const l of this.listeners) l.onDrop?.(seq, 'evicted');
     }

@@ -12,6 +12,7 @@ import type { SegmentEntry } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
 import type { PeerRole } from '../../../common/tracker-protocol';
 import { RateMeter } from '../../p2p/rate';
+import { PROMISED_SEGMENTS } from '../../p2p/wire';
 import type { SegmentCache } from '../cache/segment-cache';
 import type { CdnSource } from '../source/cdn-source';
 import type { PeerSource } from '../source/peer-source';
@@ -58,6 +59,21 @@ const MAX_CDN_ATTEMPTS = 4;
 const LIVE_EDGE_RETRY_MS = 250;
 /** Refusals of announced segments before a neighbour is banned. */
 const MAX_STRIKES = 2;
+
+/**
+ * What a NotHave refusal of an announced segment proves. Within the newest half of the
+ * segments the neighbour promised to keep (PROMISED_SEGMENTS, counted back from the newest it
+ * announced to us) it is a lie: banned at once. Older, it may have raced the neighbour's
+ * eviction, so it is a strike, and the MAX_STRIKES-th strike bans.
+ */
+export function refusalVerdict(
+  seq: number,
+  newestAnnounced: number | undefined,
+  strikes: number,
+): 'ban' | 'strike' {
+  const promised = newestAnnounced !== undefined && seq > newestAnnounced - PROMISED_SEGMENTS / 2;
+  return promised || strikes + 1 >= MAX_STRIKES ? 'ban' : 'strike';
+}
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
 
@@ -81,6 +97,8 @@ export class FetchEngine implements SourceEvents {
   private cdnFetchMs = 0;
   /** Refusals of announced segments, by neighbour. */
   private readonly strikes = new Map<string, number>();
+  /** The newest seq each neighbour announced. */
+  private readonly newestAnnounced = new Map<string, number>();
 
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -413,24 +431,31 @@ export class FetchEngine implements SourceEvents {
     }
   }
 
-  /**
-   * A neighbour refused a segment it had announced. Once can be a race with eviction (the
-   * oldest segments of a full cache); twice is a lie that makes us wait, and the liar is banned.
-   */
+  /** A neighbour refused a segment it had announced: a strike, or a ban (refusalVerdict). */
   private strike(peer: string, seq: number): void {
-    const n = (this.strikes.get(peer) ?? 0) + 1;
-    this.strikes.set(peer, n);
-    if (n < MAX_STRIKES) return;
+    const n = this.strikes.get(peer) ?? 0;
+    const newest = this.newestAnnounced.get(peer);
+    if (refusalVerdict(seq, newest, n) === 'strike') {
+      this.strikes.set(peer, n + 1);
+      return;
+    }
     this.strikes.delete(peer);
-    this.peers?.ban(peer, `refused ${n} segments it had announced (last ${seq})`);
+    this.peers?.ban(
+      peer,
+      `refused segment ${seq} it had announced (newest announced ${newest ?? 'none'}, ${n} earlier refusals)`,
+    );
   }
 
   holders(peer: string, seqs: readonly number[]): void {
+    let newest = this.newestAnnounced.get(peer) ?? Number.NEGATIVE_INFINITY;
+    for (const seq of seqs) if (seq > newest) newest = seq;
+    if (Number.isFinite(newest)) this.newestAnnounced.set(peer, newest);
     if (this.table.addHolder(peer, seqs)) this.markDirty();
   }
 
   peerGone(peer: string): void {
     this.strikes.delete(peer);
+    this.newestAnnounced.delete(peer);
     this.table.dropHolder(peer);
     this.markDirty();
   }
