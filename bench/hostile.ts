@@ -8,11 +8,14 @@
  *   <mode>_p2p_share    share of the honest viewers' bytes that came from other viewers;
  *   <mode>_rss_mb_max   largest RSS of any honest viewer (compare baseline_rss_mb_max: ≤ 30 MB more);
  *   <mode>_ban_s        seconds from the hostile peers' start to the first ban any honest viewer
- *                       reports (its peers_banned counter), null when none banned one (target ≤ 5).
+ *                       reports (its peers_banned counter), null when none banned one (target ≤ 5);
+ *   <mode>_ban_after_link_s  the same from the first link an honest viewer opened with a hostile
+ *                       peer (its Hello): the judging alone, without the tracker round and the
+ *                       ICE/DTLS set-up, which on a loaded machine take seconds themselves.
  * A line per run also gives the hostile peers' own counts (requests seen, bytes sent, drops),
  * drop_s (seconds to the first link a neighbour closed on a hostile peer: a ban, or a drop of
  * a neighbour that never delivers, which peers_banned does not count), link_s and request_s
- * (seconds to the first link opened with a hostile peer and to the first request one was sent:
+ * (seconds to the first honest viewer's Hello to a hostile peer and to the first request one was sent:
  * what part of ban_s is discovery and start-up rather than judging) and wall_s.
  *
  * The hostile peers need the server's URL, which runSwarm keeps to itself: they take it from
@@ -45,6 +48,7 @@ interface ModeResult {
   p2pShare: number;
   rssMbMax: number;
   banS: number | null;
+  banAfterLinkS: number | null;
 }
 
 function isBehaviour(m: string): m is HostileBehaviour {
@@ -131,7 +135,11 @@ async function runMode(
     rssMbMax: round(Math.max(0, ...peers.map(maxRssMb)), 1),
     banS:
       s.firstBanAt !== null && s.hostileAt !== null ? round((s.firstBanAt - s.hostileAt) / 1000, 1) : null,
+    banAfterLinkS: null,
   };
+  const linkS = firstS(hostile, 'firstLinkAt', s.hostileAt);
+  if (result.banS !== null && linkS !== null)
+    result.banAfterLinkS = round(Math.max(0, result.banS - linkS), 1);
   printLine({
     run: mode,
     hostile_peers: hostile.length,
@@ -144,10 +152,11 @@ async function runMode(
     peers_banned: sumFinal(peers, 'peers_banned'),
     rss_mb_max: result.rssMbMax,
     ban_s: result.banS,
+    ban_after_link_s: result.banAfterLinkS,
     // When a neighbour first closed a hostile peer's link (a ban, or a drop that is no ban).
     drop_s: firstS(hostile, 'firstDropAt', s.hostileAt),
-    // When the first link to a hostile peer opened and the first request reached one.
-    link_s: firstS(hostile, 'firstLinkAt', s.hostileAt),
+    // When the first honest viewer said Hello to a hostile peer, and the first request reached one.
+    link_s: linkS,
     request_s: firstS(hostile, 'firstRequestAt', s.hostileAt),
     wall_s: round((Date.now() - began) / 1000, 1),
     ...(mode === 'baseline' ? {} : { hostile: totals(hostile) }),
@@ -197,6 +206,7 @@ async function main(): Promise<void> {
     figures[`${mode}_p2p_share`] = r.p2pShare;
     figures[`${mode}_rss_mb_max`] = r.rssMbMax;
     figures[`${mode}_ban_s`] = r.banS;
+    figures[`${mode}_ban_after_link_s`] = r.banAfterLinkS;
   }
   await writeSummary('hostile', figures, !values['no-save']);
   // A peer connection closed while its channel still had data queued (oversize pushes 256 KiB

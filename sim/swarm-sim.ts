@@ -988,7 +988,12 @@ export class SwarmSim {
     if (this.segSource[i] !== Source.None || this.segStatus[i] === Status.Verified) return;
     const candidates: Link[] = [];
     this.holders(v, seq, candidates);
-    const pick = chooseNeighbour(this.now, candidates, MAX_INFLIGHT_PER_PEER) as Link | null;
+    const pick = chooseNeighbour(
+      this.now,
+      candidates,
+      MAX_INFLIGHT_PER_PEER,
+      this.deadlineOf(seq) - this.now,
+    ) as Link | null;
     if (!pick) {
       this.count('peer_no_pick');
       return;

@@ -4,6 +4,7 @@ import {
   failingNeighbours,
   type NeighbourView,
   neighbourScore,
+  PROBE_SLACK_MS,
   worstNeighbour,
 } from '../main/p2p/neighbour-policy';
 
@@ -46,6 +47,53 @@ describe('neighbour choice', () => {
       chooseNeighbour(now, [peer('a', { backoffUntil: now + 10 }), peer('b', { inflight: 2 })], 2),
     ).toBeNull();
     expect(chooseNeighbour(now, [peer('a', { backoffUntil: now - 1 })], 2)?.id).toBe('a');
+  });
+  const probes: Array<[string, NeighbourView[], number, string | null]> = [
+    [
+      'an untried viewer first when the deadline leaves room',
+      [peer('fast', { bytesPerMs: 5000, successes: 9 }), peer('new')],
+      PROBE_SLACK_MS,
+      'new',
+    ],
+    [
+      'the measured best when the deadline is near',
+      [peer('fast', { bytesPerMs: 5000, successes: 9 }), peer('new')],
+      PROBE_SLACK_MS - 1,
+      'fast',
+    ],
+    [
+      'an untried viewer before an untried seed',
+      [peer('s', { role: 'seed' }), peer('v')],
+      PROBE_SLACK_MS,
+      'v',
+    ],
+    [
+      'an untried seed before measured viewers',
+      [peer('fast', { bytesPerMs: 5000, successes: 9 }), peer('s', { role: 'seed' })],
+      PROBE_SLACK_MS,
+      's',
+    ],
+    [
+      'one already asked is no longer untried',
+      [peer('fast', { bytesPerMs: 5000, successes: 9 }), peer('asked', { inflight: 1 })],
+      PROBE_SLACK_MS,
+      'fast',
+    ],
+    [
+      'one that failed is no longer untried',
+      [peer('fast', { bytesPerMs: 5000, successes: 9 }), peer('failed', { failures: 1 })],
+      PROBE_SLACK_MS,
+      'fast',
+    ],
+    [
+      'an untried one in back-off waits',
+      [peer('new', { backoffUntil: 2000 }), peer('fast', { bytesPerMs: 5000, successes: 9 })],
+      PROBE_SLACK_MS,
+      'fast',
+    ],
+  ];
+  it.each(probes)('probing new neighbours: %s', (_name, holders, slack, want) => {
+    expect(chooseNeighbour(now, holders, 2, slack)?.id ?? null).toBe(want);
   });
   it('prefers a viewer to a seed of the same quality', () => {
     expect(chooseNeighbour(now, [peer('s', { role: 'seed' }), peer('v')], 2)?.id).toBe('v');

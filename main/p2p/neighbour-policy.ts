@@ -43,23 +43,48 @@ export function neighbourScore(n: NeighbourView): number {
   return (rate * reliability * roleFactor) / (1 + n.inflight);
 }
 
-/** The neighbour to ask for a segment among those that hold it, or null. */
+/**
+ * A segment needed no sooner than this (ms) may go to a neighbour never tried yet: a failure
+ * still leaves time for another holder or the CDN (the planner's peerJudgeMs and CDN margin).
+ */
+export const PROBE_SLACK_MS = 2500;
+
+/** Never asked for anything yet (nothing delivered, nothing failed, nothing in flight). */
+function untried(n: NeighbourView): boolean {
+  return n.successes + n.failures === 0 && n.inflight === 0;
+}
+
+/**
+ * The neighbour to ask for a segment among those that hold it, or null. Mostly the best
+ * score; but when the segment is `slackMs` or more away, an untried viewer goes first (then
+ * an untried seed): every new neighbour is measured on its first useful segment instead of
+ * waiting until the measured ones are busy — and one that announces what it will not deliver
+ * is found out (and banned) within a segment or two of linking (libtorrent's optimistic
+ * unchoke, from the downloader's side).
+ */
 export function chooseNeighbour(
   now: number,
   holders: readonly NeighbourView[],
   maxInflightPerPeer: number,
+  slackMs = 0,
 ): NeighbourView | null {
   let best: NeighbourView | null = null;
   let bestScore = -1;
+  let probe: NeighbourView | null = null;
   for (const n of holders) {
     if (n.backoffUntil > now || n.inflight >= maxInflightPerPeer) continue;
+    if (slackMs >= PROBE_SLACK_MS && untried(n)) {
+      const better =
+        !probe || (probe.role === 'seed' && n.role !== 'seed') || (probe.role === n.role && n.id < probe.id);
+      if (better) probe = n;
+    }
     const s = neighbourScore(n);
     if (s > bestScore || (s === bestScore && best && n.id < best.id)) {
       best = n;
       bestScore = s;
     }
   }
-  return best;
+  return probe ?? best;
 }
 
 /**

@@ -233,7 +233,7 @@ export class PeerNode {
       const nb = this.neighbours.get(id);
       if (nb?.hello) candidates.push(nb);
     }
-    const pick = chooseNeighbour(now, candidates, MAX_INFLIGHT_PER_PEER) as Neighbour | null;
+    const pick = chooseNeighbour(now, candidates, MAX_INFLIGHT_PER_PEER, deadline - now) as Neighbour | null;
     if (!pick) return null;
     const reqId = this.nextReqId++;
     const ok = pick.link.send({

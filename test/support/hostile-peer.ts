@@ -91,7 +91,7 @@ export interface HostileCounts {
   dropped: number;
   /** Date.now() of the first drop. */
   firstDropAt: number | null;
-  /** Date.now() of the first link that opened, and of the first request a neighbour sent. */
+  /** Date.now() of the first viewer (not seed) that said Hello on a link, and of the first request a neighbour sent. */
   firstLinkAt: number | null;
   firstRequestAt: number | null;
   /** Goodbye ProtocolError / BadData that did arrive: a ban for sure. */
@@ -416,7 +416,6 @@ class Hostile implements HostilePeer {
   private onOpen(nb: Neighbour): void {
     nb.opened = true;
     this.counts.linksOpened++;
-    this.counts.firstLinkAt ??= Date.now();
     nb.link.send({
       type: MsgType.Hello,
       channel: this.channel,
@@ -465,6 +464,7 @@ class Hostile implements HostilePeer {
     switch (msg.type) {
       case MsgType.Hello:
         nb.hello = true;
+        if (msg.role === 'viewer') this.counts.firstLinkAt ??= Date.now();
         return;
       case MsgType.HaveMap:
         msg.bits.forEach((b, i) => {
