@@ -71,7 +71,15 @@ export const channelInfoSchema = z.object({
   logServers: z.array(httpUrlSchema).max(MAX_LOG_SERVERS),
   /** Peer ids of the seed servers in the viewer's sub-room. */
   seeds: z.array(peerIdSchema).max(MAX_SEEDS),
-  tracker: z.object({ url: wsUrlSchema, subRoom: subRoomSchema }),
+  /**
+   * The tracker and sub-room to join; `viewers`: the sub-room's viewers as the COM counted them
+   * when it placed this one (itself included): the normal-mode latency target follows it.
+   */
+  tracker: z.object({
+    url: wsUrlSchema,
+    subRoom: subRoomSchema,
+    viewers: z.number().int().min(1).max(10_000_000).optional(),
+  }),
   /** The peer id the COM gave this viewer, and its ticket to join the sub-room with it. */
   peer: z.object({ id: peerIdSchema, role: roleSchema, ticket: ticketSchema }),
   /**

@@ -8,8 +8,8 @@
  *                        [--sub-room-size 1000] [--seeds 1] [--seed-copies 4]
  *                        [--session-mean 600] [--ramp 20] [--upload-scale 1]
  *                        [--scenario large|bench-swarm] [--no-random]
- *   what-ifs (not what the app does today): [--latency-target-ms 4000]
- *                        [--uplink-sharing links|serial] [--admission all|in-time]
+ *   what-ifs (not what the app does today): [--latency-target-ms 4000] (the app: by sub-room size)
+ *                        [--uplink-sharing links] (the app: serial) [--admission in-time] (the app: all)
  *   bench-swarm only:    [--machine-speed 1]
  *
  * `p2p_share` counts the steady window (from 10 s after the last initial arrival to the

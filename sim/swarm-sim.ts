@@ -21,12 +21,14 @@
  *    real Ledbat window and pacing bucket (sim/network.ts).
  *
  * What is simulated rather than run: the network. Transfers are whole segments; an uplink is a
- * fluid server shared equally by the links that have something queued, each link sending its
- * queue in the uploader's order (the Uploader's per-link share of the window makes links share
- * an uplink, and its earliest-deadline-first order decides inside a link). Announcements,
+ * fluid server that sends the first job in the uploader's order (uploadsBefore: earliest
+ * deadline first) until it is done — the Uploader lets the most urgent job of a link whose acks
+ * flow take its whole window (uplinkSharing 'links', the equal share per busy link the Uploader
+ * had before, is kept as a what-if). Announcements,
  * requests and replies take the link's one-way delay; links take a few round trips to open,
  * or never open between incompatible NATs (no TURN). The CDN has no capacity limit.
  */
+import { normalModeTargetS } from '../common/live-sync';
 import type { PeerInfo } from '../common/tracker-protocol';
 import {
   cdnMarginFor,
@@ -106,12 +108,15 @@ export interface SimConfig {
   joinDelayMs: number;
   /** Extra time a link takes to open (ms; a loaded machine). */
   extraLinkSetupMs: number;
-  /** The latency target of normal mode (ms). */
-  latencyTargetMs: number;
   /**
-   * How an uplink is shared: 'links' — equally by the links with something queued (what the
-   * Uploader's per-link share of its window does); 'serial' — a what-if: all of it to the
-   * first job in the upload order (uploadsBefore) until it is done.
+   * The latency target of normal mode (ms); null = the app's rule: normalModeTargetS of the
+   * viewer's sub-room size when the COM placed it (common/live-sync.ts).
+   */
+  latencyTargetMs: number | null;
+  /**
+   * How an uplink is shared: 'serial' — all of it to the first job in the upload order
+   * (uploadsBefore) until it is done (what the Uploader does for links whose acks flow);
+   * 'links' — a what-if: equally by the links with something queued (the Uploader before).
    */
   uplinkSharing: 'links' | 'serial';
   /**
@@ -159,9 +164,9 @@ export const DEFAULT_CONFIG: SimConfig = {
   loopback: false,
   joinDelayMs: 400,
   extraLinkSetupMs: 0,
-  latencyTargetMs: 4000,
+  latencyTargetMs: null,
   gopSegments: 2,
-  uplinkSharing: 'links',
+  uplinkSharing: 'serial',
   admission: 'all',
 };
 
@@ -317,8 +322,8 @@ export class SwarmSim {
     return (seq + 1) * 1000 + MANIFEST_MS;
   }
 
-  private deadlineOf(seq: number): number {
-    return seq * 1000 + this.cfg.latencyTargetMs - PLAYER_MARGIN_MS;
+  private deadlineOf(v: SimNode, seq: number): number {
+    return seq * 1000 + v.targetMs - PLAYER_MARGIN_MS;
   }
 
   // ---- population ----
@@ -530,6 +535,8 @@ export class SwarmSim {
       }
     }
     v.subRoom = book.index;
+    const viewers = res.state.subRooms.find((x) => x.id === res.subRoom)?.viewers ?? 1;
+    v.targetMs = this.cfg.latencyTargetMs ?? normalModeTargetS(viewers) * 1000;
     this.enter(v, book);
   }
 
@@ -600,7 +607,7 @@ export class SwarmSim {
     const latest = this.latestListed;
     const g = this.cfg.gopSegments;
     let start = latest;
-    while (start > 0 && ((latest + 1 - start) * 1000 < this.cfg.latencyTargetMs || start % g !== 0)) start--;
+    while (start > 0 && ((latest + 1 - start) * 1000 < v.targetMs || start % g !== 0)) start--;
     v.startSeq = start;
     v.wantFrom = start;
     v.playSeq = start;
@@ -853,7 +860,7 @@ export class SwarmSim {
       const job = src === Source.Peer ? v.downloads.get(seq) : undefined;
       segments.push({
         seq,
-        deadline: this.deadlineOf(seq),
+        deadline: this.deadlineOf(v, seq),
         size: this.sizeOf(seq),
         status: st === Status.Fetching ? 'fetching' : 'missing',
         source: src === Source.Cdn || src === Source.CdnEdge ? 'cdn' : src === Source.Peer ? 'peer' : null,
@@ -876,7 +883,9 @@ export class SwarmSim {
     for (const a of actions) {
       switch (a.type) {
         case 'cdn':
-          this.count(now >= this.deadlineOf(a.seq) - margin || !usePeers ? 'cdn_urgent' : 'cdn_first_copy');
+          this.count(
+            now >= this.deadlineOf(v, a.seq) - margin || !usePeers ? 'cdn_urgent' : 'cdn_first_copy',
+          );
           this.startCdn(v, a.seq, false);
           break;
         case 'live-edge':
@@ -923,7 +932,7 @@ export class SwarmSim {
       if (st === Status.Verified) continue;
       const src = this.segSource[i]!;
       if (src === Source.Cdn || src === Source.CdnEdge) continue;
-      const urgentAt = this.deadlineOf(seq) - margin;
+      const urgentAt = this.deadlineOf(v, seq) - margin;
       if (src === Source.Peer) {
         const job = v.downloads.get(seq);
         if (!job) continue;
@@ -992,7 +1001,7 @@ export class SwarmSim {
       this.now,
       candidates,
       MAX_INFLIGHT_PER_PEER,
-      this.deadlineOf(seq) - this.now,
+      this.deadlineOf(v, seq) - this.now,
     ) as Link | null;
     if (!pick) {
       this.count('peer_no_pick');
@@ -1007,7 +1016,7 @@ export class SwarmSim {
       up: pick.remote,
       upLink: pick.other,
       downLink: pick,
-      deadlineMs: Math.max(0, Math.round(this.deadlineOf(seq) - this.now)),
+      deadlineMs: Math.max(0, Math.round(this.deadlineOf(v, seq) - this.now)),
       deadline: 0,
       startedAt: this.now,
       sent: 0,
@@ -1284,7 +1293,7 @@ export class SwarmSim {
     for (;;) {
       const ready = this.heldSince(v, v.playSeq);
       if (ready === Number.POSITIVE_INFINITY) return;
-      const due = v.playSeq * 1000 + this.cfg.latencyTargetMs;
+      const due = v.playSeq * 1000 + v.targetMs;
       if (Number.isNaN(v.playStartAt)) {
         v.playStartAt = ready;
         v.lagMs = ready - due;
@@ -1308,7 +1317,7 @@ export class SwarmSim {
   private finishPlayback(v: SimNode, at: number): void {
     if (v.playSeq < 0 || Number.isNaN(v.playStartAt) || v.finished) return;
     v.finished = true;
-    const due = v.playSeq * 1000 + this.cfg.latencyTargetMs + v.lagMs;
+    const due = v.playSeq * 1000 + v.targetMs + v.lagMs;
     if (due < at) v.stallMs += at - due;
     v.watchMs = Math.max(0, at - v.playStartAt);
   }

@@ -129,6 +129,8 @@ export class SimNode {
   /** When the node's uplink counters started (for the capacity check). */
   upSince = 0;
   subRoom = -1;
+  /** Normal-mode latency target (ms), set when the COM places it. */
+  targetMs = 4000;
   finding = false;
   constructor(
     readonly idx: number,

@@ -184,8 +184,11 @@ describe('COM service with a public URL, TURN, log servers and sub-room splittin
     // The first test's viewer is pending in s0 (assigned, not joined): one place left there.
     const a = await info(server.httpPort, '/api/channels/demo');
     expect(a.tracker.subRoom).toBe('s0');
+    // The sub-room's size as placed (the player's normal-mode target follows it).
+    expect(a.tracker.viewers).toBe(2);
     const b = await info(server.httpPort, '/api/channels/demo');
     expect(b.tracker.subRoom).toBe('s1');
+    expect(b.tracker.viewers).toBe(1);
     // Viewers that join their sub-room are counted by the tracker instead of as pending.
     const joined = [tracker(server.trackerUrl, b.peer, 's1')];
     try {

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import type { LiveSync, Timeline } from '../common/ipc-contract';
 
 import { frameOriginTime, latencyBehindLiveS } from '../common/latency';
-import { type LiveSyncInput, liveSyncDecision } from '../common/live-sync';
+import {
+  effectiveLiveSync,
+  LARGE_SUB_ROOM_TARGET_S,
+  type LiveSyncInput,
+  liveSyncDecision,
+  NORMAL_MODE_TARGET_S,
+  normalModeTargetS,
+} from '../common/live-sync';
 
 // Thresholds of the table below (fixed here, so changing the app's defaults does not move the table).
 const S: LiveSync = { targetLatencyS: 0.5, speedUpAboveS: 1.0, catchUpRate: 1.15, seekAboveS: 4 };
@@ -132,6 +139,40 @@ describe('liveSyncDecision', () => {
     expect(liveSyncDecision(input({ settings: s, latencyS: 1.8, bufferAheadS: 1.5 })).rate).toBe(1);
     expect(liveSyncDecision(input({ settings: s, latencyS: 2.5, bufferAheadS: 1.5 })).rate).toBe(1.5);
     expect(liveSyncDecision(input({ settings: s, latencyS: 8, bufferAheadS: 8 })).seekTo).toBeUndefined();
+  });
+});
+
+describe('normal-mode target by sub-room size', () => {
+  const rows: Array<[number | null, number]> = [
+    [null, NORMAL_MODE_TARGET_S],
+    [1, NORMAL_MODE_TARGET_S],
+    [30, NORMAL_MODE_TARGET_S],
+    [50, NORMAL_MODE_TARGET_S],
+    [100, 5],
+    [200, 6],
+    [400, 7],
+    [800, LARGE_SUB_ROOM_TARGET_S],
+    [100_000, LARGE_SUB_ROOM_TARGET_S],
+  ];
+  it.each(rows)('%s viewers: %s s behind live', (viewers, target) => {
+    expect(normalModeTargetS(viewers)).toBe(target);
+  });
+
+  it('never shrinks as the sub-room grows', () => {
+    let last = 0;
+    for (let n = 1; n <= 2000; n++) {
+      const t = normalModeTargetS(n);
+      expect(t).toBeGreaterThanOrEqual(last);
+      last = t;
+    }
+  });
+
+  it('applies in normal mode with peers only, and a longer target of the user still wins', () => {
+    expect(effectiveLiveSync(S, 'normal', true, 800).targetLatencyS).toBe(LARGE_SUB_ROOM_TARGET_S);
+    expect(effectiveLiveSync(S, 'normal', true, 800).seekAboveS).toBe(LARGE_SUB_ROOM_TARGET_S + 6);
+    expect(effectiveLiveSync(S, 'low', true, 800)).toEqual(S);
+    expect(effectiveLiveSync(S, 'normal', false, 800)).toEqual(S);
+    expect(effectiveLiveSync({ ...S, targetLatencyS: 12 }, 'normal', true, 800).targetLatencyS).toBe(12);
   });
 });
 

@@ -298,6 +298,60 @@ describe('Uploader: rate control', () => {
   });
 });
 
+describe('Uploader: the most urgent job first', () => {
+  /**
+   * Two links asking for 1 MiB each, rate control on, 40 ms round trips; `urgent` needs its
+   * segment in 600 ms, `later` in 3 s. Only the links in `acking` acknowledge what they get.
+   * Returns the bytes each link got by `ms`, and when `urgent` had all of its segment.
+   */
+  function race(ms: number, acking: readonly string[]) {
+    const t0 = t;
+    const up = uploader({ rateControl: true }, new Map([[1, segment(1 << 20)]]));
+    const urgent = new FakeLink('urgent');
+    const later = new FakeLink('later');
+    ask(up, later, 1, 3000);
+    ask(up, urgent, 1, 600);
+    const acked = new Map<FakeLink, number>([
+      [urgent, 0],
+      [later, 0],
+    ]);
+    let urgentDoneAt: number | null = null;
+    for (let elapsed = 1; elapsed <= ms; elapsed++) {
+      t = t0 + elapsed;
+      for (const link of [urgent, later]) {
+        if (!acking.includes(link.remoteId)) continue;
+        const data = link.data;
+        let k = acked.get(link)!;
+        for (; k < data.length && data[k]!.sentAt + 40 <= t; k++) {
+          const m = data[k]!;
+          const ack = { reqId: m.reqId, received: m.offset + m.payload.length, echoSentAt: m.sentAt };
+          up.ack(link.peer, { type: MsgType.Ack, ...ack, delayMs: 20 });
+        }
+        acked.set(link, k);
+      }
+      up.pump();
+      const got = (l: FakeLink) => l.data.reduce((n, m) => n + m.payload.length, 0);
+      if (urgentDoneAt === null && got(urgent) >= 1 << 20) urgentDoneAt = elapsed;
+    }
+    const bytes = (l: FakeLink) => l.data.reduce((n, m) => n + m.payload.length, 0);
+    return { urgent: bytes(urgent), later: bytes(later), urgentDoneAt };
+  }
+
+  it('gives the whole window to the earliest deadline while its acks flow', () => {
+    const r = race(3000, ['urgent', 'later']);
+    expect(r.urgentDoneAt).not.toBeNull();
+    // By the time the urgent segment is out, the later one got little beside it.
+    const beside = race(r.urgentDoneAt!, ['urgent', 'later']);
+    expect(beside.later).toBeLessThan(beside.urgent / 4);
+  });
+
+  it('holds a link that does not acknowledge to an equal share: the others go on', () => {
+    const r = race(1000, ['later']);
+    expect(r.later).toBeGreaterThan(r.urgent);
+    expect(r.urgentDoneAt).toBeNull();
+  });
+});
+
 describe('Uploader: acknowledgements that lie', () => {
   const ackOf = (m: DataMsg, extra: Partial<Extract<WireMessage, { type: MsgType.Ack }>> = {}) => ({
     type: MsgType.Ack as const,

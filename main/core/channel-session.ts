@@ -52,6 +52,8 @@ export class ChannelSession {
   readonly engine: FetchEngine;
   private readonly follower: ManifestFollower;
   private comInfo: ChannelInfo | null = null;
+  /** The sub-room's viewers when the COM first placed us (normalModeTargetS), null until known. */
+  subRoomViewers: number | null = null;
   private state: SessionState = 'joining';
   private message: string | null = null;
   private readonly listeners = new Set<() => void>();
@@ -86,6 +88,9 @@ export class ChannelSession {
       {
         joined: (info) => {
           this.comInfo = info;
+          // Fixed at the first join: the player's latency target follows it, and a target that
+          // moved under a playing player would leave the fetch deadlines off its real position.
+          this.subRoomViewers ??= info.com.tracker.viewers ?? null;
           this.engine.setCdn(
             new CdnSource(
               () => this.follower.cdn,

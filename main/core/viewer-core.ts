@@ -263,7 +263,7 @@ export class Core implements ViewerCore {
         // A warm channel fetches for the latency its player will have once opened (with peers).
         const warm = !this.channels.played(channel);
         const sync = warm
-          ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled)
+          ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled, session.subRoomViewers)
           : this.liveSyncOf(session);
         return {
           p2p: s.p2pEnabled && this.latencyModeOf(channel) === 'normal',
@@ -293,13 +293,14 @@ export class Core implements ViewerCore {
     }
   }
 
-  /** The live-sync thresholds in force for a channel: settings, latency mode, and whether peers are in use. */
+  /** The live-sync thresholds in force for a channel: settings, latency mode, whether peers are in use, the sub-room's size. */
   liveSyncOf(session: ChannelSession): LiveSync {
     const s = this.settings.get();
     return effectiveLiveSync(
       s.liveSync,
       this.latencyModeOf(session.channel),
       s.p2pEnabled && session.hasSwarm,
+      session.subRoomViewers,
     );
   }
 

@@ -1,7 +1,8 @@
 /**
  * Serving neighbours, with transmission control. Requests for verified segments are queued
  * per link; one loop decides what leaves next across all links: the most urgent deadline
- * first, neighbours that never give anything back last, and round-robin among equals. A
+ * first (it may take the whole window while its acks flow), neighbours that never give
+ * anything back last, and round-robin among equals. A
  * chunk leaves only when (1) the user's upload budget has tokens (one cap for all links),
  * (2) the node's LEDBAT window has room (all links share one uplink, so one window for all,
  * fed by each link's own queueing-delay estimate) and its pacing allows it, and (3) the
@@ -47,6 +48,8 @@ interface LinkState {
   badAcks: number;
 }
 
+/** A link whose last valid ack is older than this holds no more than an equal share of the window (ms). */
+const ACKS_FLOWING_MS = 500;
 /** A link whose delay samples are older than this takes no part in the shared estimate (ms). */
 const SAMPLE_FRESH_MS = 3000;
 /**
@@ -268,16 +271,20 @@ export class Uploader {
       if (this.flight + CHUNK_BYTES > this.ledbat.cwnd || this.pace.waitMs(now) > 0) return null;
     }
     let best: { s: LinkState; job: Job; leech: boolean } | null = null;
-    // No link may hold more than its share of the window in flight: a neighbour that never
-    // acknowledges (or lies) can then only block its own share.
+    // The most urgent job may have the whole window, so that one segment is finished (and can be
+    // passed on by its receiver) before the next starts, rather than all of them crawling side
+    // by side past their deadlines (sim:swarm: p2p share 0.81 → 0.87 in sub-rooms of 1,000).
+    // Only a link whose acks are flowing earns that: one that never acknowledges (or lies) holds
+    // at most an equal share of the window, so it can only block its own share.
     let busy = 0;
     if (this.rateControl) for (const s of this.links.values()) if (s.jobs.length) busy++;
-    const share = Math.max(2 * CHUNK_BYTES, this.ledbat.cwnd / Math.max(1, busy));
+    const fair = Math.max(2 * CHUNK_BYTES, this.ledbat.cwnd / Math.max(1, busy));
     for (const s of this.links.values()) {
       if (!s.link.isOpen) continue;
       const job = s.jobs.find((j) => j.offset + j.sent < j.bytes.length);
       if (!job) continue;
       if (s.link.bufferedAmount() >= LOW_WATER_BYTES) continue;
+      const share = now - s.sampledAt <= ACKS_FLOWING_MS ? this.ledbat.cwnd : fair;
       if (this.rateControl && Uploader.linkFlight(s) + CHUNK_BYTES > share) continue;
       const leech = this.opts.isLeech?.(s.link) ?? false;
       if (

@@ -104,6 +104,8 @@ interface Assigned {
   trackerUrl: string;
   created: boolean;
   seeds: readonly string[];
+  /** The sub-room's viewers with this one. */
+  viewers: number;
 }
 
 const HOST_PATTERN =
@@ -238,7 +240,7 @@ export class ComService {
     const base = this.baseUrl(req);
     const locality = this.locality(req, hints.data);
     const peerId = randomBytes(10).toString('hex');
-    const { subRoom, trackerUrl, seeds } = await this.assign(channel, peerId, locality, base);
+    const { subRoom, trackerUrl, seeds, viewers } = await this.assign(channel, peerId, locality, base);
     if (res.destroyed) return;
 
     const info: Omit<ComChannelInfo, 'manifest'> = {
@@ -249,7 +251,7 @@ export class ComService {
       iceServers: this.iceServers(base),
       logServers: this.opts.logServers ? [...this.opts.logServers] : this.opts.ownLogServer ? [base] : [],
       seeds: seeds.slice(0, MAX_SEEDS),
-      tracker: { url: trackerUrl, subRoom },
+      tracker: { url: trackerUrl, subRoom, viewers },
       peer: this.peer(channel, subRoom, role, peerId, locality),
       serverTime: Date.now(),
       rejoinUrl: `${base}${rejoinPath(channel)}`,
@@ -382,7 +384,8 @@ export class ComService {
     if (placed) {
       if (placed.created)
         this.log.info({ channel, subRoom: placed.subRoom, tracker: placed.trackerUrl }, 'sub-room opened');
-      return { ...placed, seeds: placed.occupancy?.s ?? [] };
+      // The shard's last report does not count this viewer yet.
+      return { ...placed, seeds: placed.occupancy?.s ?? [], viewers: (placed.occupancy?.v ?? 0) + 1 };
     }
     if (this.opts.placement) this.log.warn({ channel }, 'no live tracker shard: using this server’s tracker');
     const trackerUrls = this.opts.trackerUrls ?? [`${toWs(base)}${TRACKER_PATH}`];

@@ -46,7 +46,7 @@ export class LocalPlacement {
     hints: SubRoomHints,
     trackerUrls: readonly string[],
     prefer?: string,
-  ): { subRoom: string; trackerUrl: string; created: boolean } {
+  ): { subRoom: string; trackerUrl: string; created: boolean; viewers: number } {
     let book = this.rooms.get(channel);
     if (!book) {
       book = { state: EMPTY_ROOM, pending: [], lastLive: new Map() };
@@ -90,6 +90,7 @@ export class LocalPlacement {
     const result = assignSubRoom({ subRooms, nextTracker: book.state.nextTracker }, hints, policy, prefer);
     book.state = result.state;
     book.pending.push({ subRoom: result.subRoom, at: now, isp: hints.isp, region: hints.region });
-    return result;
+    const viewers = result.state.subRooms.find((s) => s.id === result.subRoom)?.viewers ?? 1;
+    return { ...result, viewers };
   }
 }
