@@ -52,8 +52,7 @@ export class ChannelSession {
   readonly engine: FetchEngine;
   private readonly follower: ManifestFollower;
   private comInfo: ChannelInfo | null = null;
-  /** The sub-room's viewers when the COM first placed us (normalModeTargetS), null until known. */
-  subRoomViewers: number | null = null;
+  private placedAmong: number | null = null;
   private state: SessionState = 'joining';
   private message: string | null = null;
   private readonly listeners = new Set<() => void>();
@@ -90,7 +89,7 @@ export class ChannelSession {
           this.comInfo = info;
           // Fixed at the first join: the player's latency target follows it, and a target that
           // moved under a playing player would leave the fetch deadlines off its real position.
-          this.subRoomViewers ??= info.com.tracker.viewers ?? null;
+          this.placedAmong ??= info.com.tracker.viewers ?? null;
           this.engine.setCdn(
             new CdnSource(
               () => this.follower.cdn,
@@ -186,6 +185,11 @@ export class ChannelSession {
   }
 
   // ---- the swarm ----
+
+  /** The sub-room's viewers when the COM first placed us (normalModeTargetS), null until known. */
+  get subRoomViewers(): number | null {
+    return this.placedAmong;
+  }
 
   get hasSwarm(): boolean {
     return this.engine.peerSource !== null;

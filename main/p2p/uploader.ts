@@ -2,12 +2,12 @@
  * Serving neighbours, with transmission control. Requests for verified segments are queued
  * per link; one loop decides what leaves next across all links: the most urgent deadline
  * first (it may take the whole window while its acks flow), neighbours that never give
- * anything back last, and round-robin among equals. A
- * chunk leaves only when (1) the user's upload budget has tokens (one cap for all links),
- * (2) the node's LEDBAT window has room (all links share one uplink, so one window for all,
- * fed by each link's own queueing-delay estimate) and its pacing allows it, and (3) the
- * data-channel queue is below its low-water mark — so the rate controller, not SCTP's queue,
- * decides what goes out. A seed hands each segment to a bounded number of viewers.
+ * anything back last, and round-robin among equals. A chunk leaves only when (1) the user's
+ * upload budget has tokens (one cap for all links), (2) the node's LEDBAT window has room (all
+ * links share one uplink, so one window for all, fed by each link's own queueing-delay
+ * estimate) and its pacing allows it, and (3) the data-channel queue is below its low-water
+ * mark — so the rate controller, not SCTP's queue, decides what goes out. A seed hands each
+ * segment to a bounded number of viewers.
  */
 import { TokenBucket } from '../../common/token-bucket';
 import type { PeerRole } from '../../common/tracker-protocol';
