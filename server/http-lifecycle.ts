@@ -1,10 +1,27 @@
 /**
- * What every Swarmcast HTTP server does around its routes: a readiness answer on /healthz and a
- * graceful close. Close stops accepting at once, lets requests in flight finish (idle keep-alive
- * sockets are closed straight away), and after `drainMs` cuts whatever is still open (HTTP-FLV
- * viewers and pushes never finish by themselves).
+ * What every Swarmcast HTTP server does around its routes: listening, a readiness answer on
+ * /healthz and a graceful close. Close stops accepting at once, lets requests in flight finish
+ * (idle keep-alive sockets are closed straight away), and after `drainMs` cuts whatever is
+ * still open (HTTP-FLV viewers and pushes never finish by themselves).
  */
 import type { Server, ServerResponse } from 'node:http';
+
+/** Listens on `host:port` (0 = any free port); resolves with the port bound. */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+/** How a URL names a server listening on `host`: a wildcard address as loopback, IPv6 in brackets. */
+export function urlHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+}
 
 export interface Health {
   /** Part name → ready. */

@@ -5,7 +5,7 @@
  * Used by the CLI, by tests, and by the desktop app's embedded local origin.
  */
 
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { IceServer } from '../common/com';
@@ -13,7 +13,7 @@ import { ComService, type TurnOptions } from './com/com-service';
 import { ticketKey } from './com/join-ticket';
 import { openIspLookup } from './geo/isp-lookup';
 import type { PrefixTableConfig } from './geo/prefix-table';
-import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from './http-lifecycle';
+import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth } from './http-lifecycle';
 import type { Logger } from './log';
 import { LogServer } from './logs/log-server';
 import { createRegistry, handleMetrics, registerServerMetrics } from './metrics';
@@ -112,17 +112,6 @@ export interface RunningServer {
   httpUrl: string;
   rtmpUrl: string | null;
   close(): Promise<void>;
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { Registry } from 'prom-client';
-import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from '../http-lifecycle';
+import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth } from '../http-lifecycle';
 import type { Logger } from '../log';
 import { createRegistry, handleMetrics } from '../metrics';
 import { LogServer } from './log-server';
@@ -51,14 +51,7 @@ export async function startLogService(opts: LogServiceOptions): Promise<RunningL
   http.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 8090, host, () => {
-      http.off('error', reject);
-      const addr = http.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : (opts.port ?? 8090));
-    });
-  });
+  const port = await listen(http, opts.port ?? 8090, host);
   const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   log.info({ port }, 'log server ready');
   return {

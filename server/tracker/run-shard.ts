@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { DEFAULT_DRAIN_MS, drainHttp, sendHealth } from '../http-lifecycle';
+import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth, urlHost } from '../http-lifecycle';
 import type { Logger } from '../log';
 import { createRegistry, handleMetrics, registerTrackerMetrics } from '../metrics';
 import { connectRedis, type RedisSettings, redactedUrl } from '../shards/redis-client';
@@ -79,15 +79,8 @@ export async function startShard(opts: ShardOptions): Promise<RunningShard> {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
   });
   tracker.attach(http);
-  const port = await new Promise<number>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 8081, host, () => {
-      http.off('error', reject);
-      const addr = http.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0));
-    });
-  });
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const port = await listen(http, opts.port ?? 8081, host);
+  const local = urlHost(host);
   const url = opts.publicUrl
     ? `${opts.publicUrl.replace(/\/+$/, '').replace(/^http/, 'ws')}${TRACKER_PATH}`
     : `ws://${local}:${port}${TRACKER_PATH}`;

@@ -30,6 +30,7 @@ import {
 } from '../../common/tracker-protocol';
 import { AddressLimit } from '../address-limits';
 import { checkTicket } from '../com/join-ticket';
+import { listen, urlHost } from '../http-lifecycle';
 import type { Logger } from '../log';
 import { chooseNeighbours, type RandomSource } from './neighbours';
 
@@ -473,15 +474,8 @@ export async function startTracker(opts: StartTrackerOptions): Promise<RunningTr
     res.end(ok ? 'ok' : 'not found');
   });
   tracker.attach(http);
-  const port = await new Promise<number>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port ?? 0, host, () => {
-      http.off('error', reject);
-      const addr = http.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0));
-    });
-  });
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const port = await listen(http, opts.port ?? 0, host);
+  const local = urlHost(host);
   opts.log.info({ port }, 'tracker ready');
   return {
     tracker,
