@@ -110,6 +110,13 @@ export function registerServerMetrics(registry: Registry, parts: ServerParts): v
     ['channel'],
     () => [...com.requests].map(([channel, n]) => [{ channel }, n]),
   );
+  counterFrom(
+    registry,
+    'swarmcast_sub_rooms_merged_total',
+    'Shrunken sub-rooms this COM merged into others',
+    [],
+    () => [[{}, com.merges]],
+  );
   if (placement) {
     gaugeFrom(
       registry,

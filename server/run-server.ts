@@ -13,7 +13,7 @@ import { ComService, type TurnOptions } from './com/com-service';
 import { ticketKey } from './com/join-ticket';
 import { openIspLookup } from './geo/isp-lookup';
 import type { PrefixTableConfig } from './geo/prefix-table';
-import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth } from './http-lifecycle';
+import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth, urlHost } from './http-lifecycle';
 import type { Logger } from './log';
 import { LogServer } from './logs/log-server';
 import { createRegistry, handleMetrics, registerServerMetrics } from './metrics';
@@ -90,6 +90,10 @@ export interface ServerOptions {
   redis?: RedisSettings;
   /** Timing of the shard registry (tests): COM refresh period (default 500 ms). */
   registryRefreshMs?: number;
+  /** How often the COM merges shrunken sub-rooms (default 5 s; tests shorten it; 0: never). */
+  mergeCheckMs?: number;
+  /** Sub-rooms younger than this are not merged (default 30 s; tests shorten it). */
+  mergeGraceMs?: number;
   /** MMDB files for viewers' ISP and region. */
   geoDbs?: readonly string[];
   /** CIDR → { isp, region }, looked up before the MMDB files. */
@@ -100,6 +104,7 @@ export interface ServerOptions {
 export interface RunningServer {
   origin: Origin;
   tracker: Tracker;
+  com: ComService;
   /** The log server's aggregates (null when logService is off). */
   logs: LogServer | null;
   registry: Registry;
@@ -203,6 +208,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         log: log.child({ part: 'placement' }),
         splitThreshold: opts.subRoomSize ?? Number.POSITIVE_INFINITY,
         refreshMs: opts.registryRefreshMs,
+        graceMs: opts.mergeGraceMs,
       });
       await placement.refresh();
       log.info(
@@ -224,6 +230,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ownLogServer: logs !== null,
       subRoomSize: opts.subRoomSize,
       occupancy: (channel) => tracker.occupancy(channel),
+      // Merges need the sub-rooms' tracker at hand: only when it is this process's.
+      disconnect: opts.trackerUrls
+        ? undefined
+        : (channel, subRoom, reason) => tracker.disconnectSubRoom(channel, subRoom, reason),
+      mergeCheckMs: opts.mergeCheckMs,
+      mergeGraceMs: opts.mergeGraceMs,
       placement,
       ispLookup,
     });
@@ -283,13 +295,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   ready.http = true;
   ready.ingest = true;
 
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const local = urlHost(host);
   const stunPort = stun?.port ?? null;
   log.info({ httpPort, rtmpPort, stunPort }, 'server ready');
   const drainMs = opts.drainMs ?? DEFAULT_DRAIN_MS;
   return {
     origin,
     tracker,
+    com,
     logs,
     registry,
     httpPort,
@@ -312,6 +325,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await rtmp?.close();
       await tracker.close();
       await drained;
+      com.close();
       placement?.close();
       await redis?.quit().catch(() => redis?.disconnect());
       origin.close();

@@ -1,10 +1,12 @@
-/** Sub-room assignment as a pure function, table-driven. */
+/** Sub-room assignment and merging as pure functions, table-driven. */
 import { describe, expect, it } from 'vitest';
 import type { SubRoomHints } from '../common/com';
 import {
   assignSubRoom,
   EMPTY_ROOM,
+  planMerges,
   type RoomState,
+  resolveMerged,
   type SubRoomPolicy,
   type SubRoomState,
 } from '../server/com/sub-rooms';
@@ -216,5 +218,125 @@ describe('assignSubRoom', () => {
     expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 5, trackerUrls: [] })).toThrow(/no tracker/);
     expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: 0, trackerUrls: T })).toThrow(/threshold/);
     expect(() => assignSubRoom(EMPTY_ROOM, {}, { splitThreshold: Number.NaN, trackerUrls: T })).toThrow();
+  });
+});
+
+describe('planMerges', () => {
+  const K = 100;
+  const at = (s: SubRoomState, born: number): SubRoomState => ({ ...s, born });
+  const table: Array<{ name: string; subRooms: SubRoomState[]; K?: number; want: string[] }> = [
+    { name: 'one sub-room: nothing to merge', subRooms: [sub('s0', 0, 3)], want: [] },
+    {
+      name: 'a shrunken sub-room folds into the fullest that holds both',
+      subRooms: [sub('s0', 0, 40), sub('s1', 1, 60), sub('s2', 2, 10)],
+      want: ['s2>s1:10'],
+    },
+    {
+      name: 'not past 3/4 of the threshold: the smaller target is used',
+      subRooms: [sub('s0', 0, 40), sub('s1', 1, 70), sub('s2', 2, 10)],
+      want: ['s2>s0:10'],
+    },
+    {
+      name: 'nowhere to go: every other sub-room would pass 3/4',
+      subRooms: [sub('s0', 0, 90), sub('s1', 1, 70), sub('s2', 2, 20)],
+      want: [],
+    },
+    {
+      name: 'not small enough (a quarter of K or more) stays',
+      subRooms: [sub('s0', 0, 30), sub('s1', 1, 25)],
+      want: [],
+    },
+    {
+      name: 'shared ISP first, before the fuller target',
+      subRooms: [sub('s0', 0, 50, { b: 50 }), sub('s1', 1, 30, { a: 30 }), sub('s2', 2, 5, { a: 4, b: 1 })],
+      want: ['s2>s1:5'],
+    },
+    {
+      name: 'then shared region',
+      subRooms: [
+        sub('s0', 0, 50, {}, { north: 50 }),
+        sub('s1', 1, 30, {}, { south: 30 }),
+        sub('s2', 2, 5, {}, { south: 5 }),
+      ],
+      want: ['s2>s1:5'],
+    },
+    {
+      name: 'smallest first; a receiver is not also moved away, nor a mover received into',
+      subRooms: [sub('s0', 0, 60), sub('s1', 1, 3), sub('s2', 2, 2), sub('s3', 3, 20)],
+      want: ['s2>s0:2', 's1>s0:3'],
+    },
+    {
+      name: 'two small ones fold into each other when nothing else holds them',
+      subRooms: [sub('s0', 0, 80), sub('s1', 1, 3), sub('s2', 2, 2)],
+      want: ['s2>s1:2'],
+    },
+    {
+      name: 'empty sub-rooms are left to be dropped, not merged',
+      subRooms: [sub('s0', 0, 40), sub('s1', 1, 0)],
+      want: [],
+    },
+    {
+      name: 'a young sub-room is left alone (new ones start small)',
+      subRooms: [sub('s0', 0, 40), at(sub('s1', 1, 2), 990_000), at(sub('s2', 2, 3), 900_000)],
+      want: ['s2>s0:3'],
+    },
+    {
+      name: 'ties go to the oldest target',
+      subRooms: [sub('s0', 0, 40), sub('s1', 1, 40), sub('s2', 2, 4)],
+      want: ['s2>s0:4'],
+    },
+    {
+      name: 'one sub-room per room when the threshold is Infinity',
+      subRooms: [sub('s0', 0, 1), sub('s1', 1, 1)],
+      K: Number.POSITIVE_INFINITY,
+      want: [],
+    },
+  ];
+  it.each(table)('$name', (row) => {
+    const plan = planMerges(
+      { subRooms: row.subRooms, nextTracker: 0 },
+      { splitThreshold: row.K ?? K, now: 1_000_000, graceMs: 30_000 },
+    );
+    expect(plan.map((m) => `${m.from}>${m.into}:${m.viewers}`)).toEqual(row.want);
+  });
+
+  it('never leaves a merged room past 3/4 of the threshold, nor merges into a source', () => {
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const subRooms = Array.from({ length: 2 + Math.floor(rnd() * 8) }, (_, i) =>
+        sub(`s${i}`, i, Math.floor(rnd() * (rnd() < 0.5 ? 30 : 100))),
+      );
+      const plan = planMerges({ subRooms, nextTracker: 0 }, { splitThreshold: K, now: 0, graceMs: 0 });
+      const load = new Map(subRooms.map((s) => [s.id, s.viewers]));
+      const from = new Set(plan.map((m) => m.from));
+      for (const m of plan) {
+        expect(from.has(m.into)).toBe(false);
+        expect(m.viewers).toBeLessThan(K / 4);
+        load.set(m.into, load.get(m.into)! + m.viewers);
+      }
+      for (const m of plan) expect(load.get(m.into)!).toBeLessThanOrEqual(0.75 * K);
+    }
+  });
+
+  it('resolveMerged follows a chain of merges and stops on a loop', () => {
+    const merged = new Map([
+      ['s3', 's2'],
+      ['s2', 's0'],
+    ]);
+    expect(resolveMerged(merged, 's3')).toBe('s0');
+    expect(resolveMerged(merged, 's1')).toBe('s1');
+    expect(
+      typeof resolveMerged(
+        new Map([
+          ['a', 'b'],
+          ['b', 'a'],
+        ]),
+        'a',
+      ),
+    ).toBe('string');
   });
 });

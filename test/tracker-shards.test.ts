@@ -2,9 +2,10 @@
  * Tracker shards coordinated through a real redis-server: the registry (registration with a
  * time to live, load), placement by the Lua scripts (least-loaded shard, split at K, ISP first,
  * the fullest sub-room, empty ones dropped, a rejoin keeps its sub-room, a dead shard's
- * sub-rooms moved), two placement clients racing on one room, and two COMs (startServer on two
- * ports, one key) agreeing on placement while viewers join real shards with their tickets,
- * one of them a `swarmcast tracker` process.
+ * sub-rooms moved, a shrunken sub-room merged), two placement clients racing on one room, two
+ * COMs (startServer on two ports, one key) agreeing on placement while viewers join real shards
+ * with their tickets, one of them a `swarmcast tracker` process, and a shard letting go of
+ * sub-rooms placed elsewhere or merged away.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -174,6 +175,55 @@ describe('placement in redis', () => {
     expect(await placement.assign({ channel: 'demo', peerId: peer() })).toBeNull();
   });
 
+  it('merges a shrunken sub-room into one of the same ISP; rejoins and the source shard follow', async () => {
+    await fakeShard('a');
+    await fakeShard('b');
+    const merging = new RedisPlacement({
+      redis,
+      log: silentLogger(),
+      splitThreshold: 8,
+      pendingMs: 10_000,
+      graceMs: 5_000,
+      refreshMs: 60_000,
+      now: () => clock,
+    });
+    try {
+      await merging.refresh();
+      for (let i = 0; i < 17; i++) await merging.assign({ channel: 'shrink', peerId: peer() });
+      expect(Object.keys(await redis.hgetall('swarmcast:room:shrink:subs')).sort()).toEqual([
+        's0',
+        's1',
+        's2',
+      ]);
+      // Young sub-rooms are left alone, whatever their counts.
+      await report('shrink', 's0', (await redis.hget('swarmcast:room:shrink:subs', 's0'))!, 3, { x: 3 });
+      await report('shrink', 's1', (await redis.hget('swarmcast:room:shrink:subs', 's1'))!, 2, { y: 2 });
+      await report('shrink', 's2', (await redis.hget('swarmcast:room:shrink:subs', 's2'))!, 1, { y: 1 });
+      expect(await merging.mergeTick()).toEqual([]);
+      clock += 20_000;
+      // s2 (1 viewer) goes to s1, which shares its ISP; s1 is then a target, not moved too.
+      const merges = await merging.mergeTick();
+      expect(merges).toEqual([{ channel: 'shrink', from: 's2', into: 's1', viewers: 1 }]);
+      expect(Object.keys(await redis.hgetall('swarmcast:room:shrink:subs')).sort()).toEqual(['s0', 's1']);
+      expect(await redis.hget('swarmcast:room:shrink:merged', 's2')).toBe('s1');
+      const subsOnShards = (await redis.hvals('swarmcast:shard-subs')).map(Number);
+      expect(subsOnShards.reduce((a, b) => a + b, 0)).toBe(2);
+      // Applying a stale plan again does nothing (another COM got there first).
+      const script = redis as unknown as { swarmcastMerge(...a: string[]): Promise<number> };
+      expect(await script.swarmcastMerge('[]', 'shrink', 's2', 's1')).toBe(0);
+      await report('shrink', 's1', (await redis.hget('swarmcast:room:shrink:subs', 's1'))!, 3, { y: 3 });
+      // The moved viewer's rejoin names s2 and lands in s1; a newcomer never opens s2 again.
+      expect(await merging.assign({ channel: 'shrink', peerId: peer(), prefer: 's2' })).toMatchObject({
+        subRoom: 's1',
+        created: false,
+      });
+      // Next round: s1 (4 with the pending rejoin) and s0 (3) fit in one (7 > 6: not yet).
+      expect(await merging.mergeTick()).toEqual([]);
+    } finally {
+      merging.close();
+    }
+  });
+
   it('two COMs racing on one room never overfill a sub-room', async () => {
     await fakeShard('a');
     await fakeShard('b');
@@ -337,44 +387,47 @@ describe('two COMs and two shards (one a swarmcast tracker process)', () => {
   });
 });
 
-describe('a shard whose registration expired', () => {
-  it('lets go of the sub-rooms that moved elsewhere and keeps the others', async () => {
-    await redis.flushall();
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const signer = signerFromKey(privateKey);
-    const shard = await startShard({
+describe('a shard lets go of sub-rooms placed elsewhere', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const signer = signerFromKey(privateKey);
+  const startTestShard = (id: string) =>
+    startShard({
       host: '127.0.0.1',
       port: 0,
-      id: 'slow',
+      id,
       redis: { url: redisServer.url },
       ticketKey: ticketKey(signer.publicKey),
       registryPeriodMs: 100,
       log: silentLogger(),
     });
-    const member = (subRoom: string, n: number) => {
-      const peerId = `member${subRoom}${String(n).padStart(10, '0')}`;
-      const ticket = mintTicket(signer, {
-        c: 'demo',
-        s: subRoom,
-        p: peerId,
-        r: 'viewer',
-        e: Date.now() + 60_000,
-      });
-      // No reconnect within the test: a disconnected member stays out.
-      return new TrackerClient({
-        url: shard.url,
-        channel: 'demo',
-        subRoom,
-        peerId,
-        role: 'viewer',
-        ticket,
-        log: memoryLog(),
-        reconnectMinMs: 60_000,
-        reconnectMaxMs: 60_000,
-      });
-    };
-    const moved = [member('a', 1), member('a', 2)];
-    const kept = [member('b', 1)];
+  const member = (url: string, subRoom: string, n: number) => {
+    const peerId = `member${subRoom}${String(n).padStart(10, '0')}`;
+    const ticket = mintTicket(signer, {
+      c: 'demo',
+      s: subRoom,
+      p: peerId,
+      r: 'viewer',
+      e: Date.now() + 60_000,
+    });
+    // No reconnect within the test: a disconnected member stays out.
+    return new TrackerClient({
+      url,
+      channel: 'demo',
+      subRoom,
+      peerId,
+      role: 'viewer',
+      ticket,
+      log: memoryLog(),
+      reconnectMinMs: 60_000,
+      reconnectMaxMs: 60_000,
+    });
+  };
+
+  it('after its registration expired: the sub-rooms that moved elsewhere go, the others stay', async () => {
+    await redis.flushall();
+    const shard = await startTestShard('slow');
+    const moved = [member(shard.url, 'a', 1), member(shard.url, 'a', 2)];
+    const kept = [member(shard.url, 'b', 1)];
     try {
       await Promise.all([...moved, ...kept].map((c) => c.connect()));
       await redis.hset('swarmcast:room:demo:subs', 'a', 'elsewhere', 'b', 'slow');
@@ -386,6 +439,30 @@ describe('a shard whose registration expired', () => {
       expect(await redis.exists(shardKey('slow'))).toBe(1);
     } finally {
       await Promise.all([...moved, ...kept].map((c) => c.close()));
+      await shard.close();
+    }
+  });
+
+  it('a sub-room a COM merged away: its members are sent to rejoin at the next flush', async () => {
+    await redis.flushall();
+    const shard = await startTestShard('live');
+    const merged = [member(shard.url, 'c', 1), member(shard.url, 'c', 2)];
+    const kept = [member(shard.url, 'd', 1)];
+    // A sub-room nobody placed (no record either way) is not touched.
+    const unplaced = [member(shard.url, 'e', 1)];
+    const all = [...merged, ...kept, ...unplaced];
+    try {
+      await redis.hset('swarmcast:room:demo:subs', 'c', 'live', 'd', 'live');
+      await Promise.all(all.map((c) => c.connect()));
+      const flushes = shard.agent.flushes;
+      await until(() => shard.agent.flushes > flushes + 1, 5000, 'flushes');
+      expect(all.every((c) => c.connected)).toBe(true);
+      await redis.hdel('swarmcast:room:demo:subs', 'c');
+      await redis.hset('swarmcast:room:demo:merged', 'c', 'd');
+      await until(() => merged.every((c) => !c.connected), 5000, 'members of the merged sub-room sent away');
+      expect([...kept, ...unplaced].every((c) => c.connected)).toBe(true);
+    } finally {
+      await Promise.all(all.map((c) => c.close()));
       await shard.close();
     }
   });

@@ -92,6 +92,15 @@ export interface ComOptions {
   occupancy?: (channel: string) => ReadonlyMap<string, SubRoomOccupancy>;
   /** An assigned viewer counts towards its sub-room this long before it shows up at the tracker. */
   pendingMs?: number;
+  /**
+   * Sends the members of a sub-room of the in-process tracker to rejoin through the COM (a merge).
+   * Without it, sub-rooms of this process are never merged (their trackers are elsewhere).
+   */
+  disconnect?: (channel: string, subRoom: string, reason: string) => number;
+  /** How often shrunken sub-rooms are looked for and merged (default 5 s; 0: never). */
+  mergeCheckMs?: number;
+  /** A sub-room younger than this is not merged (default 30 s). */
+  mergeGraceMs?: number;
   /** Sub-rooms on tracker shards through Redis; when it has no live shard, the local placement serves. */
   placement?: RedisPlacement;
   /** ISP and region from the viewer's address (null/absent: the viewer's hints only). */
@@ -111,6 +120,7 @@ interface Assigned {
 const HOST_PATTERN =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 const DEFAULT_PENDING_MS = 15_000;
+const DEFAULT_MERGE_CHECK_MS = 5_000;
 
 function stripSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -133,6 +143,9 @@ export class ComService {
   private readonly now: () => number;
   private readonly local: LocalPlacement;
   private readonly key: ReturnType<typeof ticketKey>;
+  private readonly mergeTimer: NodeJS.Timeout | null;
+  /** Sub-rooms merged into others by this process (metrics, tests). */
+  merges = 0;
   /** Channel-info answers per channel since start (only channels the origin has). */
   readonly requests = new Map<string, number>();
 
@@ -145,8 +158,13 @@ export class ComService {
       splitThreshold: this.splitThreshold,
       occupancy: opts.occupancy,
       pendingMs: opts.pendingMs ?? DEFAULT_PENDING_MS,
+      disconnect: opts.disconnect,
+      mergeGraceMs: opts.mergeGraceMs,
       now: this.now,
     });
+    const every = opts.mergeCheckMs ?? DEFAULT_MERGE_CHECK_MS;
+    this.mergeTimer = every > 0 ? setInterval(() => void this.mergeTick(), every) : null;
+    this.mergeTimer?.unref();
     this.key = ticketKey(opts.signer.publicKey);
     if (opts.publicUrl !== undefined) {
       const u = new URL(opts.publicUrl);
@@ -166,6 +184,29 @@ export class ComService {
       // Fail at start-up rather than with a 500 on every channel-info request.
       checkTurnSecretOptions(turn.secret, turn.ttlSeconds ?? DEFAULT_TURN_TTL_SECONDS);
     }
+  }
+
+  close(): void {
+    if (this.mergeTimer) clearInterval(this.mergeTimer);
+  }
+
+  /**
+   * Merges shrunken sub-rooms, of this process's tracker and (through Redis) of the shards; their
+   * members rejoin through the COM and land in the merged-into sub-room. Returns how many merged.
+   */
+  async mergeTick(): Promise<number> {
+    let n = 0;
+    try {
+      const merges = [...this.local.mergeTick(), ...((await this.opts.placement?.mergeTick()) ?? [])];
+      for (const m of merges) {
+        this.log.info(m, 'sub-room merged: its members rejoin through the COM');
+      }
+      n = merges.length;
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'sub-room merge check failed');
+    }
+    this.merges += n;
+    return n;
   }
 
   /** Answers GET/HEAD /api/channels/:id and POST /api/channels/:id/rejoin; returns false for anything else. */

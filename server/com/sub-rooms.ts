@@ -8,6 +8,11 @@
  * fullest (so that a shrinking sub-room drains away instead of lingering half-empty), then to
  * the oldest. A rejoining viewer names its old sub-room (`prefer`) and goes back there (it was
  * counted there already; up to twice the threshold). With the default threshold (Infinity) a room is one sub-room.
+ *
+ * Draining alone leaves a shrinking room spread thin: a sub-room of a handful of viewers has few
+ * neighbours to choose from. planMerges folds such a sub-room into another (the caller then
+ * records where it went, so that its members' rejoins follow, and lets its tracker send them
+ * through the COM); resolveMerged follows those records.
  */
 import type { SubRoomHints } from '../../common/com';
 
@@ -20,6 +25,8 @@ export interface SubRoomState {
   /** Viewers per ISP / region hint. */
   isps: Readonly<Record<string, number>>;
   regions: Readonly<Record<string, number>>;
+  /** When the sub-room was opened (ms); unknown counts as old. */
+  born?: number;
 }
 
 export interface RoomState {
@@ -124,4 +131,87 @@ export function assignSubRoom(
     created,
     state: { subRooms, nextTracker },
   };
+}
+
+/** A sub-room under this share of the split threshold is merged into another… */
+export const MERGE_BELOW = 0.25;
+/** …that holds both under this share, leaving room to grow before it splits again. */
+export const MERGE_FILL_MAX = 0.75;
+
+export interface SubRoomMerge {
+  from: string;
+  into: string;
+  /** Viewers that move (the source's count when planned). */
+  viewers: number;
+}
+
+export interface MergePolicy {
+  splitThreshold: number;
+  now: number;
+  /** A sub-room younger than this is left alone (a new one is small because it is new). */
+  graceMs: number;
+}
+
+function overlap(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): number {
+  let n = 0;
+  for (const k of Object.keys(a)) n += Math.min(a[k]!, countOf(b, k));
+  return n;
+}
+
+/**
+ * Which sub-rooms to fold into which, smallest first. The target is the one sharing most viewers'
+ * ISPs, then regions, with the source (ISP-local neighbours stay possible), then the fullest that
+ * still holds both under MERGE_FILL_MAX × K, then the oldest. A sub-room that receives is not
+ * also moved away in the same plan, nor one that moves away chosen as a target. Empty sub-rooms
+ * are not merged (they are dropped once past the grace period).
+ */
+export function planMerges(room: RoomState, policy: MergePolicy): SubRoomMerge[] {
+  const K = policy.splitThreshold;
+  if (!Number.isFinite(K) || room.subRooms.length < 2) return [];
+  const old = (s: SubRoomState) => s.born === undefined || policy.now - s.born >= policy.graceMs;
+  const small = room.subRooms
+    .filter((s) => s.viewers > 0 && s.viewers < K * MERGE_BELOW && old(s))
+    .sort((a, b) => a.viewers - b.viewers || (a.id < b.id ? -1 : 1));
+  const load = new Map(room.subRooms.map((s) => [s.id, s.viewers]));
+  const sources = new Set<string>();
+  const targets = new Set<string>();
+  const out: SubRoomMerge[] = [];
+  for (const s of small) {
+    if (targets.has(s.id)) continue;
+    let best: SubRoomState | null = null;
+    let bestKey: [number, number, number] = [-1, -1, -1];
+    for (const t of room.subRooms) {
+      if (t.id === s.id || sources.has(t.id)) continue;
+      const total = load.get(t.id)! + s.viewers;
+      if (total > K * MERGE_FILL_MAX) continue;
+      const key: [number, number, number] = [overlap(s.isps, t.isps), overlap(s.regions, t.regions), total];
+      const better =
+        key[0] > bestKey[0] ||
+        (key[0] === bestKey[0] && (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] > bestKey[2])));
+      if (better) {
+        best = t;
+        bestKey = key;
+      }
+    }
+    if (!best) continue;
+    out.push({ from: s.id, into: best.id, viewers: s.viewers });
+    sources.add(s.id);
+    targets.add(best.id);
+    load.set(best.id, load.get(best.id)! + s.viewers);
+  }
+  return out;
+}
+
+/** Longest chain of merges followed (a cycle cannot form, but records come from outside). */
+const MAX_MERGE_HOPS = 16;
+
+/** Where a sub-room's members go now: itself, or where it was merged (following later merges). */
+export function resolveMerged(merged: ReadonlyMap<string, string>, id: string): string {
+  let at = id;
+  for (let i = 0; i < MAX_MERGE_HOPS; i++) {
+    const next = merged.get(at);
+    if (next === undefined || next === at) return at;
+    at = next;
+  }
+  return at;
 }

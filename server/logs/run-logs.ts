@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { Registry } from 'prom-client';
-import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth } from '../http-lifecycle';
+import { DEFAULT_DRAIN_MS, drainHttp, listen, sendHealth, urlHost } from '../http-lifecycle';
 import type { Logger } from '../log';
 import { createRegistry, handleMetrics } from '../metrics';
 import { LogServer } from './log-server';
@@ -52,7 +52,7 @@ export async function startLogService(opts: LogServiceOptions): Promise<RunningL
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   const port = await listen(http, opts.port ?? 8090, host);
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const local = urlHost(host);
   log.info({ port }, 'log server ready');
   return {
     logs,

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts that decide placement inside Redis, so that several COM processes agree:
  * each runs atomically, so "join an existing sub-room or open a new one" cannot race.
- * Key layout: redis-keys.ts. Both scripts share the prelude below (least-loaded live shard,
+ * Key layout: redis-keys.ts. The scripts share the prelude below (least-loaded live shard,
  * bookkeeping when a sub-room is placed, moved or dropped).
  */
 
@@ -48,6 +48,12 @@ local ch = ARGV[2]
 local now, pendingMs, K = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local peer, isp, region, grace, prefer = ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
 local R = room(ch)
+-- A merged sub-room's members go where it was merged (following later merges too).
+for _ = 1, 16 do
+  local m = prefer ~= '' and redis.call('HGET', R .. ':merged', prefer)
+  if not m or m == prefer then break end
+  prefer = m
+end
 local function pairsOf(key)
   local flat, out = redis.call('HGETALL', key), {}
   for i = 1, #flat, 2 do out[flat[i]] = flat[i + 1] end
@@ -144,4 +150,25 @@ if #shards > 0 then
   redis.call('SREM', 'swarmcast:shards', dead)
 end
 return moved
+`;
+
+/**
+ * A merge the COM planned (planMerges in server/com/sub-rooms.ts, over state it read): the source
+ * sub-room leaves the room and its shard, and records where its members go. Skipped (0) when
+ * either sub-room is gone by now (another COM acted first). ARGV: 1 live shards JSON, 2 channel,
+ * 3 source, 4 target. The source's shard sees the record at its next flush and sends the members
+ * to rejoin through a COM, whose assign script follows the record.
+ */
+export const MERGE_SCRIPT = `${PRELUDE}
+local ch, from, into = ARGV[2], ARGV[3], ARGV[4]
+local R = room(ch)
+local shard = redis.call('HGET', R .. ':subs', from)
+if not shard or from == into or redis.call('HEXISTS', R .. ':subs', into) == 0 then return 0 end
+redis.call('HDEL', R .. ':subs', from)
+redis.call('HDEL', R .. ':occ', from)
+redis.call('HDEL', R .. ':born', from)
+redis.call('DEL', R .. ':pend:' .. from)
+unplace(ch, from, shard)
+redis.call('HSET', R .. ':merged', from, into)
+return 1
 `;

@@ -13,6 +13,8 @@
  * swarmcast:room:<ch>:seq          string counter for new sub-room ids
  * swarmcast:room:<ch>:occ          hash   sub-room → Occupancy (JSON), written by its shard
  * swarmcast:room:<ch>:pend:<sub>   zset   peer ids sent there by a COM, not yet joined (score: expiry)
+ * swarmcast:room:<ch>:merged       hash   merged sub-room → the one it was merged into (one entry
+ *                                         per merge: bounded by the sub-rooms the room ever had)
  */
 import { z } from 'zod';
 import { wsUrlSchema } from '../../common/com';
@@ -24,6 +26,8 @@ export const ROOMS_KEY = `${PREFIX}rooms`;
 export const shardKey = (id: string) => `${PREFIX}shard:${id}`;
 export const occKey = (channel: string) => `${PREFIX}room:${channel}:occ`;
 export const subsKey = (channel: string) => `${PREFIX}room:${channel}:subs`;
+export const mergedKey = (channel: string) => `${PREFIX}room:${channel}:merged`;
+export const bornKey = (channel: string) => `${PREFIX}room:${channel}:born`;
 export const pendKey = (channel: string, subRoom: string) => `${PREFIX}room:${channel}:pend:${subRoom}`;
 
 export const SHARD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

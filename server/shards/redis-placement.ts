@@ -6,17 +6,21 @@
  * are sent to the new one.
  */
 import type { Redis } from 'ioredis';
+import { planMerges, type SubRoomMerge, type SubRoomState } from '../com/sub-rooms';
 import type { Logger } from '../log';
-import { ASSIGN_SCRIPT, RETIRE_SCRIPT } from './placement-scripts';
+import { ASSIGN_SCRIPT, MERGE_SCRIPT, RETIRE_SCRIPT } from './placement-scripts';
 import {
+  bornKey,
   type OccupancyRecord,
   occKey,
   occupancySchema,
+  pendKey,
   ROOMS_KEY,
   SHARDS_KEY,
   type ShardRecord,
   shardKey,
   shardRecordSchema,
+  subsKey,
 } from './redis-keys';
 
 export interface PlacementRequest {
@@ -55,6 +59,7 @@ type AssignReply = [string, string, number, number, string] | null;
 interface PlacementCommands {
   swarmcastAssign(...args: string[]): Promise<AssignReply>;
   swarmcastRetire(...args: string[]): Promise<number>;
+  swarmcastMerge(...args: string[]): Promise<number>;
 }
 
 export class RedisPlacement {
@@ -77,6 +82,7 @@ export class RedisPlacement {
       redis.defineCommand('swarmcastAssign', { numberOfKeys: 0, lua: ASSIGN_SCRIPT });
     if (!redis.swarmcastRetire)
       redis.defineCommand('swarmcastRetire', { numberOfKeys: 0, lua: RETIRE_SCRIPT });
+    if (!redis.swarmcastMerge) redis.defineCommand('swarmcastMerge', { numberOfKeys: 0, lua: MERGE_SCRIPT });
     this.redis = redis as Redis & PlacementCommands;
     this.timer = setInterval(() => void this.refresh(), opts.refreshMs ?? 500);
     this.timer.unref();
@@ -135,6 +141,73 @@ export class RedisPlacement {
       if (parsed.success) occupancy = parsed.data;
     }
     return { subRoom, trackerUrl, created: created === 1, occupancy };
+  }
+
+  /**
+   * Reads every room's sub-rooms (counts as their live shards report them, plus pending viewers),
+   * plans merges with the pure planMerges and applies each atomically (MERGE_SCRIPT skips one that
+   * another COM's merge made moot). Several COMs may run this at once: a sub-room merged twice
+   * over resolves through the chain of records. Throws when Redis fails (the caller logs it).
+   */
+  async mergeTick(): Promise<Array<SubRoomMerge & { channel: string }>> {
+    const K = this.opts.splitThreshold;
+    if (this.closed || !Number.isFinite(K) || this.live.length === 0) return [];
+    const liveIds = new Set(this.live.map((s) => s.id));
+    const rooms = (await this.redis.smembers(ROOMS_KEY)).slice(0, MAX_COUNTED_ROOMS);
+    const read = this.redis.pipeline();
+    for (const channel of rooms)
+      read.hgetall(subsKey(channel)).hgetall(occKey(channel)).hgetall(bornKey(channel));
+    const got = (await read.exec()) ?? [];
+    const now = this.now();
+    const candidates: Array<{
+      channel: string;
+      subs: Array<[string, string]>;
+      occ: Record<string, string>;
+      born: Record<string, string>;
+    }> = [];
+    rooms.forEach((channel, r) => {
+      const hash = (i: number) => (got[3 * r + i]?.[1] ?? {}) as Record<string, string>;
+      // Sub-rooms on shards thought dead are about to move: they neither merge nor receive.
+      const subs = Object.entries(hash(0)).filter(([, shard]) => liveIds.has(shard));
+      const born = hash(2);
+      const age = (id: string) => Number(born[id] ?? 0) || 0;
+      subs.sort(([a], [b]) => age(a) - age(b) || (a < b ? -1 : 1)); // oldest first, as planMerges wants
+      if (subs.length >= 2) candidates.push({ channel, subs, occ: hash(1), born });
+    });
+    if (candidates.length === 0) return [];
+    const counts = this.redis.pipeline();
+    for (const c of candidates)
+      for (const [sub] of c.subs) counts.zcount(pendKey(c.channel, sub), `(${now}`, '+inf');
+    const pending = ((await counts.exec()) ?? []).map(([, n]) => Number(n) || 0);
+    const done: Array<SubRoomMerge & { channel: string }> = [];
+    let at = 0;
+    for (const c of candidates) {
+      const subRooms: SubRoomState[] = c.subs.map(([id, shard]) => {
+        const parsed = occupancySchema.safeParse(safeJson(c.occ[id] ?? 'null'));
+        const occ = parsed.success && parsed.data.shard === shard ? parsed.data : null;
+        const born = Number(c.born[id]);
+        return {
+          id,
+          tracker: 0,
+          viewers: pending[at++]! + (occ?.v ?? 0),
+          isps: occ?.i ?? {},
+          regions: occ?.g ?? {},
+          ...(Number.isFinite(born) ? { born } : {}),
+        };
+      });
+      const plan = planMerges(
+        { subRooms, nextTracker: 0 },
+        { splitThreshold: K, now, graceMs: this.opts.graceMs ?? 30_000 },
+      );
+      const shards = JSON.stringify(
+        this.live.map(({ id, url, load, capacity }) => ({ id, url, load, capacity })),
+      );
+      for (const m of plan) {
+        if ((await this.redis.swarmcastMerge(shards, c.channel, m.from, m.into)) === 1)
+          done.push({ channel: c.channel, ...m });
+      }
+    }
+    return done;
   }
 
   close(): void {

@@ -4,15 +4,24 @@
  * dead shard is gone from the registry within 3 s), the occupancy of each of its sub-rooms that
  * changed, and the removal of viewers that joined from the COMs' pending lists.
  *
- * When its key had expired (Redis was away, or this process stalled past the TTL) the COMs may
- * have moved its sub-rooms elsewhere: the shard then disconnects the members of each sub-room
- * that now lives on another shard (they rejoin through the COM, which sends them there) rather
- * than keep a second copy of it alive; sub-rooms still placed here keep their members.
+ * The same MULTI reads where each sub-room it holds is placed now. When its key had expired (Redis
+ * was away, or this process stalled past the TTL) the COMs may have moved its sub-rooms
+ * elsewhere; a COM may also have merged a shrunken sub-room into another. Either way the shard
+ * disconnects that sub-room's members (they rejoin through the COM, which sends them where it is
+ * now) rather than keep a second copy alive; sub-rooms still placed here keep their members.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log';
 import type { SubRoomOccupancy, Tracker } from '../tracker/tracker';
-import { type OccupancyRecord, occKey, pendKey, SHARDS_KEY, shardKey, subsKey } from './redis-keys';
+import {
+  mergedKey,
+  type OccupancyRecord,
+  occKey,
+  pendKey,
+  SHARDS_KEY,
+  shardKey,
+  subsKey,
+} from './redis-keys';
 
 export interface ShardAgentOptions {
   redis: Redis;
@@ -109,6 +118,14 @@ export class ShardAgent {
     const tx = redis.multi();
     tx.set(shardKey(id), record, 'PX', this.ttlMs, 'XX');
     tx.sadd(SHARDS_KEY, id);
+    // Where each held sub-room is placed now, and where it went if merged (replies 2 … 2+2n).
+    const held: Array<[string, string[]]> = tracker
+      .channelsWithMembers()
+      .map((channel) => [channel, [...tracker.occupancy(channel).keys()]]);
+    for (const [channel, subRooms] of held) {
+      tx.hmget(subsKey(channel), ...subRooms);
+      tx.hmget(mergedKey(channel), ...subRooms);
+    }
     // Sub-rooms that changed, and those that emptied since the last flush (written as 0 viewers).
     const now = new Map<string, string>();
     const emptied = new Set<string>();
@@ -134,6 +151,10 @@ export class ShardAgent {
       const results = (await tx.exec()) ?? [];
       const refreshed = results[0]?.[1] === 'OK';
       if (!refreshed) await this.register(record);
+      this.letGo(
+        held,
+        results.slice(2, 2 + 2 * held.length).map(([, r]) => r),
+      );
       for (const [key, json] of now) {
         if (emptied.has(key)) this.written.delete(key);
         else this.written.set(key, json);
@@ -151,31 +172,36 @@ export class ShardAgent {
     }
   }
 
-  /** First registration, or a new one after the key expired (then moved sub-rooms are let go). */
+  /** First registration, or a new one after the key expired (moved sub-rooms are let go by flush). */
   private async register(record: string): Promise<void> {
     const { redis, id, tracker } = this.opts;
     await redis.set(shardKey(id), record, 'PX', this.ttlMs);
     if (this.registered) {
-      const held: Array<[string, string]> = [];
-      for (const channel of tracker.channelsWithMembers()) {
-        for (const subRoom of tracker.occupancy(channel).keys()) held.push([channel, subRoom]);
-      }
-      const pipe = redis.pipeline();
-      for (const [channel, subRoom] of held) pipe.hget(subsKey(channel), subRoom);
-      const placed = (await pipe.exec()) ?? [];
-      let moved = 0;
-      held.forEach(([channel, subRoom], i) => {
-        const now = placed[i]?.[1];
-        if (typeof now === 'string' && now !== id) {
-          moved += tracker.disconnectSubRoom(channel, subRoom, 'sub-room moved to another shard');
-        }
-      });
       this.opts.log.warn(
-        { shard: id, subRooms: held.length, membersSentAway: moved },
+        { shard: id, members: tracker.memberCount },
         'shard registration had expired (stalled or cut off from redis): members of moved sub-rooms rejoin through the COM',
       );
       for (const key of this.written.keys()) this.written.set(key, '');
     }
     this.registered = true;
+  }
+
+  /** Disconnects the members of held sub-rooms now placed on another shard or merged away. */
+  private letGo(held: ReadonlyArray<[string, string[]]>, replies: unknown[]): void {
+    const { tracker, id } = this.opts;
+    held.forEach(([channel, subRooms], c) => {
+      const placed = replies[2 * c];
+      const merged = replies[2 * c + 1];
+      subRooms.forEach((subRoom, i) => {
+        const on = Array.isArray(placed) ? placed[i] : null;
+        const into = Array.isArray(merged) ? merged[i] : null;
+        let reason: string | null = null;
+        if (typeof on === 'string' && on !== id) reason = 'sub-room moved to another shard';
+        else if (on == null && typeof into === 'string') reason = `sub-room merged into ${into.slice(0, 64)}`;
+        if (reason === null) return;
+        const n = tracker.disconnectSubRoom(channel, subRoom, reason);
+        this.opts.log.info({ shard: id, channel, subRoom, members: n, reason }, 'sub-room let go');
+      });
+    });
   }
 }
