@@ -215,8 +215,18 @@ export const invokeContract = {
     response: z.object({ opened: z.boolean(), path: z.string().max(4096).nullable() }),
   },
   'player.open': {
-    /** latencyMode: this session only (a streamer's own-channel preview), else the setting. */
-    request: z.object({ channel: channelId, latencyMode: z.enum(['normal', 'low']).optional() }).strict(),
+    /**
+     * latencyMode: this session only (a streamer's own-channel preview), else the setting.
+     * warm: a player started ahead of the click on a hovered channel (hidden and muted in the
+     * page): it plays the channel as pre-joined (no peers, no upload) until 'player.commit'.
+     */
+    request: z
+      .object({
+        channel: channelId,
+        latencyMode: z.enum(['normal', 'low']).optional(),
+        warm: z.boolean().optional(),
+      })
+      .strict(),
     /** streamUrl: the gateway's continuous FLV for this session (loopback, token in the path). */
     response: z.object({ sessionId, channel: channelId, streamUrl: z.string().url() }),
   },
@@ -231,6 +241,11 @@ export const invokeContract = {
   'player.close': {
     request: z.object({ sessionId }).strict(),
     response: empty,
+  },
+  /** The user opened the channel a warm player plays: it joins the swarm as any player does. */
+  'player.commit': {
+    request: z.object({ sessionId }).strict(),
+    response: z.object({ committed: z.boolean() }),
   },
   'player.report': {
     request: playerReportSchema.strict(),

@@ -2,7 +2,8 @@
  * Pre-join (zapping): the core keeps hovered / next / previous channels warm with channel info,
  * manifest, init and the newest GOPs in a small cache, without peers or upload, within bounds
  * (three channels, a 16 MB cache each, about one manifest and one segment request a second, a
- * time to live), drops them at once when told, and hands them to a player that opens them.
+ * time to live), drops them at once when told, and hands them to a player that opens them; a
+ * warm player (started on hover, ahead of the click) stays as pre-joined until committed.
  * The preview URL serves keyframes only, video only.
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -212,6 +213,41 @@ describe('pre-join hand-over and expiry', () => {
       await c.close();
     }
   }, 25_000);
+
+  it('a warm player (started on hover) plays the channel as pre-joined until committed', async () => {
+    const c = await core(server.httpUrl);
+    try {
+      const warm = (await c.invoke('player.open', { channel: 'demo', warm: true })) as {
+        sessionId: string;
+        streamUrl: string;
+      };
+      // It plays, from a small cache, meeting no peers.
+      const flv = await readFlvFor(warm.streamUrl, 1500);
+      expect(flv.tags.some((t) => isVideoKeyframe(t))).toBe(true);
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', players: 0, hasSwarm: false }]);
+      expect(c.joinedChannels()[0]!.cacheBudget).toBe(16 * 1024 * 1024);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(tracked('demo')).toBe(0);
+      // Nothing to splice into while warm; the click commits it: full cache and the swarm.
+      expect(c.switchPlayer(warm.sessionId, 'demo')).toEqual({ spliced: false, switchAtS: null });
+      expect(await c.invoke('player.commit', { sessionId: warm.sessionId })).toEqual({ committed: true });
+      expect(c.joinedChannels()).toMatchObject([{ channel: 'demo', players: 1 }]);
+      expect(c.joinedChannels()[0]!.cacheBudget).toBe(96 * 1024 * 1024);
+      await until(() => tracked('demo') === 1, 10_000, 'the committed channel joins its swarm');
+      c.closePlayer(warm.sessionId);
+      expect(c.joinedChannels()).toEqual([]);
+      // A warm player the pointer left is closed without ever joining; an unknown id is refused.
+      const passing = (await c.invoke('player.open', { channel: 'demo', warm: true })) as {
+        sessionId: string;
+      };
+      c.closePlayer(passing.sessionId);
+      expect(c.joinedChannels()).toEqual([]);
+      expect(await c.invoke('player.commit', { sessionId: passing.sessionId })).toEqual({ committed: false });
+    } finally {
+      await c.close();
+    }
+    await until(() => tracked('demo') === 0, 10_000, 'the swarm left');
+  }, 30_000);
 
   it('drops a pre-join that is not renewed within its time to live', async () => {
     const c = await core(server.httpUrl, 500);

@@ -1,6 +1,7 @@
 /**
  * Zapping in real Chromium through browser mode: three live channels (the demo clip looped on
- * each), the hover preview tile of a pre-joined channel showing frames, and 50 switches with
+ * each), the hover preview tile of a pre-joined channel showing frames, the hovered channel's
+ * player started hidden while nothing plays and shown by the click, and 50 switches with
  * Page Down that leave no player, MediaSource, core session or gateway stream behind.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -108,11 +109,61 @@ describe('zapping in headless Chromium', () => {
     expect(await tile.evaluate((el) => el.classList.contains('preview-shown'))).toBe(true);
     expect((await playerState(page)).previews).toBe(1);
     expect((await coreOpen()).channels).toBe(1);
+    // Nothing plays: the hovered channel's player started too, hidden behind the idle screen.
+    await until(async () => (await playerState(page)).warm === 'zap-b', 5_000, 'the warm player');
+    expect((await playerState(page)).phase).toBe('idle');
 
     await page.mouse.move(900, 500);
     await tile.waitFor({ state: 'detached', timeout: 5_000 });
     await until(async () => (await playerState(page)).previews === 0, 5_000, 'preview player destroyed');
     await until(async () => (await coreOpen()).channels === 0, 5_000, 'the warm channel dropped');
+    const left = await playerState(page);
+    expect(left.warm).toBeNull();
+    expect(left.players).toBe(0);
+    expect((await coreOpen()).players).toBe(0);
+    expect(await openMediaSources()).toBe(0);
+  }, 40_000);
+
+  it('a click on the hovered channel shows its warm player: no new session, sound as the user left it', async () => {
+    const muted = await page.getByTestId('video').evaluate((v) => (v as unknown as { muted: boolean }).muted);
+    await page.getByTestId('channel-zap-c').hover();
+    await until(
+      async () => {
+        const playing = await page.getByTestId('video').evaluate((v) => {
+          const video = v as unknown as { paused: boolean; readyState: number };
+          return !video.paused && video.readyState >= 2;
+        });
+        return (await playerState(page)).warm === 'zap-c' && playing;
+      },
+      15_000,
+      'the warm player plays hidden',
+    );
+    // Hidden and muted meanwhile; the store still shows the user's own sound setting.
+    expect(await page.getByTestId('video').evaluate((v) => (v as unknown as { muted: boolean }).muted)).toBe(
+      true,
+    );
+    expect(await page.getByTestId('status-message').getAttribute('data-phase')).toBe('idle');
+    // The warm player's and the preview tile's.
+    expect(await openMediaSources()).toBe(2);
+    await page.getByTestId('channel-zap-c').click();
+    // Shown at once; the time to first frame is to the next frame painted.
+    const s = await waitForState(
+      page,
+      (x) => x.phase === 'playing' && x.channel === 'zap-c' && x.ttffMs !== null,
+      5_000,
+      'zap-c shown',
+    );
+    expect(s.warm).toBeNull();
+    expect(s.players).toBe(1);
+    // The same MediaSource plays on (the preview tile's goes with the tile).
+    await until(async () => (await openMediaSources()) === 1, 5_000, 'one MediaSource');
+    expect(await coreOpen()).toMatchObject({ players: 1, streams: 1 });
+    expect(await page.getByTestId('video').evaluate((v) => (v as unknown as { muted: boolean }).muted)).toBe(
+      muted,
+    );
+    await page.getByTestId('stop').click();
+    await until(async () => (await coreOpen()).players === 0, 5_000, 'no core session after stop');
+    await page.mouse.move(900, 500);
   }, 40_000);
 
   it('switches 50 times with Page Down and leaves no session, stream, player or MediaSource behind', async () => {

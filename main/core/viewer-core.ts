@@ -206,9 +206,11 @@ export class Core implements ViewerCore {
       case 'channels.prejoin':
         return { channels: this.prejoin((req as { channels: string[] }).channels) };
       case 'player.open': {
-        const r = req as { channel: string; latencyMode?: LatencyMode };
-        return this.openPlayer(r.channel, r.latencyMode);
+        const r = req as { channel: string; latencyMode?: LatencyMode; warm?: boolean };
+        return this.openPlayer(r.channel, r.latencyMode, r.warm === true);
       }
+      case 'player.commit':
+        return { committed: this.commitPlayer((req as { sessionId: string }).sessionId) };
       case 'player.switch': {
         const r = req as { sessionId: string; channel: string };
         return this.switchPlayer(r.sessionId, r.channel);
@@ -262,9 +264,7 @@ export class Core implements ViewerCore {
         const s = this.settings.get();
         // A warm channel fetches for the latency its player will have once opened (with peers).
         const warm = !this.channels.played(channel);
-        const sync = warm
-          ? effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled, session.subRoomViewers)
-          : this.liveSyncOf(session);
+        const sync = warm ? this.warmLiveSync(session) : this.liveSyncOf(session);
         return {
           p2p: s.p2pEnabled && this.latencyModeOf(channel) === 'normal',
           latencyTargetMs: sync.targetLatencyS * 1000,
@@ -304,6 +304,17 @@ export class Core implements ViewerCore {
     );
   }
 
+  /** A player's thresholds: a warm one plays for the latency it will have once opened (with peers). */
+  private liveSyncOfPlayer(p: PlayerSession): LiveSync {
+    return p.warm ? this.warmLiveSync(p.joined.session) : this.liveSyncOf(p.joined.session);
+  }
+
+  /** A warm channel's thresholds: the settings', as if opened with peers (when P2P is on). */
+  private warmLiveSync(session: ChannelSession): LiveSync {
+    const s = this.settings.get();
+    return effectiveLiveSync(s.liveSync, s.latencyMode, s.p2pEnabled, session.subRoomViewers);
+  }
+
   /** The server link, once start() has made it (calls arrive only after start). */
   private link(): ServerLink {
     if (!this.serverLink) throw new Error('the core is not started');
@@ -327,27 +338,55 @@ export class Core implements ViewerCore {
     return this.channels.describe();
   }
 
+  /**
+   * A player session on the channel. A warm one (started on hover, ahead of the click) holds
+   * the channel as a pre-join does — small cache, no swarm — until commitPlayer.
+   */
   openPlayer(
     channel: string,
     latencyMode?: LatencyMode,
+    warm = false,
   ): { sessionId: string; channel: string; streamUrl: string } {
     const id = randomBytes(8).toString('hex');
-    if (latencyMode) this.latencyOverride.set(channel, latencyMode);
-    else this.latencyOverride.delete(channel);
+    if (!warm) {
+      if (latencyMode) this.latencyOverride.set(channel, latencyMode);
+      else this.latencyOverride.delete(channel);
+    }
     const joined = this.channels.join(channel);
-    this.channels.attach(joined);
-    const player = newPlayerSession(id, channel, joined);
+    if (!warm) this.channels.attach(joined);
+    else if (joined.players === 0) this.channels.fit(joined);
+    const player = newPlayerSession(id, channel, joined, warm);
     this.watch(player);
     this.players.set(id, player);
-    this.current = player;
-    this.opts.log.info('player session opened', { sessionId: id, channel });
+    if (!warm) this.current = player;
+    this.opts.log.info('player session opened', { sessionId: id, channel, warm });
     return { sessionId: id, channel, streamUrl: `${this.gateway.baseUrl}stream/${id}.flv` };
+  }
+
+  /** The user opened what a warm player plays: the channel gets its full cache and swarm. */
+  commitPlayer(id: string): boolean {
+    const p = this.players.get(id);
+    if (!p) return false;
+    if (!p.warm) return true;
+    p.warm = false;
+    this.latencyOverride.delete(p.channel);
+    this.channels.attach(p.joined);
+    this.current = p;
+    // The thresholds follow the swarm now (sent once it is up; the target is the same).
+    p.lastAnchorTs = null;
+    this.emitTimeline(p);
+    this.opts.log.info('player session committed', { sessionId: id, channel: p.channel });
+    return true;
   }
 
   /** A player lets go of its channel (closed, or switched away), filing its last report. */
   private release(p: PlayerSession): void {
-    this.fileReport(p.joined, p);
     p.unsubscribe();
+    if (p.warm) {
+      this.channels.leave(p.joined);
+      return;
+    }
+    this.fileReport(p.joined, p);
     this.channels.detach(p.joined);
     if (p.joined.players === 0) this.latencyOverride.delete(p.channel);
   }
@@ -382,7 +421,7 @@ export class Core implements ViewerCore {
   switchPlayer(id: string, channel: string): { spliced: boolean; switchAtS: number | null } {
     const p = this.players.get(id);
     const [out] = p ? [...p.outputs] : [];
-    if (!p || !out || p.outputs.size !== 1 || p.firstTs === null || channel === p.channel) {
+    if (!p || p.warm || !out || p.outputs.size !== 1 || p.firstTs === null || channel === p.channel) {
       return { spliced: false, switchAtS: null };
     }
     const target = this.channels.join(channel);
@@ -415,7 +454,7 @@ export class Core implements ViewerCore {
   private feed(p: PlayerSession, out: PlayerOutput, continueAfterTs: number | null): GatewayStream {
     return feedOutput(p, out, continueAfterTs, {
       log: this.opts.log,
-      startBufferMs: () => this.liveSyncOf(p.joined.session).targetLatencyS * 1000,
+      startBufferMs: () => this.liveSyncOfPlayer(p).targetLatencyS * 1000,
       timelineChanged: () => this.emitTimeline(p),
     });
   }
@@ -439,7 +478,7 @@ export class Core implements ViewerCore {
   }
 
   private emitTimeline(p: PlayerSession): void {
-    const timeline = nextTimeline(p, this.liveSyncOf(p.joined.session));
+    const timeline = nextTimeline(p, this.liveSyncOfPlayer(p));
     if (timeline) this.emit('session.timeline', timeline);
   }
 

@@ -7,6 +7,7 @@ import { type EventName, type EventPayload, eventContract } from '../../common/i
 import { getClient } from './api';
 import { warmth } from './channels/zapping';
 import { applyLanguage } from './i18n';
+import { warmAudioOutput } from './player/audio-warmup';
 import { playbackSession } from './player/session';
 import { installTestHook } from './player/test-hook';
 import { refreshChannels, startChannelPolling } from './stores/channels-store';
@@ -19,6 +20,7 @@ let started = false;
 export function bootstrap(): void {
   if (started) return;
   started = true;
+  warmAudioOutput();
   const client = getClient();
   const { api } = client;
 

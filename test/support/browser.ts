@@ -174,6 +174,8 @@ export interface PlayerState {
   error: string | null;
   players: number;
   previews: number;
+  /** The channel whose player started hidden ahead of the click (hovered while idle). */
+  warm: string | null;
   playbackRate: number;
 }
 

@@ -29,14 +29,22 @@ export interface PlayerSession {
   burstEndTs: number | null;
   lastAnchorTs: number | null;
   report: PlayerReport | null;
+  /** Started ahead of the click (player.open warm): the channel stays as pre-joined until committed. */
+  warm: boolean;
   unsubscribe: () => void;
 }
 
 /** Media time between the old channel's last frame and the new one's first, after a switch. */
 export const SPLICE_FRAME_MS = 40;
 
-export function newPlayerSession(id: string, channel: string, joined: JoinedChannel): PlayerSession {
+export function newPlayerSession(
+  id: string,
+  channel: string,
+  joined: JoinedChannel,
+  warm = false,
+): PlayerSession {
   return {
+    warm,
     id,
     channel,
     joined,

@@ -48,8 +48,15 @@ const FIRST_JUMP_MIN_S = 0.15;
 const REJUMP_MIN_S = 0.4;
 /** The buffer's end within this of the burst's last tag counts as the whole burst (frame durations). */
 const BURST_SLACK_S = 0.1;
-/** A burst longer than the target by at most this share of it is played from its start (no jump). */
-const KEEP_BURST_SHARE = 0.3;
+/**
+ * A burst longer than the target by at most this share of it is played from its start (no jump).
+ * Normal mode's burst starts at the newest keyframe at least the target behind live, so it is
+ * up to a GOP longer than the target: a jump into that GOP would make the decoder work through
+ * every frame before the jump target (hundreds of ms on a slow machine, before the first frame),
+ * while playing from the keyframe shows it at once and live sync's catch-up rate takes the extra
+ * latency away without a visible jump. Low-latency mode's target is a fraction of a GOP: it jumps.
+ */
+const KEEP_BURST_SHARE = 0.6;
 /** After a channel switch, this much of the new channel buffered is enough to show it. */
 const SPLICE_READY_S = 0.05;
 /** The longest wait for a burst of known size to be buffered before jumping anyway. */
@@ -165,6 +172,26 @@ export class PlayerController {
     }, STARTUP_POLL_MS);
   }
 
+  /**
+   * A warm player (started hidden ahead of the click) is shown now: the time to first frame
+   * counts from `t0` to the first frame painted after this (after the page's next render, which
+   * takes the idle screen away), or to its first frame when it has none yet.
+   */
+  reveal(t0: number): void {
+    if (this.destroyed) return;
+    this.t0 = t0;
+    this.progressAt = performance.now();
+    if (this.firstFrameAt === null) return;
+    const v = this.video;
+    const report = () => {
+      if (!this.destroyed) this.hooks.onFirstFrame(Math.max(0, performance.now() - this.t0));
+    };
+    requestAnimationFrame(() => {
+      if (typeof v.requestVideoFrameCallback === 'function' && !v.paused) v.requestVideoFrameCallback(report);
+      else report();
+    });
+  }
+
   /** Runs live sync now (e.g. right after the user resumes from pause). */
   syncNow(): void {
     this.syncTick();
@@ -214,8 +241,10 @@ export class PlayerController {
         // latency): play from its first frame as it arrives, no seek, no wait for the rest.
         if (this.jumpTarget === null) {
           this.jumpTarget = Math.max(ct, r.start);
-          // The first tags may start a little after time zero: begin where the data begins.
-          if (ct < r.start - 0.05) this.video.currentTime = r.start;
+          // The first tags may start a little after time zero: begin where the data begins, now,
+          // before the pipeline prerolls (Chromium does not play across even a 20 ms gap at the
+          // start, and mpegts.js's own fix waits for a 'progress' event, then seeks mid-preroll).
+          if (ct < r.start) this.video.currentTime = r.start;
         }
       } else {
         // Far more than the target (low latency: a GOP before a 0.4 s target): wait for the

@@ -8,7 +8,7 @@
 import type { EventPayload, LatencyMode, Timeline } from '../../../common/ipc-contract';
 import { getApi, getClient } from '../api';
 import { classifyFailure, errorText } from '../api/errors';
-import { neighbour } from '../channels/zapping';
+import { neighbour, usePrejoinStore } from '../channels/zapping';
 import { type Failure, freshMeasurements, usePlayerStore } from '../stores/player-store';
 import { useSettingsStore } from '../stores/settings-store';
 import { clearHistory, pushHistory } from '../stores/stats-store';
@@ -29,6 +29,14 @@ const LIVE_SLACK_S = 1;
 
 type Status = EventPayload<'session.status'>;
 
+interface WarmStart {
+  channel: string;
+  sessionId: string | null;
+  controller: PlayerController | null;
+  /** The user's mute setting while the warm player plays muted. */
+  muted: boolean;
+}
+
 class PlaybackSession {
   private video: HTMLVideoElement | null = null;
   private detachVideoListeners: (() => void) | null = null;
@@ -45,13 +53,24 @@ class PlaybackSession {
   private readonly timelines = new Map<string, Timeline>();
   /** Statuses that arrived before 'player.open' answered with their session id. */
   private readonly earlyStatus = new Map<string, Status>();
+  /** A player started ahead of the click on a hovered channel (prestart), hidden and muted. */
+  private warm: WarmStart | null = null;
 
   constructor() {
     setInterval(this.tick, TICK_MS);
+    // A channel the pointer rests on (zapping.ts, after its hover delay) is started ahead of the click.
+    usePrejoinStore.subscribe((s, prev) => {
+      if (s.hovered !== prev.hovered) this.prestart(s.hovered);
+    });
   }
 
   get videoElement(): HTMLVideoElement | null {
     return this.video;
+  }
+
+  /** The channel whose player was started ahead of the click (hovered while idle), if any. */
+  get warmChannel(): string | null {
+    return this.warm?.channel ?? null;
   }
 
   attachVideo(video: HTMLVideoElement | null): void {
@@ -64,7 +83,7 @@ class PlaybackSession {
     const s = usePlayerStore.getState();
     video.muted = s.muted;
     video.volume = s.volume;
-    this.detachVideoListeners = mirrorVideoState(video);
+    this.detachVideoListeners = mirrorVideoState(video, () => this.warm !== null && this.controller === null);
   }
 
   /**
@@ -72,6 +91,12 @@ class PlaybackSession {
    * `latencyMode` plays this channel only in that mode (a streamer previewing their own).
    */
   play(channel: string, t0 = performance.now(), latencyMode: LatencyMode | null = null): void {
+    const warm = this.warm;
+    if (warm?.channel === channel && latencyMode === null && warm.controller && warm.sessionId) {
+      this.commitWarm(warm, warm.sessionId, warm.controller, t0);
+      return;
+    }
+    this.cancelPrestart();
     const old = this.detach();
     this.clearRetry();
     const gen = ++this.gen;
@@ -93,6 +118,83 @@ class PlaybackSession {
       failure: null,
       retryAt: null,
     });
+  }
+
+  /**
+   * The pointer rests on a channel while nothing plays: start its player now, hidden behind the
+   * idle screen and muted, on the channel as pre-joined (no peers, no upload), so that a click
+   * shows it at once (play() commits it). Another channel, or none, cancels it.
+   */
+  prestart(channel: string | null): void {
+    if (channel === null || this.channel !== null || this.controller || !this.video) {
+      this.cancelPrestart();
+      return;
+    }
+    if (this.warm?.channel === channel) return;
+    this.cancelPrestart();
+    const video = this.video;
+    const warm: WarmStart = { channel, sessionId: null, controller: null, muted: video.muted };
+    this.warm = warm;
+    void (async () => {
+      let res: { sessionId: string; streamUrl: string };
+      try {
+        res = await getApi().invoke('player.open', { channel, warm: true });
+      } catch {
+        if (this.warm === warm) this.warm = null;
+        return;
+      }
+      if (this.warm !== warm || this.video !== video) {
+        getApi()
+          .invoke('player.close', { sessionId: res.sessionId })
+          .catch(() => {});
+        return;
+      }
+      warm.sessionId = res.sessionId;
+      video.muted = true;
+      warm.controller = this.newController(video, res.sessionId, res.streamUrl, performance.now());
+      warm.controller.start();
+    })();
+  }
+
+  /** Drops the warm player, if any (the pointer left, or another channel is opened). */
+  cancelPrestart(): void {
+    const warm = this.warm;
+    if (!warm) return;
+    this.warm = null;
+    if (warm.controller && this.video && !this.controller) this.video.muted = warm.muted;
+    this.release({ controller: warm.controller, sessionId: warm.sessionId });
+  }
+
+  /** The click on the channel the warm player plays: it becomes the session, shown and with sound. */
+  private commitWarm(warm: WarmStart, sessionId: string, controller: PlayerController, t0: number): void {
+    this.warm = null;
+    this.clearRetry();
+    this.gen++;
+    this.channel = warm.channel;
+    this.latencyMode = null;
+    this.retryDelayMs = RETRY_MIN_MS;
+    this.earlyStatus.clear();
+    this.sessionId = sessionId;
+    this.controller = controller;
+    this.firstFrameAt = null;
+    getApi()
+      .invoke('player.commit', { sessionId })
+      .catch(() => {});
+    clearHistory();
+    if (this.video) this.video.muted = warm.muted;
+    usePlayerStore.setState({
+      ...freshMeasurements,
+      sessionId,
+      channel: warm.channel,
+      lastChannel: warm.channel,
+      latencyMode: null,
+      phase: controller.hasFirstFrame ? 'playing' : 'opening',
+      message: null,
+      failure: null,
+      retryAt: null,
+    });
+    // Shown now: the time to first frame is to the next frame painted without the idle screen.
+    controller.reveal(t0);
   }
 
   /** Play again what played before Stop (the Play button with nothing playing). */
@@ -163,6 +265,7 @@ class PlaybackSession {
   /** Stops playback and forgets the channel (no retries). */
   stop(): void {
     this.gen++;
+    this.cancelPrestart();
     this.teardown();
     this.clearRetry();
     this.channel = null;
@@ -339,17 +442,27 @@ class PlaybackSession {
     }
     video.muted = usePlayerStore.getState().muted;
     video.volume = usePlayerStore.getState().volume;
-    const controller = new PlayerController(video, res.streamUrl, t0, {
+    const controller = this.newController(video, res.sessionId, res.streamUrl, t0);
+    this.controller = controller;
+    this.firstFrameAt = null;
+    controller.start();
+  }
+
+  /** A controller whose events count while it is the session's (a warm one's only once committed). */
+  private newController(video: HTMLVideoElement, sessionId: string, streamUrl: string, t0: number) {
+    const controller: PlayerController = new PlayerController(video, streamUrl, t0, {
       // The core sends the thresholds in force for this session (latency mode, peers); until then, settings.
       getLiveSync: () =>
-        this.timelines.get(res.sessionId)?.liveSync ?? useSettingsStore.getState().settings.liveSync,
-      getTimeline: () => this.timelines.get(res.sessionId) ?? null,
+        this.timelines.get(sessionId)?.liveSync ?? useSettingsStore.getState().settings.liveSync,
+      getTimeline: () => this.timelines.get(sessionId) ?? null,
       onFirstFrame: (ttffMs) => {
         if (this.controller !== controller) return;
         this.firstFrameAt = performance.now();
         usePlayerStore.setState({ phase: 'playing', ttffMs, message: null, retryAt: null });
       },
       onFailure: (reason, message) => {
+        // A warm player that fails is dropped quietly: the click opens the channel as usual.
+        if (this.warm?.controller === controller) this.cancelPrestart();
         if (this.controller !== controller) return;
         this.onPlayerFailure(reason, message);
       },
@@ -357,11 +470,11 @@ class PlaybackSession {
         if (this.controller === controller) usePlayerStore.setState(m);
       },
       // The platform refused sound without a gesture: muted for now, the preference is kept.
-      onMutedByBrowser: () => usePlayerStore.setState({ muted: true }),
+      onMutedByBrowser: () => {
+        if (this.controller === controller) usePlayerStore.setState({ muted: true });
+      },
     });
-    this.controller = controller;
-    this.firstFrameAt = null;
-    controller.start();
+    return controller;
   }
 
   private onPlayerFailure(reason: FailureReason, message: string): void {

@@ -27,6 +27,8 @@ export interface PlayerTestState {
   players: number;
   /** Preview-tile players alive (0 or 1). */
   previews: number;
+  /** The channel a hidden player was started for ahead of the click (hovered while idle). */
+  warm: string | null;
   playbackRate: number;
   stallSeconds: number;
 }
@@ -55,6 +57,7 @@ export function playerTestState(): PlayerTestState {
     error: failed ? failureSentence(s) : null,
     players: livePlayers(),
     previews: livePreviews(),
+    warm: playbackSession.warmChannel,
     playbackRate: video?.playbackRate ?? 1,
     stallSeconds: s.stallSeconds,
   };
