@@ -57,6 +57,8 @@ const BURST_SLACK_S = 0.1;
  * latency away without a visible jump. Low-latency mode's target is a fraction of a GOP: it jumps.
  */
 const KEEP_BURST_SHARE = 0.6;
+/** Targets shorter than this (low latency) keep a burst only within FIRST_JUMP_MIN_S of it. */
+const KEEP_BURST_MIN_TARGET_S = 2;
 /** After a channel switch, this much of the new channel buffered is enough to show it. */
 const SPLICE_READY_S = 0.05;
 /** The longest wait for a burst of known size to be buffered before jumping anyway. */
@@ -236,7 +238,8 @@ export class PlayerController {
       // Compared as durations: the player's time zero need not be the burst's first tag.
       const burstS = (timeline.burstEndTs - timeline.firstTs) / 1000;
       const gain = burstS - target;
-      if (gain <= Math.max(FIRST_JUMP_MIN_S, KEEP_BURST_SHARE * target)) {
+      const keep = target >= KEEP_BURST_MIN_TARGET_S ? KEEP_BURST_SHARE * target : 0;
+      if (gain <= Math.max(FIRST_JUMP_MIN_S, keep)) {
         // The burst is about the target long (normal mode: its first GOP sits at the target
         // latency): play from its first frame as it arrives, no seek, no wait for the rest.
         if (this.jumpTarget === null) {
