@@ -65,6 +65,10 @@ const SPLICE_READY_S = 0.05;
 const MAX_BURST_WAIT_MS = 1000;
 /** Buffered data this close to live (by the timeline) is the end of the start-up burst. */
 const EDGE_LATENCY_S = 0.3;
+/** How far live moves while a jump into the start-up GOP is decoded (about; measured 0.1–0.2 s). */
+const SEEK_LEAD_S = 0.12;
+/** HTMLMediaElement.HAVE_CURRENT_DATA: the picture at the current position is decoded. */
+const HAVE_CURRENT_DATA = 2;
 /** Live-sync and watchdog period (ms). */
 const SYNC_PERIOD_MS = 250;
 /** No first frame after this long: the stream is broken. */
@@ -251,10 +255,16 @@ export class PlayerController {
         }
       } else {
         // Far more than the target (low latency: a GOP before a 0.4 s target): wait for the
-        // whole burst, then one jump to the target behind its end.
+        // whole burst and for the pipeline to have decoded its first picture (prerolled where
+        // the data begins, paused), then one jump to the target behind its end. Jumping before
+        // the decoder is up would let live run on for as long as it takes to start.
+        if (this.jumpTarget === null && ct < r.start) this.video.currentTime = r.start;
         const complete = r.end - r.start >= burstS - BURST_SLACK_S;
-        if (!complete && now - this.firstDataAt < MAX_BURST_WAIT_MS) return;
-        const want = Math.max(r.start, r.end - target);
+        const prerolled = this.video.readyState >= HAVE_CURRENT_DATA;
+        if ((!complete || !prerolled) && now - this.firstDataAt < MAX_BURST_WAIT_MS) return;
+        // Aimed SEEK_LEAD_S nearer the edge: live runs on while the decoder works its way from
+        // the keyframe to the jump target, so the first frame shown sits at about the target.
+        const want = Math.max(r.start, r.end - Math.max(target - SEEK_LEAD_S, target / 2));
         // Once, and again before the first frame if decoding the first jump let live run ahead
         // by more than REJUMP_MIN_S (a slow machine): the first frame shown is near the target.
         const minGain = this.jumpTarget === null ? FIRST_JUMP_MIN_S : REJUMP_MIN_S;
