@@ -445,7 +445,13 @@ export class Core implements ViewerCore {
     this.channels.attach(target);
     retarget(p, channel, target);
     this.watch(p);
-    out.stream = this.feed(p, out, continueAfterTs);
+    // The answer goes out first: the page reads it before the new channel's start-up burst
+    // arrives (demuxing that in the page held the answer back by ~30 ms). A newer switch or a
+    // closed response in between wins.
+    setImmediate(() => {
+      if (this.players.get(id) === p && p.outputs.has(out) && p.channel === channel)
+        out.stream = this.feed(p, out, continueAfterTs);
+    });
     this.opts.log.info('player session switched', { sessionId: id, channel, switchAtMs });
     return { spliced: true, switchAtS: switchAtMs / 1000 };
   }
