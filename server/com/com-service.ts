@@ -144,6 +144,7 @@ export class ComService {
   private readonly local: LocalPlacement;
   private readonly key: ReturnType<typeof ticketKey>;
   private readonly mergeTimer: NodeJS.Timeout | null;
+  private merging = false;
   /** Sub-rooms merged into others by this process (metrics, tests). */
   merges = 0;
   /** Channel-info answers per channel since start (only channels the origin has). */
@@ -195,6 +196,9 @@ export class ComService {
    * members rejoin through the COM and land in the merged-into sub-room. Returns how many merged.
    */
   async mergeTick(): Promise<number> {
+    // One check at a time (a slow Redis must not pile them up).
+    if (this.merging) return 0;
+    this.merging = true;
     let n = 0;
     try {
       const merges = [...this.local.mergeTick(), ...((await this.opts.placement?.mergeTick()) ?? [])];
@@ -204,6 +208,8 @@ export class ComService {
       n = merges.length;
     } catch (err) {
       this.log.warn({ err: String(err) }, 'sub-room merge check failed');
+    } finally {
+      this.merging = false;
     }
     this.merges += n;
     return n;

@@ -18,6 +18,7 @@ import { type FailureReason, PlayerController } from './player-controller';
 import { playerReport } from './report';
 import { mirrorVideoState } from './video-mirror';
 import { saveAudioPrefs } from './volume-memory';
+import { WarmPlayer, type WarmTaken } from './warm-player';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 10_000;
@@ -28,14 +29,6 @@ const TICK_MS = 500;
 const LIVE_SLACK_S = 1;
 
 type Status = EventPayload<'session.status'>;
-
-interface WarmStart {
-  channel: string;
-  sessionId: string | null;
-  controller: PlayerController | null;
-  /** The user's mute setting while the warm player plays muted. */
-  muted: boolean;
-}
 
 class PlaybackSession {
   private video: HTMLVideoElement | null = null;
@@ -53,8 +46,15 @@ class PlaybackSession {
   private readonly timelines = new Map<string, Timeline>();
   /** Statuses that arrived before 'player.open' answered with their session id. */
   private readonly earlyStatus = new Map<string, Status>();
-  /** A player started ahead of the click on a hovered channel (prestart), hidden and muted. */
-  private warm: WarmStart | null = null;
+  /** A player started ahead of the click on a hovered channel (warm-player.ts), hidden and muted. */
+  private readonly warm = new WarmPlayer({
+    startController: (video, sessionId, streamUrl) => {
+      const controller = this.newController(video, sessionId, streamUrl, performance.now());
+      controller.start();
+      return controller;
+    },
+    release: (controller, sessionId) => this.release({ controller, sessionId }),
+  });
 
   constructor() {
     setInterval(this.tick, TICK_MS);
@@ -70,7 +70,7 @@ class PlaybackSession {
 
   /** The channel whose player was started ahead of the click (hovered while idle), if any. */
   get warmChannel(): string | null {
-    return this.warm?.channel ?? null;
+    return this.warm.channel;
   }
 
   attachVideo(video: HTMLVideoElement | null): void {
@@ -83,7 +83,10 @@ class PlaybackSession {
     const s = usePlayerStore.getState();
     video.muted = s.muted;
     video.volume = s.volume;
-    this.detachVideoListeners = mirrorVideoState(video, () => this.warm !== null && this.controller === null);
+    this.detachVideoListeners = mirrorVideoState(
+      video,
+      () => this.warm.channel !== null && this.controller === null,
+    );
   }
 
   /**
@@ -91,9 +94,9 @@ class PlaybackSession {
    * `latencyMode` plays this channel only in that mode (a streamer previewing their own).
    */
   play(channel: string, t0 = performance.now(), latencyMode: LatencyMode | null = null): void {
-    const warm = this.warm;
-    if (warm?.channel === channel && latencyMode === null && warm.controller && warm.sessionId) {
-      this.commitWarm(warm, warm.sessionId, warm.controller, t0);
+    const warm = latencyMode === null ? this.warm.take(channel) : null;
+    if (warm) {
+      this.commitWarm(warm, t0);
       return;
     }
     this.cancelPrestart();
@@ -126,48 +129,18 @@ class PlaybackSession {
    * shows it at once (play() commits it). Another channel, or none, cancels it.
    */
   prestart(channel: string | null): void {
-    if (channel === null || this.channel !== null || this.controller || !this.video) {
-      this.cancelPrestart();
-      return;
-    }
-    if (this.warm?.channel === channel) return;
-    this.cancelPrestart();
-    const video = this.video;
-    const warm: WarmStart = { channel, sessionId: null, controller: null, muted: video.muted };
-    this.warm = warm;
-    void (async () => {
-      let res: { sessionId: string; streamUrl: string };
-      try {
-        res = await getApi().invoke('player.open', { channel, warm: true });
-      } catch {
-        if (this.warm === warm) this.warm = null;
-        return;
-      }
-      if (this.warm !== warm || this.video !== video) {
-        getApi()
-          .invoke('player.close', { sessionId: res.sessionId })
-          .catch(() => {});
-        return;
-      }
-      warm.sessionId = res.sessionId;
-      video.muted = true;
-      warm.controller = this.newController(video, res.sessionId, res.streamUrl, performance.now());
-      warm.controller.start();
-    })();
+    if (channel === null || this.channel !== null || this.controller || !this.video) this.warm.cancel();
+    else this.warm.start(channel, this.video);
   }
 
   /** Drops the warm player, if any (the pointer left, or another channel is opened). */
   cancelPrestart(): void {
-    const warm = this.warm;
-    if (!warm) return;
-    this.warm = null;
-    if (warm.controller && this.video && !this.controller) this.video.muted = warm.muted;
-    this.release({ controller: warm.controller, sessionId: warm.sessionId });
+    this.warm.cancel();
   }
 
   /** The click on the channel the warm player plays: it becomes the session, shown and with sound. */
-  private commitWarm(warm: WarmStart, sessionId: string, controller: PlayerController, t0: number): void {
-    this.warm = null;
+  private commitWarm(warm: WarmTaken, t0: number): void {
+    const { sessionId, controller } = warm;
     this.clearRetry();
     this.gen++;
     this.channel = warm.channel;
@@ -462,7 +435,7 @@ class PlaybackSession {
       },
       onFailure: (reason, message) => {
         // A warm player that fails is dropped quietly: the click opens the channel as usual.
-        if (this.warm?.controller === controller) this.cancelPrestart();
+        if (this.warm.owns(controller)) this.warm.cancel();
         if (this.controller !== controller) return;
         this.onPlayerFailure(reason, message);
       },
