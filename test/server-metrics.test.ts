@@ -127,10 +127,17 @@ describe.skipIf(!hasParser)('server metrics while a small swarm plays', () => {
   });
 
   it('serves every named metric in a text the official parser reads, and they move', async () => {
+    // Quality reports and tracker joins come by separate paths: on a busy machine one may lag.
     await until(
-      async () => value(await scrape(), 'swarmcast_viewers', { channel: 'demo' }) === 3,
+      async () => {
+        const m = await scrape();
+        return (
+          value(m, 'swarmcast_viewers', { channel: 'demo' }) === 3 &&
+          value(m, 'swarmcast_tracker_members', { channel: 'demo', role: 'viewer' }) === 3
+        );
+      },
       20_000,
-      'three viewers reporting',
+      'three viewers reporting and joined',
     );
     const a = await scrape();
     for (const name of NAMES) expect(a[name], name).toBeDefined();

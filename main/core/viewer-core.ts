@@ -24,7 +24,7 @@ import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelRegistry, type JoinedChannel } from './channel-registry';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
-import { type GatewayStream, sameCodecs } from './gateway/gateway-stream';
+import type { GatewayStream } from './gateway/gateway-stream';
 import { PreviewFeed } from './gateway/preview-feed';
 import { KeyPins } from './manifest/key-pins';
 import { ServerLink } from './manifest/server-link';
@@ -36,7 +36,7 @@ import {
   type PlayerSession,
   responseSink,
   retarget,
-  SPLICE_FRAME_MS,
+  splicePoint,
 } from './player/player-session';
 import { ChannelReporter } from './report/channel-reporter';
 import { ReportQueue } from './report/report-queue';
@@ -425,22 +425,12 @@ export class Core implements ViewerCore {
       return { spliced: false, switchAtS: null };
     }
     const target = this.channels.join(channel);
-    const oldVersion = out.stream.writtenInitVersion;
-    const oldInit = oldVersion === null ? undefined : p.joined.session.init(oldVersion);
-    const newVersion = target.session.latestInitVersion;
-    const newInit = newVersion === null ? undefined : target.session.init(newVersion);
-    if (!oldInit || !newInit || !sameCodecs(oldInit, newInit)) {
+    const at = splicePoint(p, out, target);
+    if (!at) {
       this.channels.leave(target);
       return { spliced: false, switchAtS: null };
     }
-    const lastTs = out.stream.detach();
-    if (lastTs === null || out.zeroTs === null) {
-      this.channels.leave(target);
-      return { spliced: false, switchAtS: null };
-    }
-    // The new channel's first tag follows the old one's last, one frame duration on.
-    const continueAfterTs = lastTs + SPLICE_FRAME_MS;
-    const switchAtMs = continueAfterTs - out.zeroTs;
+    const { continueAfterTs, switchAtMs } = at;
     this.release(p);
     this.channels.attach(target);
     retarget(p, channel, target);

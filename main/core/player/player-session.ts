@@ -2,13 +2,14 @@
  * A player session in the core: the channel a page's player plays now, the gateway responses
  * that carry it, and its timeline (stream timestamps of the player's media time zero and of the
  * start-up burst's end, and the newest anchor already sent). Functions here feed an output from
- * a channel and build the session's timeline event; the core (viewer-core.ts) owns the sessions.
+ * a channel, find where a switch can splice the next channel in, and build the session's
+ * timeline event; the core (viewer-core.ts) owns the sessions.
  */
 import type { ServerResponse } from 'node:http';
 import type { EventPayload, LiveSync, PlayerReport } from '../../../common/ipc-contract';
 import type { CoreLog } from '../../../common/logger';
 import type { JoinedChannel } from '../channel-registry';
-import { GatewayStream, type StreamSink } from '../gateway/gateway-stream';
+import { GatewayStream, type StreamSink, sameCodecs } from '../gateway/gateway-stream';
 
 /** One gateway response of a player session and the channel stream feeding it now. */
 export interface PlayerOutput {
@@ -121,4 +122,27 @@ export function feedOutput(
       deps.timelineChanged();
     },
   });
+}
+
+/**
+ * Where the session's one output can go on with `next` (a channel switch on the same player):
+ * only when `next`'s codec configuration is the one the output wrote. Then the old channel's
+ * stream is detached, and the answer is the timestamp the new channel's first tag follows (one
+ * frame on from the old one's last) and the player's media time (ms) at which it shows. Null:
+ * no splice, nothing touched.
+ */
+export function splicePoint(
+  p: PlayerSession,
+  out: PlayerOutput,
+  next: JoinedChannel,
+): { continueAfterTs: number; switchAtMs: number } | null {
+  const oldVersion = out.stream.writtenInitVersion;
+  const oldInit = oldVersion === null ? undefined : p.joined.session.init(oldVersion);
+  const newVersion = next.session.latestInitVersion;
+  const newInit = newVersion === null ? undefined : next.session.init(newVersion);
+  if (!oldInit || !newInit || !sameCodecs(oldInit, newInit) || out.zeroTs === null) return null;
+  const lastTs = out.stream.detach();
+  if (lastTs === null) return null;
+  const continueAfterTs = lastTs + SPLICE_FRAME_MS;
+  return { continueAfterTs, switchAtMs: continueAfterTs - out.zeroTs };
 }
