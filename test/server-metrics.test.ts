@@ -18,15 +18,18 @@ import { type RunningServer, startServer } from '../server/run-server';
 import { until } from './support/media';
 import { memoryLog } from './support/memory-log';
 
-type Samples = Record<string, Array<{ labels: Record<string, string>; value: number }>>;
+type Samples = Record<string, Array<{ labels: Record<string, string>; value: number | null }>>;
 
+// NaN is a valid sample value (prom-client's event-loop lag gauges read "Nan" before their first
+// sample) but not valid JSON: it crosses over as null.
 const PARSER = `
-import json, sys
+import json, math, sys
 from prometheus_client.parser import text_string_to_metric_families
 out = {}
 for family in text_string_to_metric_families(sys.stdin.read()):
     for s in family.samples:
-        out.setdefault(s.name, []).append({"labels": s.labels, "value": s.value})
+        v = None if math.isnan(s.value) else s.value
+        out.setdefault(s.name, []).append({"labels": s.labels, "value": v})
 print(json.dumps(out))
 `;
 const python = '/usr/bin/python3';
