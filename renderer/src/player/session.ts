@@ -3,7 +3,9 @@
  * ('player.open' / 'player.close'), the one PlayerController playing it, and automatic
  * recovery. On offline / unreachable / broken it tears the player down, tells the user why,
  * and retries 'player.open' with backoff (1 s, 2 s, 4 s … 10 s) while the channel stays
- * selected. Reports the player's measurements to the core every second.
+ * selected. Reports the player's measurements to the core every second. A hovered channel's
+ * player started ahead of the click (warm-player.ts) becomes the session on the click; what the
+ * user does to picture and sound is in user-controls.ts.
  */
 import type { EventPayload, LatencyMode, Timeline } from '../../../common/ipc-contract';
 import { getApi, getClient } from '../api';
@@ -13,11 +15,10 @@ import { type Failure, freshMeasurements, usePlayerStore } from '../stores/playe
 import { useSettingsStore } from '../stores/settings-store';
 import { clearHistory, pushHistory } from '../stores/stats-store';
 import { mark } from './marks';
-import { lastRange, rangeAt } from './media';
 import { type FailureReason, PlayerController } from './player-controller';
 import { playerReport } from './report';
+import * as controls from './user-controls';
 import { mirrorVideoState } from './video-mirror';
-import { saveAudioPrefs } from './volume-memory';
 import { WarmPlayer, type WarmTaken } from './warm-player';
 
 const RETRY_MIN_MS = 1_000;
@@ -291,52 +292,22 @@ class PlaybackSession {
   }
 
   setMuted(muted: boolean): void {
-    const v = this.video;
-    if (v) {
-      v.muted = muted;
-      if (!muted && v.volume === 0) v.volume = 0.5;
-    }
-    const volume = v ? v.volume : usePlayerStore.getState().volume;
-    usePlayerStore.setState({ muted, volume });
-    saveAudioPrefs({ muted, volume });
+    controls.setMuted(this.video, muted);
   }
 
   /** ↑ / ↓: volume in steps; turning it up unmutes. */
   volumeBy(delta: number): void {
-    const s = usePlayerStore.getState();
-    this.setVolume(Math.round(((s.muted ? 0 : s.volume) + delta) * 100) / 100);
+    controls.volumeBy(this.video, delta);
   }
 
-  /** ← / →: move within what is buffered (a live stream has nothing beyond its buffer). */
+  /** ← / →: move within what is buffered. */
   seekBy(seconds: number): void {
-    const v = this.video;
-    if (!v || !this.controller?.hasFirstFrame) return;
-    const r = rangeAt(v.buffered, v.currentTime);
-    if (!r) return;
-    const target = Math.min(r.end - 0.1, Math.max(r.start, v.currentTime + seconds));
-    if (Math.abs(target - v.currentTime) <= 0.05) return;
-    // Going back is a choice to watch behind live: live sync must not undo it. Forward to
-    // the live edge's reach gives control back to live sync.
-    const latency = usePlayerStore.getState().latencyS;
-    const after = latency === null ? null : latency - (target - v.currentTime);
-    this.controller.holdLiveSync(seconds < 0 || (after !== null && after > this.liveSync().speedUpAboveS));
-    v.currentTime = target;
+    controls.seekBy(this.video, this.controller, this.liveSync(), seconds);
   }
 
   /** Back to the live edge: the target latency behind the newest data, playing. */
   jumpToLive(): void {
-    const v = this.video;
-    if (!v || !this.controller?.hasFirstFrame) return;
-    const r = lastRange(v.buffered);
-    const target = this.liveSync().targetLatencyS;
-    if (r) {
-      const want = Math.max(r.start, r.end - target);
-      if (want > v.currentTime + 0.1) v.currentTime = want;
-    }
-    v.playbackRate = 1;
-    this.controller.holdLiveSync(false);
-    if (v.paused) v.play().catch(() => {});
-    this.controller.syncNow();
+    controls.jumpToLive(this.video, this.controller, this.liveSync());
   }
 
   private liveSync() {
@@ -345,14 +316,7 @@ class PlaybackSession {
   }
 
   setVolume(volume: number): void {
-    const v = Math.min(1, Math.max(0, volume));
-    if (this.video) {
-      this.video.volume = v;
-      if (v > 0 && this.video.muted) this.video.muted = false;
-    }
-    const muted = this.video ? this.video.muted : v === 0;
-    usePlayerStore.setState({ volume: v, muted });
-    saveAudioPrefs({ volume: v, muted });
+    controls.setVolume(this.video, volume);
   }
 
   togglePause(): void {
