@@ -242,23 +242,20 @@ export class PlayerController {
       // Compared as durations: the player's time zero need not be the burst's first tag.
       const burstS = (timeline.burstEndTs - timeline.firstTs) / 1000;
       const gain = burstS - target;
+      // The first tags may start a little after time zero: begin where the data begins, now,
+      // before the pipeline prerolls (Chromium does not play across even a 20 ms gap at the
+      // start, and mpegts.js's own fix waits for a 'progress' event, then seeks mid-preroll).
+      if (this.jumpTarget === null && ct < r.start) this.video.currentTime = r.start;
       const keep = target >= KEEP_BURST_MIN_TARGET_S ? KEEP_BURST_SHARE * target : 0;
       if (gain <= Math.max(FIRST_JUMP_MIN_S, keep)) {
         // The burst is about the target long (normal mode: its first GOP sits at the target
         // latency): play from its first frame as it arrives, no seek, no wait for the rest.
-        if (this.jumpTarget === null) {
-          this.jumpTarget = Math.max(ct, r.start);
-          // The first tags may start a little after time zero: begin where the data begins, now,
-          // before the pipeline prerolls (Chromium does not play across even a 20 ms gap at the
-          // start, and mpegts.js's own fix waits for a 'progress' event, then seeks mid-preroll).
-          if (ct < r.start) this.video.currentTime = r.start;
-        }
+        this.jumpTarget ??= Math.max(ct, r.start);
       } else {
         // Far more than the target (low latency: a GOP before a 0.4 s target): wait for the
         // whole burst and for the pipeline to have decoded its first picture (prerolled where
         // the data begins, paused), then one jump to the target behind its end. Jumping before
         // the decoder is up would let live run on for as long as it takes to start.
-        if (this.jumpTarget === null && ct < r.start) this.video.currentTime = r.start;
         const complete = r.end - r.start >= burstS - BURST_SLACK_S;
         const prerolled = this.video.readyState >= HAVE_CURRENT_DATA;
         if ((!complete || !prerolled) && now - this.firstDataAt < MAX_BURST_WAIT_MS) return;
