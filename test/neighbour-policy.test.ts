@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   chooseNeighbour,
   failingNeighbours,
+  LOOKUP_MAX_MS,
+  LOOKUP_MIN_MS,
   type NeighbourView,
   neighbourScore,
+  nextLookupDelayMs,
   PROBE_SLACK_MS,
   worstNeighbour,
 } from '../main/p2p/neighbour-policy';
@@ -138,5 +141,20 @@ describe('failing neighbours', () => {
       peer('fake-seed', { role: 'seed', failures: 6 }),
     ];
     expect(failingNeighbours(list).map((n) => n.id)).toEqual(['liar', 'fake-seed']);
+  });
+});
+
+describe('tracker lookups', () => {
+  it.each([
+    // last wait, neighbours the lookup added, next wait
+    [0, 0, LOOKUP_MIN_MS],
+    [LOOKUP_MIN_MS, 0, 2 * LOOKUP_MIN_MS],
+    [2000, 0, 4000],
+    [4000, 0, LOOKUP_MAX_MS],
+    [LOOKUP_MAX_MS, 0, LOOKUP_MAX_MS],
+    [LOOKUP_MAX_MS, 1, LOOKUP_MIN_MS],
+    [0, 3, LOOKUP_MIN_MS],
+  ])('after a wait of %i ms and %i added, waits %i ms', (last, added, next) => {
+    expect(nextLookupDelayMs(last, added)).toBe(next);
   });
 });

@@ -272,3 +272,52 @@ describe('MemorySegmentCache: byte budget', () => {
     expect(cache.totalBytes).toBe(kept.length * 100);
   });
 });
+
+describe('MemorySegmentCache: the live window', () => {
+  const fill = (cache: MemorySegmentCache, seqs: number[]) => {
+    for (const s of seqs) cache.put(s, bytes(100), 'cdn');
+  };
+  const seqsIn = (cache: MemorySegmentCache) =>
+    Array.from({ length: 40 }, (_, i) => i).filter((s) => cache.has(s));
+
+  // horizon, reader position (null: none), promised newest, kept
+  const rows: Array<[string, number, number | null, number, number[]]> = [
+    ['what left the window goes, whatever the budget', 5, null, 0, [5, 6, 7, 8, 9]],
+    ['a reader still behind the horizon pins from its position', 5, 3, 0, [3, 4, 5, 6, 7, 8, 9]],
+    ['a reader ahead of the horizon pins nothing more', 5, 8, 0, [5, 6, 7, 8, 9]],
+    ['promised segments stay even behind the horizon', 9, null, 3, [7, 8, 9]],
+  ];
+  it.each(rows)('%s', (_name, horizon, reader, promised, kept) => {
+    const { cache, events } = recorded(1 << 20, promised);
+    fill(cache, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    if (reader !== null) cache.setReaderPosition('player', reader);
+    cache.setHorizon(horizon);
+    expect(seqsIn(cache)).toEqual(kept);
+    expect(events.filter((e) => e.startsWith('drop')).every((e) => e.endsWith(':evicted'))).toBe(true);
+  });
+
+  it('keeps an incomplete segment behind the horizon, and follows a new stream back to low seqs', () => {
+    const { cache } = recorded(1 << 20);
+    cache.begin(2, 'cdn', true);
+    cache.append(2, bytes(10));
+    fill(cache, [3, 4, 30, 31]);
+    cache.setHorizon(30);
+    expect(seqsIn(cache)).toEqual([2, 30, 31]);
+    // The channel restarted: its seqs begin again, and what arrives is kept.
+    cache.drop(30, 'stream changed');
+    cache.drop(31, 'stream changed');
+    cache.setHorizon(0);
+    fill(cache, [0, 1]);
+    expect(seqsIn(cache)).toEqual([0, 1, 2]);
+  });
+
+  it('holds about a window however long a viewer watches', () => {
+    const { cache } = recorded(1 << 30);
+    for (let seq = 0; seq < 1000; seq++) {
+      cache.put(seq, bytes(100), 'cdn');
+      cache.setReaderPosition('player', seq);
+      cache.setHorizon(Math.max(0, seq - 29));
+    }
+    expect(cache.totalBytes).toBe(30 * 100);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * What the desktop UI's honest states rest on: the core's server watch (reachability probes,
- * driven by a fake fetch and clock), the badge's state, the server's ingest info and the log
+ * driven by a fake probe and clock), the badge's state, the server's ingest info and the log
  * service's room summary for the Go-live view, and a settings patch naming the language.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,10 +29,10 @@ describe('ServerWatch', () => {
       upPeriodMs: 60_000,
       downPeriodMs: 60_000,
       now: () => 1000,
-      fetch: (async () => {
-        if (!up) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
-        return new Response('{}', { status: 503 });
-      }) as typeof fetch,
+      get: async () => {
+        if (!up) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+        return 503;
+      },
     });
     watch.start();
     await tick();
@@ -56,10 +56,10 @@ describe('ServerWatch', () => {
       url: () => 'http://server.test',
       onChange: () => undefined,
       upPeriodMs: 40,
-      fetch: (async () => {
+      get: async () => {
         probes++;
-        return new Response('{}');
-      }) as typeof fetch,
+        return 200;
+      },
     });
     watch.start();
     await tick();

@@ -26,6 +26,21 @@ export const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
 /** A neighbour dropped for failing us is not dialled again for this long (ms). */
 export const FAILING_BACKOFF_MS = 60_000;
 
+/**
+ * Tracker lookups while a node has room for more neighbours: the first at once, the next after
+ * LOOKUP_MIN_MS, doubling up to LOOKUP_MAX_MS while lookups bring nobody new (a small room
+ * where everyone is already linked would otherwise ask the tracker twice a second forever;
+ * newcomers dial us themselves). A lookup that found someone, or a neighbour lost, starts over.
+ */
+export const LOOKUP_MIN_MS = 500;
+export const LOOKUP_MAX_MS = 8000;
+
+/** The wait (ms) before the next lookup, given the last wait and whether the last lookup added anyone. */
+export function nextLookupDelayMs(lastDelayMs: number, added: number): number {
+  if (added > 0) return LOOKUP_MIN_MS;
+  return Math.min(LOOKUP_MAX_MS, Math.max(LOOKUP_MIN_MS, lastDelayMs * 2));
+}
+
 /** Links a node keeps by default (a seed serves more viewers than a viewer has neighbours). */
 export function defaultMaxNeighbours(role: PeerRole): number {
   return role === 'seed' ? 24 : 8;

@@ -19,6 +19,7 @@ import {
   failingNeighbours,
   MAX_INFLIGHT_PER_PEER,
   type NeighbourView,
+  nextLookupDelayMs,
   UNREACHABLE_BACKOFF_MAX_MS,
   UNREACHABLE_BACKOFF_MS,
   worstNeighbour,
@@ -128,6 +129,9 @@ export class PeerNode {
   private nextReqId = 1;
   private closed = false;
   private finding = false;
+  /** Tracker lookups back off while they bring nobody new (nextLookupDelayMs). */
+  private lookupDelayMs = 0;
+  private nextLookupAt = 0;
   private readonly unwatchLag = watchLoopLag();
   badPeers = 0;
 
@@ -329,6 +333,7 @@ export class PeerNode {
       const waiting = [...this.unreachable].filter(([, u]) => u.until > now).map(([id]) => id);
       const exclude = [...this.neighbours.keys(), ...this.blacklist, ...waiting].slice(0, 64);
       const peers = await this.tracker.neighbours(Math.min(want, 32), exclude);
+      let added = 0;
       for (const p of peers) {
         if (this.closed || this.neighbours.size >= this.maxNeighbours) break;
         if (p.peerId === this.opts.peerId || this.neighbours.has(p.peerId) || this.blacklist.has(p.peerId))
@@ -336,10 +341,14 @@ export class PeerNode {
         // Two seeds have nothing to trade.
         if (p.role === 'seed' && this.opts.role === 'seed') continue;
         this.addNeighbour(p.peerId, true, p.role);
+        added++;
       }
+      this.lookupDelayMs = nextLookupDelayMs(this.lookupDelayMs, added);
     } catch (err) {
       this.log.debug('neighbour lookup failed', { peer: this.opts.peerId, error: String(err) });
+      this.lookupDelayMs = nextLookupDelayMs(this.lookupDelayMs, 0);
     } finally {
+      this.nextLookupAt = this.now() + this.lookupDelayMs;
       this.finding = false;
     }
   }
@@ -389,6 +398,9 @@ export class PeerNode {
     if (!nb || nb.link !== link) return;
     this.neighbours.delete(link.remoteId);
     this.uploader.dropPeer(link);
+    // Room again: look for a replacement at the next maintenance round.
+    this.lookupDelayMs = 0;
+    this.nextLookupAt = 0;
     if (link.openedAt === null) {
       // Never connected (e.g. both behind symmetric NATs and no TURN): back off before trying again.
       const prev = this.unreachable.get(link.remoteId)?.backoffMs ?? UNREACHABLE_BACKOFF_MS / 2;
@@ -440,7 +452,7 @@ export class PeerNode {
         (worst as Neighbour).link.close('replaced by a better neighbour', GoodbyeReason.Replaced);
       }
     }
-    if (this.neighbours.size < this.maxNeighbours) void this.findNeighbours();
+    if (this.neighbours.size < this.maxNeighbours && now >= this.nextLookupAt) void this.findNeighbours();
   }
 
   // ---- messages ----

@@ -2,7 +2,8 @@
  * Segment cache: segment bytes by seq, filled by sources (CDN today, peers and seeds next),
  * read by the gateway. Verified data only is offered for re-sharing; a segment still
  * arriving from the CDN's live edge is readable tag by tag (whole tags only) so the player
- * stays close to live. A byte budget evicts what every reader has passed, oldest first.
+ * stays close to live. A byte budget evicts what every reader has passed, oldest first; what
+ * every reader has passed and the live window has left goes whatever the budget.
  */
 import { wholeTagsEnd } from '../../../common/flv';
 
@@ -43,6 +44,13 @@ export interface SegmentCache {
   /** Stores a whole verified segment at once (the cache keeps `bytes`; the caller must not change them). */
   put(seq: number, bytes: Uint8Array, source: SourceKind): void;
   drop(seq: number, reason: string): void;
+  /**
+   * Segments before `seq` have left the manifest's live window: no neighbour can ask for them
+   * and no player starts there, so once every reader has passed them they are dropped
+   * whatever the budget (the cache then stays about a window's size however long one watches).
+   * A new stream starts its seqs again: the horizon follows the manifest down as well as up.
+   */
+  setHorizon(seq: number): void;
   /** Seqs at or after `seq` are still wanted by a reader (pins them against eviction). */
   setReaderPosition(reader: string, seq: number | null): void;
   subscribe(listener: CacheEvents): () => void;
@@ -108,6 +116,7 @@ export class MemorySegmentCache implements SegmentCache {
   private readonly listeners = new Set<CacheEvents>();
   private readonly readers = new Map<string, number | null>();
   private bytes = 0;
+  private horizon = Number.NEGATIVE_INFINITY;
 
   /**
    * @param keepNewest the newest this many complete segments are never evicted, whatever the
@@ -175,6 +184,12 @@ export class MemorySegmentCache implements SegmentCache {
     for (const l of this.listeners) l.onDrop?.(seq, reason);
   }
 
+  setHorizon(seq: number): void {
+    if (seq === this.horizon) return;
+    this.horizon = seq;
+    this.evict();
+  }
+
   setReaderPosition(reader: string, seq: number | null): void {
     if (seq === null) this.readers.delete(reader);
     else this.readers.set(reader, seq);
@@ -194,13 +209,22 @@ export class MemorySegmentCache implements SegmentCache {
     return true;
   }
 
+  /** Whether a complete segment older than `seq` is held (found without sorting). */
+  private hasOlderThan(seq: number): boolean {
+    for (const [s, e] of this.entries) if (s < seq && e.complete) return true;
+    return false;
+  }
+
   private emit(seq: number): void {
     for (const l of this.listeners) l.onUpdate(seq);
   }
 
-  /** Over budget: evict complete segments that no reader still needs and no promise keeps, oldest first. */
+  /**
+   * Evicts complete segments that no reader still needs and no promise keeps, oldest first:
+   * those behind the horizon always, the rest while over budget.
+   */
   private evict(): void {
-    if (this.bytes <= this.budget) return;
+    if (this.bytes <= this.budget && !this.hasOlderThan(this.horizon)) return;
     let floor = Number.POSITIVE_INFINITY;
     for (const pos of this.readers.values()) if (pos !== null && pos < floor) floor = pos;
     const seqs = [...this.entries.keys()].sort((a, b) => a - b);
@@ -208,7 +232,7 @@ export class MemorySegmentCache implements SegmentCache {
     if (this.keepNewest > 0 && complete.length > 0)
       floor = Math.min(floor, complete[Math.max(0, complete.length - this.keepNewest)]!);
     for (const seq of complete) {
-      if (this.bytes <= this.budget) return;
+      if (this.bytes <= this.budget && seq >= this.horizon) return;
       if (seq >= floor) return;
       this.remove(seq);
       for (const l of this.listeners) l.onDrop?.(seq, 'evicted');

@@ -174,6 +174,7 @@ export class FetchEngine implements SourceEvents {
       else if (r.early) this.checkEarly(r);
     }
     if (this.table.wantFrom === null && entries.length > 0) this.table.wantFrom = this.startSeq(entries);
+    if (entries.length > 0) this.opts.cache.setHorizon(entries[0]!.seq);
     this.markDirty();
   }
 

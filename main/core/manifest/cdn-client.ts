@@ -3,10 +3,8 @@
  * blocking reload), init data and segments (streamed as they arrive).
  */
 import type { KeyObject } from 'node:crypto';
-import { Agent as HttpAgent, get as httpGet } from 'node:http';
-import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { type Manifest, originPaths } from '../../../common/manifest';
-import { OriginError, readJson, request } from './origin-http';
+import { OriginError, readJson, request, transportFor } from './origin-http';
 import { verifySignedManifest } from './signed-manifest';
 
 const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
@@ -33,7 +31,7 @@ export class CdnClient {
 
   async init(channel: string, stream: string, version: number, signal?: AbortSignal): Promise<Uint8Array> {
     const res = await request(this.base + originPaths.init(channel, stream, version), signal);
-    return new Uint8Array(await res.arrayBuffer());
+    return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length);
   }
 
   /**
@@ -52,10 +50,9 @@ export class CdnClient {
     maxBytes = 64 * 1024 * 1024,
   ): Promise<{ originTime: number | null; startTs: number | null; size: number }> {
     const url = new URL(this.base + originPaths.segment(channel, stream, seq));
-    const get = url.protocol === 'https:' ? httpsGet : httpGet;
-    const agent = url.protocol === 'https:' ? HTTPS_AGENT : HTTP_AGENT;
+    const { agent, send } = transportFor(url);
     return new Promise((resolve, reject) => {
-      const req = get(url, { agent, signal, headers: { accept: '*/*' } }, (res) => {
+      const req = send(url, { agent, signal, headers: { accept: '*/*' } }, (res) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
           const parts: Buffer[] = [];
@@ -93,13 +90,10 @@ export class CdnClient {
         if (signal?.aborted || err instanceof OriginError) reject(err);
         else reject(new OriginError(`cannot reach ${url.host}: ${err.message}`, 0));
       });
+      req.end();
     });
   }
 }
-
-/** Keep-alive agents: segments come one after another from the same host. */
-const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
-const HTTPS_AGENT = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
 
 /** The server's own error text from a JSON error body, else the status line. */
 function errorText(body: Buffer, status: number, statusText: string | undefined): string {

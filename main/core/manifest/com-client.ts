@@ -19,7 +19,7 @@ import {
   originPaths,
 } from '../../../common/manifest';
 import { ROOMS_PATH, type RoomSummary, roomSummarySchema } from '../../../common/quality-report';
-import { OriginError, readJson, request } from './origin-http';
+import { type HttpAnswer, OriginError, readJson, request } from './origin-http';
 import { loadPublicKey, verifySignedManifest } from './signed-manifest';
 
 export interface ChannelInfo {
@@ -60,7 +60,7 @@ export class ComClient {
 
   /** A channel's room summary from this server's log service, or null when it has none yet. */
   async roomSummary(channel: string, signal?: AbortSignal): Promise<RoomSummary | null> {
-    let res: Response;
+    let res: HttpAnswer;
     try {
       res = await request(this.base + ROOMS_PATH + channel, signal);
     } catch (err) {

@@ -1,8 +1,17 @@
 /**
  * HTTP to the COM service and the origin/CDN: one request helper with clear errors (the
- * server's own error text when it sends one), a JSON reader with a size cap, and an
- * optional time limit so that a request that hangs fails instead of holding its segment.
+ * server's own error text when it sends one), a body size cap, a JSON reader, and an optional
+ * time limit so that a request that hangs fails instead of holding its segment.
+ *
+ * Over node:http(s) with keep-alive agents, not fetch: a viewer reloads the manifest every
+ * second for as long as it watches, and undici's fetch (web streams, Headers, Response) cost
+ * several times the CPU of the request itself there, plus ~100 ms of start-up to load it. The
+ * wrapper is small because node:http does the protocol; what is written here is only the
+ * status/size/abort policy the core needs.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
 export class OriginError extends Error {
   override name = 'OriginError';
   constructor(
@@ -14,28 +23,119 @@ export class OriginError extends Error {
   }
 }
 
+/** Keep-alive agents: manifests, segments and reports go to the same few hosts again and again. */
+const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+const HTTPS_AGENT = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+
 const MAX_JSON_BYTES = 1024 * 1024;
+
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  body: Buffer;
+  header(name: string): string | undefined;
+}
+
+export interface HttpOptions {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** The whole exchange must end within this (ms). */
+  timeoutMs?: number;
+  /** A larger body fails with OriginError (default 1 MiB). */
+  maxBytes?: number;
+}
+
+/** The agent and request function for a URL's scheme. */
+export function transportFor(url: URL): {
+  agent: HttpAgent;
+  send: typeof httpRequest;
+} {
+  return url.protocol === 'https:'
+    ? { agent: HTTPS_AGENT, send: httpsRequest as typeof httpRequest }
+    : { agent: HTTP_AGENT, send: httpRequest };
+}
+
+function once(url: URL, o: HttpOptions, signal: AbortSignal | undefined): Promise<HttpAnswer> {
+  const { agent, send } = transportFor(url);
+  const maxBytes = o.maxBytes ?? MAX_JSON_BYTES;
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: '*/*', ...o.headers };
+    if (o.body !== undefined) headers['content-length'] = String(Buffer.byteLength(o.body));
+    const req = send(url, { method: o.method ?? 'GET', agent, signal, headers }, (res: IncomingMessage) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          req.destroy(new OriginError('response too large', res.statusCode ?? 0));
+          return;
+        }
+        parts.push(chunk);
+      });
+      res.on('end', () => {
+        if (!res.complete) return reject(new OriginError('response ended early', res.statusCode ?? 0));
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          body: parts.length === 1 ? parts[0]! : Buffer.concat(parts),
+          header: (name) => {
+            const v = res.headers[name.toLowerCase()];
+            return Array.isArray(v) ? v[0] : v;
+          },
+        });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed just as we reused it: the request never reached
+      // it, so asking once more on a fresh socket is safe (and what the Node docs advise).
+      if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        reject(Object.assign(err, { retryable: true }));
+      } else reject(err);
+    });
+    req.end(o.body);
+  });
+}
+
+/**
+ * One HTTP exchange, whatever its status. Rejects with the network error itself (its `code`,
+ * e.g. ECONNREFUSED), an AbortError when `signal` or the time limit ends it, or OriginError
+ * for a body over the cap.
+ */
+export async function httpExchange(url: string, o: HttpOptions = {}): Promise<HttpAnswer> {
+  const signals = [o.signal, o.timeoutMs === undefined ? undefined : AbortSignal.timeout(o.timeoutMs)].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  const parsed = new URL(url);
+  try {
+    return await once(parsed, o, signal);
+  } catch (err) {
+    const get = (o.method ?? 'GET') === 'GET';
+    if (get && (err as { retryable?: boolean }).retryable && !signal?.aborted) return once(parsed, o, signal);
+    throw err;
+  }
+}
 
 /** GET `url`; rejects with OriginError on a network failure or a status other than 2xx. */
 export async function request(
   url: string,
   signal?: AbortSignal,
   headers: Record<string, string> = {},
-): Promise<Response> {
-  let res: Response;
+): Promise<HttpAnswer> {
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, { signal, headers: { accept: '*/*', ...headers } });
+    res = await httpExchange(url, { signal, headers, maxBytes: 64 * 1024 * 1024 });
   } catch (err) {
-    if (signal?.aborted) throw err;
-    throw new OriginError(
-      `cannot reach ${new URL(url).host}: ${(err as Error).cause ?? (err as Error).message}`,
-      0,
-    );
+    if (signal?.aborted || err instanceof OriginError) throw err;
+    throw new OriginError(`cannot reach ${new URL(url).host}: ${(err as Error).message}`, 0);
   }
-  if (!res.ok) {
-    let message = `${res.status} ${res.statusText}`;
+  if (res.status < 200 || res.status >= 300) {
+    let message = `${res.status} ${res.statusText}`.trim();
     try {
-      const body = (await res.json()) as { error?: unknown };
+      const body = JSON.parse(res.body.toString('utf8')) as { error?: unknown };
       if (typeof body.error === 'string') message = body.error;
     } catch {
       // not JSON: keep the status line
@@ -45,11 +145,10 @@ export async function request(
   return res;
 }
 
-export async function readJson(res: Response): Promise<unknown> {
-  const text = await res.text();
-  if (text.length > MAX_JSON_BYTES) throw new OriginError('response too large', res.status);
+export function readJson(res: HttpAnswer): unknown {
+  if (res.body.length > MAX_JSON_BYTES) throw new OriginError('response too large', res.status);
   try {
-    return JSON.parse(text);
+    return JSON.parse(res.body.toString('utf8'));
   } catch {
     throw new OriginError('response is not JSON', res.status);
   }

@@ -2,9 +2,10 @@
  * Whether the server in use answers, as the connection badge shows it. The core probes the
  * server's /healthz (liveness: any HTTP answer means it is up) every few seconds — faster while
  * it is down, so the badge turns green soon after a restart — and reports each change.
- * Clock and fetch are injected so tests can drive it without waiting.
+ * Clock and probe are injected so tests can drive it without waiting.
  */
 import type { ServerStatus } from '../../../common/ipc-contract';
+import { httpExchange } from './origin-http';
 
 export interface ServerWatchOptions {
   /** The server's base URL now (it changes with the settings). */
@@ -15,7 +16,8 @@ export interface ServerWatchOptions {
   downPeriodMs?: number;
   /** A probe that takes longer than this counts as a failure (ms). */
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  /** One probe: resolves when the server answered at all (any status), rejects when it did not. */
+  get?: (url: string, timeoutMs: number) => Promise<unknown>;
   now?: () => number;
 }
 
@@ -67,18 +69,15 @@ export class ServerWatch {
       return;
     }
     this.probing = true;
-    const doFetch = this.opts.fetch ?? fetch;
+    const get = this.opts.get ?? ((u: string, timeoutMs: number) => httpExchange(u, { timeoutMs }));
     try {
       if (!url) throw new Error('no server address yet');
       // Any HTTP status is an answer: a draining server (503) is still there.
-      const res = await doFetch(`${url}/healthz`, {
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3000),
-      });
-      await res.body?.cancel();
+      await get(`${url}/healthz`, this.opts.timeoutMs ?? 3000);
       this.set(true, null);
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      this.set(false, e.cause?.code ?? e.cause?.message ?? e.message);
+      const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+      this.set(false, e.code ?? e.cause?.code ?? e.cause?.message ?? e.message);
     } finally {
       this.probing = false;
     }

@@ -13,6 +13,7 @@ import {
   type QualityReport,
   REPORTS_PATH,
 } from '../../../common/quality-report';
+import { httpExchange } from '../manifest/origin-http';
 
 /** POSTs a JSON body; resolves with the HTTP status, rejects on a network error or timeout. */
 export type PostJson = (url: string, body: string, timeoutMs: number) => Promise<number>;
@@ -41,13 +42,12 @@ interface Entry {
 }
 
 const defaultPost: PostJson = async (url, body, timeoutMs) => {
-  const res = await fetch(url, {
+  const res = await httpExchange(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'content-type': 'application/json' },
     body,
-    signal: AbortSignal.timeout(timeoutMs),
+    timeoutMs,
   });
-  await res.arrayBuffer().catch(() => undefined);
   return res.status;
 };
 
