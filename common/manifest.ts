@@ -12,13 +12,12 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const u32 = z.number().int().min(0).max(0xffffffff);
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** Largest init data (FLV header, metadata and sequence headers) a manifest may list. */
+export const MAX_INIT_BYTES = 16 * 1024 * 1024;
+
 export const initEntrySchema = z.object({
   version: safeInt,
-  size: z
-    .number()
-    .int()
-    .min(13)
-    .max(16 * 1024 * 1024),
+  size: z.number().int().min(13).max(MAX_INIT_BYTES),
   sha256: z.string().regex(SHA256_HEX),
 });
 

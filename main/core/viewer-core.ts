@@ -3,8 +3,6 @@
  * IPC contract's calls and events. Plain Node; the Electron glue and browser mode both
  * drive it through the ViewerCore interface.
  */
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type EventName,
   type EventPayload,
@@ -24,20 +22,11 @@ import { MemorySegmentCache } from './cache/segment-cache';
 import { ChannelRegistry, type JoinedChannel } from './channel-registry';
 import { ChannelSession } from './channel-session';
 import { Gateway } from './gateway/gateway';
-import type { GatewayStream } from './gateway/gateway-stream';
 import { PreviewFeed } from './gateway/preview-feed';
 import { KeyPins } from './manifest/key-pins';
 import { ServerLink } from './manifest/server-link';
-import {
-  feedOutput,
-  newPlayerSession,
-  nextTimeline,
-  type PlayerOutput,
-  type PlayerSession,
-  responseSink,
-  retarget,
-  splicePoint,
-} from './player/player-session';
+import type { PlayerSession } from './player/player-session';
+import { PlayerSessions } from './player/player-sessions';
 import { ChannelReporter } from './report/channel-reporter';
 import { ReportQueue } from './report/report-queue';
 import { sessionStats } from './session-stats';
@@ -51,17 +40,14 @@ const REPORT_PERIOD_MS = 10_000;
 export class Core implements ViewerCore {
   private readonly listeners = new Set<CoreEventListener>();
   private readonly channels: ChannelRegistry;
-  private readonly players = new Map<string, PlayerSession>();
+  private readonly players: PlayerSessions;
   private gateway!: Gateway;
   private embeddedUrl: string | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
   private readonly previews: PreviewFeed;
   private readonly reports: ReportQueue;
-  private current: PlayerSession | null = null;
   private serverUrl = '';
-  /** Channels played in a latency mode other than the setting's (a streamer's own preview). */
-  private readonly latencyOverride = new Map<string, LatencyMode>();
   private serverLink: ServerLink | null = null;
 
   constructor(
@@ -81,6 +67,14 @@ export class Core implements ViewerCore {
       warmTtlMs: opts.warmTtlMs,
       log: opts.log,
     });
+    this.players = new PlayerSessions({
+      channels: this.channels,
+      log: opts.log,
+      emit: (event, payload) => this.emit(event, payload),
+      gatewayUrl: () => this.gateway.baseUrl,
+      liveSync: (p) => this.liveSyncOfPlayer(p),
+      fileLastReport: (j, p) => this.fileReport(j, p),
+    });
   }
 
   get gatewayUrl(): string {
@@ -95,7 +89,7 @@ export class Core implements ViewerCore {
     await this.resolveServer();
     this.gateway = new Gateway(
       {
-        stream: (id, req, res) => this.openStream(id, req, res),
+        stream: (id, req, res) => this.players.openStream(id, req, res),
         preview: (channel, req, res) => this.previews.open(channel, this.channels.get(channel), req, res),
         ipc: this.opts.mode === 'web' ? (ws) => attachWsIpc(ws, this, this.opts.log) : undefined,
         rendererDir: this.opts.rendererDir,
@@ -218,12 +212,9 @@ export class Core implements ViewerCore {
       case 'player.close':
         this.closePlayer((req as { sessionId: string }).sessionId);
         return {};
-      case 'player.report': {
-        const r = req as PlayerReport;
-        const p = this.players.get(r.sessionId);
-        if (p) p.report = r;
+      case 'player.report':
+        this.players.setReport(req as PlayerReport);
         return {};
-      }
       case 'settings.get':
         return this.settings.get();
       case 'settings.set':
@@ -287,10 +278,7 @@ export class Core implements ViewerCore {
       j.session.setUploadCap(s.uploadCapKbps);
     }
     // The latency mode and P2P switch change the player's thresholds: send fresh timelines.
-    for (const p of this.players.values()) {
-      p.lastAnchorTs = null;
-      this.emitTimeline(p);
-    }
+    this.players.resendTimelines();
   }
 
   /** The live-sync thresholds in force for a channel: settings, latency mode, whether peers are in use, the sub-room's size. */
@@ -323,7 +311,7 @@ export class Core implements ViewerCore {
 
   /** The setting's latency mode, unless a player opened this channel with its own. */
   private latencyModeOf(channel: string): LatencyMode {
-    return this.latencyOverride.get(channel) ?? this.settings.get().latencyMode;
+    return this.players.latencyModeOverride(channel) ?? this.settings.get().latencyMode;
   }
 
   /** The warm set (channels.prejoin), with each channel's preview URL. */
@@ -338,164 +326,30 @@ export class Core implements ViewerCore {
     return this.channels.describe();
   }
 
-  /**
-   * A player session on the channel. A warm one (started on hover, ahead of the click) holds
-   * the channel as a pre-join does — small cache, no swarm — until commitPlayer.
-   */
+  /** A player session on the channel (player-sessions.ts); a warm one waits for commitPlayer. */
   openPlayer(
     channel: string,
     latencyMode?: LatencyMode,
     warm = false,
   ): { sessionId: string; channel: string; streamUrl: string } {
-    const id = randomBytes(8).toString('hex');
-    if (!warm) {
-      if (latencyMode) this.latencyOverride.set(channel, latencyMode);
-      else this.latencyOverride.delete(channel);
-    }
-    const joined = this.channels.join(channel);
-    if (!warm) this.channels.attach(joined);
-    else if (joined.players === 0) this.channels.fit(joined);
-    const player = newPlayerSession(id, channel, joined, warm);
-    this.watch(player);
-    this.players.set(id, player);
-    if (!warm) this.current = player;
-    this.opts.log.info('player session opened', { sessionId: id, channel, warm });
-    return { sessionId: id, channel, streamUrl: `${this.gateway.baseUrl}stream/${id}.flv` };
+    return this.players.open(channel, latencyMode, warm);
   }
 
-  /** The user opened what a warm player plays: the channel gets its full cache and swarm. */
   commitPlayer(id: string): boolean {
-    const p = this.players.get(id);
-    if (!p) return false;
-    if (!p.warm) return true;
-    p.warm = false;
-    this.latencyOverride.delete(p.channel);
-    this.channels.attach(p.joined);
-    this.current = p;
-    // The thresholds follow the swarm now (sent once it is up; the target is the same).
-    p.lastAnchorTs = null;
-    this.emitTimeline(p);
-    this.opts.log.info('player session committed', { sessionId: id, channel: p.channel });
-    return true;
+    return this.players.commit(id);
   }
 
-  /** A player lets go of its channel (closed, or switched away), filing its last report. */
-  private release(p: PlayerSession): void {
-    p.unsubscribe();
-    if (p.warm) {
-      this.channels.leave(p.joined);
-      return;
-    }
-    this.fileReport(p.joined, p);
-    this.channels.detach(p.joined);
-    if (p.joined.players === 0) this.latencyOverride.delete(p.channel);
-  }
-
-  /** Status and timeline events of the player's channel, from now on. */
-  private watch(p: PlayerSession): void {
-    let last = '';
-    const session = p.joined.session;
-    const onChange = () => {
-      const snap = session.snapshot();
-      const key = `${snap.state}|${snap.message}`;
-      if (key !== last) {
-        last = key;
-        this.emit('session.status', {
-          sessionId: p.id,
-          channel: p.channel,
-          state: snap.state,
-          message: snap.message,
-        });
-      }
-      this.emitTimeline(p);
-    };
-    p.unsubscribe = session.onChange(onChange);
-    queueMicrotask(onChange);
-  }
-
-  /**
-   * Next / previous channel on the same player: when the new channel's codec configuration is
-   * the old one's, the gateway response goes on with the new channel's data (no new request,
-   * no new MediaSource in the page); the answer says from which media time the player shows it.
-   */
   switchPlayer(id: string, channel: string): { spliced: boolean; switchAtS: number | null } {
-    const p = this.players.get(id);
-    const [out] = p ? [...p.outputs] : [];
-    if (!p || p.warm || !out || p.outputs.size !== 1 || p.firstTs === null || channel === p.channel) {
-      return { spliced: false, switchAtS: null };
-    }
-    const target = this.channels.join(channel);
-    const at = splicePoint(p, out, target);
-    if (!at) {
-      this.channels.leave(target);
-      return { spliced: false, switchAtS: null };
-    }
-    const { continueAfterTs, switchAtMs } = at;
-    this.release(p);
-    this.channels.attach(target);
-    retarget(p, channel, target);
-    this.watch(p);
-    // The answer goes out first: the page reads it before the new channel's start-up burst
-    // arrives (demuxing that in the page held the answer back by ~30 ms). A newer switch or a
-    // closed response in between wins.
-    setImmediate(() => {
-      if (this.players.get(id) === p && p.outputs.has(out) && p.channel === channel)
-        out.stream = this.feed(p, out, continueAfterTs);
-    });
-    this.opts.log.info('player session switched', { sessionId: id, channel, switchAtMs });
-    return { spliced: true, switchAtS: switchAtMs / 1000 };
-  }
-
-  /** A gateway stream of the player's channel into the output (player/player-session.ts). */
-  private feed(p: PlayerSession, out: PlayerOutput, continueAfterTs: number | null): GatewayStream {
-    return feedOutput(p, out, continueAfterTs, {
-      log: this.opts.log,
-      startBufferMs: () => this.liveSyncOfPlayer(p).targetLatencyS * 1000,
-      timelineChanged: () => this.emitTimeline(p),
-    });
+    return this.players.switch(id, channel);
   }
 
   closePlayer(id: string): void {
-    const p = this.players.get(id);
-    if (!p) return;
-    this.players.delete(id);
-    for (const o of p.outputs) o.stream.close();
-    this.release(p);
-    if (this.current === p) this.current = [...this.players.values()].pop() ?? null;
-    this.emit('session.status', { sessionId: id, channel: p.channel, state: 'closed', message: null });
-    this.opts.log.info('player session closed', { sessionId: id, channel: p.channel });
+    this.players.close(id);
   }
 
   closeAllPlayers(reason: string): void {
     this.channels.coolAll();
-    if (this.players.size === 0) return;
-    this.opts.log.info('closing every player session', { reason, sessions: this.players.size });
-    for (const id of [...this.players.keys()]) this.closePlayer(id);
-  }
-
-  private emitTimeline(p: PlayerSession): void {
-    const timeline = nextTimeline(p, this.liveSyncOfPlayer(p));
-    if (timeline) this.emit('session.timeline', timeline);
-  }
-
-  private openStream(id: string, req: IncomingMessage, res: ServerResponse): void {
-    const p = this.players.get(id);
-    if (!p) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      return void res.end('no such player session\n');
-    }
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-store' });
-    if (req.method === 'HEAD') return void res.end();
-    res.socket?.setNoDelay(true);
-    const sink = responseSink(res);
-    const readerId = `${id}-${randomBytes(3).toString('hex')}`;
-    const out = { sink, readerId, zeroTs: null } as Omit<PlayerOutput, 'stream'> as PlayerOutput;
-    out.stream = this.feed(p, out, null);
-    p.outputs.add(out);
-    res.on('close', () => {
-      out.stream.close();
-      p.outputs.delete(out);
-    });
+    this.players.closeAll(reason);
   }
 
   /** Byte counters and state of one player session (the CLI's stats lines use it too). */
@@ -508,12 +362,11 @@ export class Core implements ViewerCore {
 
   /** The player session's timeline and stream position, for the headless player. */
   player(id: string): { session: ChannelSession; firstTs: number | null } | null {
-    const p = this.players.get(id);
-    return p ? { session: p.joined.session, firstTs: p.firstTs } : null;
+    return this.players.player(id);
   }
 
   currentStats(): EventPayload<'stats'> {
-    return this.statsOf(this.current);
+    return this.statsOf(this.players.current);
   }
 
   private emitStats(): void {
@@ -524,7 +377,7 @@ export class Core implements ViewerCore {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
     this.serverLink?.close();
-    for (const id of [...this.players.keys()]) this.closePlayer(id);
+    this.players.closeAll('core closing');
     this.channels.closeAll();
     await this.reports.close();
     await this.gateway?.close();

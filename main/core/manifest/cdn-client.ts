@@ -3,7 +3,7 @@
  * blocking reload), init data and segments (streamed as they arrive).
  */
 import type { KeyObject } from 'node:crypto';
-import { type Manifest, originPaths } from '../../../common/manifest';
+import { MAX_INIT_BYTES, type Manifest, originPaths } from '../../../common/manifest';
 import { OriginError, readJson, request, transportFor } from './origin-http';
 import { verifySignedManifest } from './signed-manifest';
 
@@ -30,7 +30,12 @@ export class CdnClient {
   }
 
   async init(channel: string, stream: string, version: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const res = await request(this.base + originPaths.init(channel, stream, version), signal);
+    const res = await request(
+      this.base + originPaths.init(channel, stream, version),
+      signal,
+      {},
+      MAX_INIT_BYTES,
+    );
     return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.length);
   }
 

@@ -119,15 +119,19 @@ export async function httpExchange(url: string, o: HttpOptions = {}): Promise<Ht
   }
 }
 
-/** GET `url`; rejects with OriginError on a network failure or a status other than 2xx. */
+/**
+ * GET `url`; rejects with OriginError on a network failure, a status other than 2xx or a body
+ * over `maxBytes` (JSON's cap unless the caller expects more, e.g. init data).
+ */
 export async function request(
   url: string,
   signal?: AbortSignal,
   headers: Record<string, string> = {},
+  maxBytes = MAX_JSON_BYTES,
 ): Promise<HttpAnswer> {
   let res: HttpAnswer;
   try {
-    res = await httpExchange(url, { signal, headers, maxBytes: 64 * 1024 * 1024 });
+    res = await httpExchange(url, { signal, headers, maxBytes });
   } catch (err) {
     if (signal?.aborted || err instanceof OriginError) throw err;
     throw new OriginError(`cannot reach ${new URL(url).host}: ${(err as Error).message}`, 0);
