@@ -10,10 +10,12 @@ import { MemorySegmentCache } from '../main/core/cache/segment-cache';
 import { FetchEngine, type FetchPolicy, refusalVerdict } from '../main/core/engine/fetch-engine';
 import {
   DEFAULT_LIMITS,
+  FIND_NEIGHBOURS_GRACE_MS,
   firstCopyHolder,
   type PlanInput,
   type PlanSegment,
   plan,
+  waitsForPeers,
 } from '../main/core/engine/planner';
 import { SegmentTable } from '../main/core/engine/segment-table';
 import type { CdnSource } from '../main/core/source/cdn-source';
@@ -473,15 +475,55 @@ describe('fetch engine', () => {
 });
 
 describe('fetch engine without connected neighbours', () => {
-  it('takes what it needs from the CDN at once instead of waiting for peers', () => {
+  it('waits for its first neighbour with what is not due while its swarm is new, then takes it all from the CDN', () => {
     const r = rig();
     r.peers.node.peerCount = 0;
     r.manifest(10, 20);
     r.pass();
-    const cdn = r.cdn.started.map((q) => q.seq);
-    // Everything from the start point to the newest entry, not only what is due.
-    expect(cdn).toContain(20);
+    // The start of the burst is due now: from the CDN at once. The newest entries are not.
+    const first = r.cdn.started.map((q) => q.seq);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first).not.toContain(20);
+    // Nobody came: alone, it takes everything from the start point to the newest entry.
+    r.advance(FIND_NEIGHBOURS_GRACE_MS);
+    r.pass();
+    expect(r.cdn.started.map((q) => q.seq)).toContain(20);
     expect(r.peers.started).toEqual([]);
+  });
+
+  it('takes the start segment of a channel that just went live from the CDN at once', () => {
+    const r = rig();
+    r.peers.node.peerCount = 0;
+    // Two seconds of history against a 4-s target: by its deadline the start could wait.
+    r.manifest(10, 11);
+    r.pass();
+    expect(r.cdn.started.map((q) => q.seq)).toEqual([10]);
+  });
+
+  it('asks a neighbour that connected during the grace for what it announced', () => {
+    const r = rig();
+    r.peers.node.peerCount = 0;
+    r.manifest(10, 20);
+    r.pass();
+    r.peers.node.peerCount = 1;
+    r.engine.holders('n1', [18, 19, 20]);
+    r.pass();
+    expect(r.peers.started.map((q) => q.seq).sort((a, b) => a - b)).toEqual([18, 19, 20]);
+    expect(r.cdn.started.map((q) => q.seq)).not.toContain(20);
+  });
+});
+
+describe('waitsForPeers', () => {
+  const base = { seed: false, p2p: true, swarmAgeMs: 0, peerCount: 0 };
+  it.each([
+    ['a new swarm still finding its first neighbour', base, true],
+    ['a swarm with neighbours', { ...base, swarmAgeMs: 60_000, peerCount: 2 }, true],
+    ['alone after the grace', { ...base, swarmAgeMs: FIND_NEIGHBOURS_GRACE_MS }, false],
+    ['no swarm (yet)', { ...base, swarmAgeMs: null }, false],
+    ['P2P off or low latency', { ...base, p2p: false, peerCount: 3 }, false],
+    ['a seed', { ...base, seed: true, peerCount: 3 }, false],
+  ] as const)('%s', (_name, input, expected) => {
+    expect(waitsForPeers(input)).toBe(expected);
   });
 });
 

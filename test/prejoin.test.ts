@@ -141,14 +141,18 @@ describe('channel switch on the same player', () => {
       const res = await fetch(opened.streamUrl);
       const reader = res.body!.getReader();
       const chunks: Uint8Array[] = [];
+      // A read still pending when a wait times out is kept for the next round: dropping it
+      // would lose its chunk and cut the stream mid-tag.
+      let pending: ReturnType<typeof reader.read> | null = null;
       const readFor = async (ms: number) => {
         const end = Date.now() + ms;
         while (Date.now() < end) {
-          const r = await Promise.race([
-            reader.read(),
-            new Promise<null>((ok) => setTimeout(() => ok(null), 200)),
-          ]);
-          if (r && !r.done) chunks.push(r.value);
+          pending ??= reader.read();
+          const r = await Promise.race([pending, new Promise<null>((ok) => setTimeout(() => ok(null), 200))]);
+          if (!r) continue;
+          pending = null;
+          if (r.done) return;
+          chunks.push(r.value);
         }
       };
       await readFor(1500);

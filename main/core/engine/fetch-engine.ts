@@ -25,6 +25,7 @@ import {
   type PlanSegment,
   plan,
   smoothCdnFetchMs,
+  waitsForPeers,
 } from './planner';
 import { AHEAD_LIMIT, type SegmentRecord, SegmentTable, type SourceName } from './segment-table';
 
@@ -80,6 +81,10 @@ const MIN_PASS_GAP_MS = 20;
 export class FetchEngine implements SourceEvents {
   readonly table = new SegmentTable();
   private readonly now: () => number;
+  /** When the current peer source (swarm) was set. */
+  private peersSince = 0;
+  /** The segment the player starts from is here: until then it is due at once, whatever its deadline. */
+  private haveStart = false;
   private readonly limits: PlanLimits;
   private readonly timer: NodeJS.Timeout;
   private cdn: CdnSource | null = null;
@@ -113,6 +118,7 @@ export class FetchEngine implements SourceEvents {
 
   /** The swarm joined (or left: null). */
   setPeers(peers: PeerSource | null): void {
+    if (peers !== this.peers) this.peersSince = this.now();
     if (this.peers && this.peers !== peers) {
       for (const r of this.table.all()) {
         r.holders.clear();
@@ -163,6 +169,7 @@ export class FetchEngine implements SourceEvents {
       this.opts.cache.drop(r.seq, 'stream changed');
     }
     this.table.reset(stream);
+    this.haveStart = false;
   }
 
   /** The manifest's entries: record them, check what arrived before them, pick the start. */
@@ -206,9 +213,14 @@ export class FetchEngine implements SourceEvents {
     const now = this.now();
     const policy = this.opts.policy();
     const seed = this.opts.role === 'seed';
-    // Peers are waited for only once some are connected: a viewer still finding its
-    // neighbours (or alone) takes what it needs from the CDN straight away.
-    const usePeers = !seed && policy.p2p && this.peers !== null && this.peers.node.peerCount > 0;
+    // Peers are waited for once some are connected, or while a new swarm finds its first;
+    // a viewer alone takes what it needs from the CDN straight away.
+    const usePeers = waitsForPeers({
+      seed,
+      p2p: policy.p2p,
+      swarmAgeMs: this.peers ? now - this.peersSince : null,
+      peerCount: this.peers?.node.peerCount ?? 0,
+    });
     const members = usePeers ? this.peers!.firstCopyMembers() : [];
     const me = this.peers?.node.peerId ?? null;
     const segments: PlanSegment[] = [];
@@ -217,7 +229,9 @@ export class FetchEngine implements SourceEvents {
       const transfer = r.fetch?.source === 'peer' ? this.peers?.progress(r.seq) : undefined;
       segments.push({
         seq: r.seq,
-        deadline: this.deadlineOf(r.entry, policy),
+        // The first frame waits for the start segment: never for peers, even on a new channel
+        // whose history is shorter than the latency target (its deadline lies ahead then).
+        deadline: !this.haveStart && r.seq === t.wantFrom ? now : this.deadlineOf(r.entry, policy),
         size: r.entry.size,
         status: r.status,
         source: r.fetch?.source ?? null,
@@ -466,6 +480,7 @@ export class FetchEngine implements SourceEvents {
   private markVerified(r: SegmentRecord): void {
     r.status = 'verified';
     r.early = null;
+    if (r.seq === this.table.wantFrom) this.haveStart = true;
     this.peers?.announce(r.seq, r.holders);
     this.opts.changed();
   }

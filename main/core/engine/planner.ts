@@ -14,7 +14,8 @@
  *    without a seed nearby, in which case it takes it from the CDN early and the others take
  *    it from this viewer;
  *  - without peers (P2P off, low-latency mode) or as a seed, everything comes from the CDN,
- *    and the segment being cut streams from the live edge.
+ *    and the segment being cut streams from the live edge; a viewer whose swarm has just
+ *    started waits a little for its first neighbour first (waitsForPeers).
  */
 import type { SegmentStatus, SourceName } from './segment-table';
 
@@ -184,6 +185,27 @@ export function plan(input: PlanInput): PlanAction[] {
   }
   if (input.liveEdge !== null) out.push({ type: 'live-edge', seq: input.liveEdge });
   return out;
+}
+
+/**
+ * A viewer whose swarm has just started has no neighbour yet: for this long it still waits for
+ * peers with what is not yet due (only what the player needs within the CDN margin comes from
+ * the CDN), instead of taking its whole start-up burst and the live edge from the CDN in the
+ * second before its neighbours connect — in a small room that burst was most of what the CDN
+ * served. Alone after it, the viewer takes what it needs from the CDN straight away.
+ */
+export const FIND_NEIGHBOURS_GRACE_MS = 2500;
+
+/** Whether the pass plans with peers (waits for holders) or from the CDN alone. */
+export function waitsForPeers(o: {
+  seed: boolean;
+  p2p: boolean;
+  /** The swarm is up (joined the tracker); null before or without it. */
+  swarmAgeMs: number | null;
+  peerCount: number;
+}): boolean {
+  if (o.seed || !o.p2p || o.swarmAgeMs === null) return false;
+  return o.peerCount > 0 || o.swarmAgeMs < FIND_NEIGHBOURS_GRACE_MS;
 }
 
 /**
