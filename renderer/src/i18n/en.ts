@@ -162,7 +162,8 @@ export const en = {
     latencyLowHint:
       'Low: close to live, straight from the CDN without sharing. To preview your own channel, use Go live instead: it plays only that channel with low latency.',
     cache: 'Cache size',
-    cacheHint: 'Memory for segments kept to play and to pass on; more lets you serve viewers further behind.',
+    cacheHint:
+      'The most memory segments may take: what is still to play and the recent ones other viewers may ask for. Older segments are let go whatever this size.',
     serverAddress: 'Server address',
     serverHint: 'Where channels come from; empty = the built-in demo server. Channels you open next use it.',
     serverPlaceholder: 'Built-in demo server',

@@ -157,7 +157,8 @@ export const zhCN: Messages = {
     latencyLowHint:
       '低延迟：接近直播，直接从 CDN 获取，不分享。要预览自己的频道，请使用“开播”：它只对该频道使用低延迟。',
     cache: '缓存大小',
-    cacheHint: '用于播放和转发的片段内存；更大的缓存可以服务落后更多的观众。',
+    cacheHint:
+      '片段可占用内存的上限：包括尚未播放的片段和其他观众可能请求的近期片段。更旧的片段无论此设置如何都会被释放。',
     serverAddress: '服务器地址',
     serverHint: '频道的来源；留空 = 内置演示服务器。之后打开的频道会使用它。',
     serverPlaceholder: '内置演示服务器',
