@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { MAX_INIT_BYTES, type Manifest, originPaths } from '../../../common/manifest';
-import { OriginError, readJson, request, transportFor } from './origin-http';
+import { errorText, OriginError, readJson, request, transportFor } from './origin-http';
 import { verifySignedManifest } from './signed-manifest';
 
 const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
@@ -98,15 +98,4 @@ export class CdnClient {
       req.end();
     });
   }
-}
-
-/** The server's own error text from a JSON error body, else the status line. */
-function errorText(body: Buffer, status: number, statusText: string | undefined): string {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // not JSON: keep the status line
-  }
-  return `${status} ${statusText ?? ''}`.trim();
 }

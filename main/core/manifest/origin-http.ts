@@ -33,7 +33,6 @@ export interface HttpAnswer {
   status: number;
   statusText: string;
   body: Buffer;
-  header(name: string): string | undefined;
 }
 
 export interface HttpOptions {
@@ -80,10 +79,6 @@ function once(url: URL, o: HttpOptions, signal: AbortSignal | undefined): Promis
           status: res.statusCode ?? 0,
           statusText: res.statusMessage ?? '',
           body: parts.length === 1 ? parts[0]! : Buffer.concat(parts),
-          header: (name) => {
-            const v = res.headers[name.toLowerCase()];
-            return Array.isArray(v) ? v[0] : v;
-          },
         });
       });
       res.on('error', reject);
@@ -136,17 +131,20 @@ export async function request(
     if (signal?.aborted || err instanceof OriginError) throw err;
     throw new OriginError(`cannot reach ${new URL(url).host}: ${(err as Error).message}`, 0);
   }
-  if (res.status < 200 || res.status >= 300) {
-    let message = `${res.status} ${res.statusText}`.trim();
-    try {
-      const body = JSON.parse(res.body.toString('utf8')) as { error?: unknown };
-      if (typeof body.error === 'string') message = body.error;
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new OriginError(message, res.status);
-  }
+  if (res.status < 200 || res.status >= 300)
+    throw new OriginError(errorText(res.body, res.status, res.statusText), res.status);
   return res;
+}
+
+/** The server's own error text from a JSON error body, else the status line. */
+export function errorText(body: Buffer, status: number, statusText: string | undefined): string {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return `${status} ${statusText ?? ''}`.trim();
 }
 
 export function readJson(res: HttpAnswer): unknown {
