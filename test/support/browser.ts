@@ -44,10 +44,39 @@ export function rendererStale(): boolean {
   return Math.max(newestMtime(join(ROOT, 'renderer')), newestMtime(join(ROOT, 'common'))) > built;
 }
 
-/** Runs `npx electron-vite build` when the built renderer is missing or stale. */
+/**
+ * Runs `npx electron-vite build` when the built renderer is missing or stale. Test files run in
+ * parallel workers and several call this: the build runs under a lock (a directory, created
+ * atomically) and staleness is checked again inside it, so one worker's build never empties
+ * out/renderer under another worker's running `swarmcast web`.
+ */
 export async function ensureRendererBuilt(timeoutMs = 90_000): Promise<void> {
   if (!rendererStale()) return;
-  await new Promise<void>((resolve, reject) => {
+  // Outside out/ (the build empties its folders there), one lock per checkout.
+  const lock = join(tmpdir(), `swarmcast-renderer-build-${ROOT.replace(/[^a-zA-Z0-9]+/g, '_')}.lock`);
+  const giveUpAt = Date.now() + 2 * timeoutMs;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock left by a killed run: older than a build may take, it is taken over.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > timeoutMs) await rm(lock, { recursive: true, force: true });
+      if (Date.now() > giveUpAt) throw new Error('waited too long for another worker to build the renderer');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    if (rendererStale()) await buildRenderer(timeoutMs);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+function buildRenderer(timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const p = spawn('npx', ['electron-vite', 'build', '--logLevel', 'error'], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
