@@ -77,17 +77,20 @@ const MEASURE_SCRIPT = `(() => {
     firstFrameState: null, later: null, waiting: 0, armed: false };
   window.__startup = rec;
   const hookState = () => (window.__swarmcastPlayer ? window.__swarmcastPlayer.state() : null);
+  // The element measured (the page may hold others: the next and previous channels in standby).
+  let watched = null;
   window.addEventListener('click', (e) => {
     const el = e.target && e.target.closest ? e.target.closest('[data-testid="channel-${CHANNEL}"]') : null;
     if (el && rec.t0 === null) rec.t0 = performance.now();
   }, true);
   document.addEventListener('waiting', (e) => {
-    if (rec.firstFrameAt !== null && !e.target.seeking) rec.waiting++;
+    if (rec.firstFrameAt !== null && e.target === watched && !e.target.seeking) rec.waiting++;
   }, true);
   document.addEventListener('playing', (e) => {
     const v = e.target;
     if (!(v instanceof HTMLVideoElement) || rec.armed || rec.t0 === null) return;
     rec.armed = true;
+    watched = v;
     function onFrame(_now, meta) {
       if (rec.firstFrameAt !== null) return;
       if (v.paused || v.seeking) { v.requestVideoFrameCallback(onFrame); return; }
@@ -224,7 +227,9 @@ async function runSwarmcastOnce(serverUrl: string, history: ManifestHistory): Pr
     await page.getByTestId(`channel-${CHANNEL}`).click();
     const rec = await waitForRecord(page);
     await history.poll();
-    const base = await tappedBase(page, '/stream/');
+    // The played session's stream (the standbys' streams are tapped too, and newer).
+    const sessionId = rec.firstFrameState?.sessionId ?? rec.later?.state?.sessionId ?? null;
+    const base = await tappedBase(page, sessionId ? `/stream/${sessionId}.flv` : '/stream/');
     const later = rec.later!;
     return {
       ttffMs: rec.firstFrameAt! - rec.t0!,

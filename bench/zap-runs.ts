@@ -4,7 +4,8 @@
  * baseline zap: mpegts.js destroying its player and creating one on the next channel's plain
  * HTTP-FLV URL. Every time is from the user's action to the first rendered frame of the new
  * channel, measured in the page: the first requestVideoFrameCallback after 'playing' with the
- * video playing and not seeking.
+ * video playing and not seeking — or, when the zap shows another <video> (a standby, which may
+ * already be playing hidden), the first frame that element presents once shown.
  */
 import { spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
@@ -41,7 +42,23 @@ const ZAP_SCRIPT = `(() => {
     document.addEventListener('seeked', onPlaying, true);
   };
   watch();
-  window.addEventListener('keydown', (e) => { if (e.key === 'PageDown' && z.armed) { z.t0 = performance.now(); z.armed = false; } }, true);
+  // A zap to a channel waiting in standby shows another <video>, which may be playing already
+  // (hidden, the next channel's): no 'playing' follows; its first frame is the first one it
+  // presents once shown, playing and not seeking.
+  const shown = () => document.querySelector('video[data-testid="video"]');
+  const watchSwap = (before) => requestAnimationFrame(() => {
+    const v = shown();
+    if (!v || v === before || z.at !== null) return;
+    const onFrame = () => {
+      if (z.at !== null) return;
+      if (v.paused || v.seeking || v !== shown()) { v.requestVideoFrameCallback(onFrame); return; }
+      z.at = performance.now();
+    };
+    v.requestVideoFrameCallback(onFrame);
+  });
+  window.addEventListener('keydown', (e) => {
+    if (e.key === 'PageDown' && z.armed) { z.t0 = performance.now(); z.armed = false; watchSwap(shown()); }
+  }, true);
   // A click while nothing is on screen may find the channel's player already started, hidden
   // (hovered): no 'playing' follows; its first frame is the first one painted without the idle
   // screen over it. (The benchmark clicks only with nothing playing.)

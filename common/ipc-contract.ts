@@ -41,6 +41,8 @@ export const settingsSchema = z.object({
   cacheMB: z.number().int().min(16).max(4096),
   /** Send anonymous quality reports (start-up, stalls, latency, bytes by source) to the channel's log servers. */
   qualityReports: z.boolean(),
+  /** Keep the next and previous live channels loaded while one plays, so a zap shows them at once. */
+  channelStandby: z.boolean(),
   liveSync: liveSyncSchema,
   /** Interface language: the OS language ('system'), or one chosen in settings. */
   language: z.enum(['system', 'en', 'zh-CN']),
@@ -57,6 +59,7 @@ export const DEFAULT_SETTINGS: Settings = {
   downloadCapKbps: null,
   cacheMB: 96,
   qualityReports: true,
+  channelStandby: true,
   liveSync: { targetLatencyS: 0.4, speedUpAboveS: 0.9, catchUpRate: 1.15, seekAboveS: 4 },
   language: 'system',
 };
@@ -70,6 +73,7 @@ export const settingsPatchSchema = z
     downloadCapKbps: settingsSchema.shape.downloadCapKbps.optional(),
     cacheMB: settingsSchema.shape.cacheMB.optional(),
     qualityReports: settingsSchema.shape.qualityReports.optional(),
+    channelStandby: settingsSchema.shape.channelStandby.optional(),
     liveSync: liveSyncSchema.partial().optional(),
     language: settingsSchema.shape.language.optional(),
   })
@@ -94,6 +98,11 @@ export const timelineSchema = z.object({
   burstEndTs: z.number().int().min(0).nullable(),
   /** Recent (segment start timestamp, origin wall-clock ms) pairs, oldest first. */
   anchors: z.array(z.object({ ts: z.number().int().min(0), originTime: z.number().int().min(0) })).max(64),
+  /**
+   * Timestamps of the newest keyframes written to this session's stream, oldest first: where a
+   * paused standby player can sit and decode a single picture.
+   */
+  keyframes: z.array(z.number().int()).max(16).default([]),
   /** Origin clock minus local clock, ms (0 on one machine). */
   clockOffsetMs: z.number(),
   /** The live-sync thresholds in force for this session (they depend on the latency mode and peers). */

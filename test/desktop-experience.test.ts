@@ -54,7 +54,9 @@ const press = async (key: string) => {
   await page.keyboard.press(key);
 };
 const video = <T>(fn: string) =>
-  page.evaluate(`(() => { const v = document.querySelector('video'); return ${fn}; })()`) as Promise<T>;
+  page.evaluate(
+    `(() => { const v = document.querySelector('video[data-testid="video"]'); return ${fn}; })()`,
+  ) as Promise<T>;
 
 async function shot(name: string, width: number, height: number): Promise<void> {
   await page.setViewportSize({ width, height });

@@ -171,6 +171,18 @@ describe('GatewayStream: start', () => {
     expect(stream.bytesWritten).toBe(h.sink.bytes.length);
   });
 
+  it('tells each keyframe it writes, at its written timestamp (where a paused standby can sit)', () => {
+    const keyframes: number[] = [];
+    const h = setup({ minStartBufferMs: 1500, onKeyframe: (ts) => keyframes.push(ts) });
+    for (const seq of [0, 1, 2, 3]) h.add(seq);
+    h.open();
+    // From the start keyframe (2000) on; none before it is written, so none is told.
+    expect(keyframes).toEqual([2000, 3000]);
+    h.add(4, { keyframe: false });
+    h.add(5);
+    expect(keyframes).toEqual([2000, 3000, 5000]);
+  });
+
   it('waits for init data and a keyframe before writing anything', () => {
     const h = setup();
     h.timeline.inits.clear();

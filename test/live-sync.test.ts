@@ -181,6 +181,7 @@ describe('latency from the timeline', () => {
     sessionId: 'abcdefgh',
     firstTs: 10_000,
     burstEndTs: null,
+    keyframes: [],
     anchors: [
       { ts: 9_000, originTime: 1_000_000 },
       { ts: 10_000, originTime: 1_001_010 },

@@ -199,6 +199,31 @@ describe('live-edge partial segment', () => {
   });
 });
 
+describe('the segment after the one being cut', () => {
+  it('is held until the cut begins it, then streamed whole; one further is 404 at once', async () => {
+    await nextSegment(demo);
+    const ahead = demo.nextCutSeq;
+    const asked = performance.now();
+    const beganAt = nextSegment(demo).then(() => performance.now());
+    const res = await fetch(url(originPaths.segment('demo', demo.stream, ahead)));
+    expect(res.status).toBe(200);
+    // The answer came once the segment before it was complete, not at once.
+    expect(performance.now()).toBeGreaterThanOrEqual(await beganAt);
+    expect(performance.now() - asked).toBeGreaterThan(100);
+    const body = new Uint8Array(await res.arrayBuffer());
+    const m = (await fetchSignedManifest(url(originPaths.manifest('demo')))).manifest;
+    const entry = m.segments.find((s) => s.seq === ahead)!;
+    expect(sha256Hex(body)).toBe(entry.sha256);
+    expect(Number(res.headers.get('swarmcast-start-ts'))).toBe(entry.startTs);
+
+    const started = performance.now();
+    const far = await fetch(url(originPaths.segment('demo', demo.stream, demo.nextCutSeq + 1)));
+    expect(far.status).toBe(404);
+    await far.arrayBuffer();
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});
+
 describe('caching headers', () => {
   it('segments and init are immutable with an ETag, and 304 on If-None-Match', async () => {
     const m = (await fetchSignedManifest(url(originPaths.manifest('fast')))).manifest;

@@ -474,6 +474,21 @@ describe('fetch engine', () => {
   });
 });
 
+describe('fetch engine at the live edge (no peers)', () => {
+  it('asks for the segment after the one being cut while that one streams, and no further', () => {
+    const r = rig({ p2p: false });
+    r.manifest(10, 20);
+    const edge = () => r.cdn.started.filter((q) => q.liveEdge).map((q) => q.seq);
+    r.pass();
+    expect(edge()).toEqual([21]);
+    // 21 streams: 22 is asked for ahead (the origin holds it until the cut begins it).
+    r.pass();
+    expect(edge()).toEqual([21, 22]);
+    r.pass();
+    expect(edge()).toEqual([21, 22]);
+  });
+});
+
 describe('fetch engine without connected neighbours', () => {
   it('waits for its first neighbour with what is not due while its swarm is new, then takes it all from the CDN', () => {
     const r = rig();

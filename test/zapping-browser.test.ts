@@ -1,8 +1,11 @@
 /**
  * Zapping in real Chromium through browser mode: three live channels (the demo clip looped on
  * each), the hover preview tile of a pre-joined channel showing frames, the hovered channel's
- * player started hidden while nothing plays and shown by the click, and 50 switches with
- * Page Down that leave no player, MediaSource, core session or gateway stream behind.
+ * player started hidden while nothing plays and shown by the click, the next and previous
+ * channels waiting in standby on their own <video> elements while one plays (the next one
+ * playing on hidden, the previous paused), shown by Page Down / Page Up and dropped by the
+ * setting, and 50 switches with Page Down (standbys off: on the same player) that leave no
+ * player, MediaSource, core session or gateway stream behind.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,6 +53,17 @@ let web: WebCore | null = null;
 let browser: Browser | null = null;
 let page: Page;
 
+/** The hidden <video> elements the standbys use, as the page sees them. */
+const standbyElements = () =>
+  page.evaluate(
+    `[...document.querySelectorAll('video[data-role="standby"]')].map((v) => ({ paused: v.paused, ready: v.readyState >= 2, muted: v.muted, currentTime: v.currentTime }))`,
+  ) as Promise<Array<{ paused: boolean; ready: boolean; muted: boolean; currentTime: number }>>;
+/** Flips the "Instant channel switching" setting in the settings pane. */
+async function toggleStandby(): Promise<void> {
+  await page.getByTestId('settings-open').click();
+  await page.getByTestId('setting-channel-standby').click();
+  await page.keyboard.press('Escape');
+}
 const openMediaSources = () => page.evaluate('window.__openMediaSources()') as Promise<number>;
 const coreOpen = () =>
   page.evaluate(() => (globalThis as PageGlobals).__swarmcastPlayer!.coreOpen()) as Promise<{
@@ -73,7 +87,9 @@ beforeAll(async () => {
     15_000,
     'three channels on the air',
   );
-  web = await startWeb(origin.httpUrl, LOW_LATENCY_SETTINGS);
+  // Standbys off until the tests that are about them turn them on (they cost CPU: the other
+  // tests need none, and Chromium tests in the other worker measure stalls and latency).
+  web = await startWeb(origin.httpUrl, { ...LOW_LATENCY_SETTINGS, channelStandby: false });
   browser = await launchChromium();
   await browser.context.addInitScript({ content: MEDIA_SOURCE_COUNTER });
   page = await openViewer(browser.context, web.url);
@@ -165,6 +181,99 @@ describe('zapping in headless Chromium', () => {
     await until(async () => (await coreOpen()).players === 0, 5_000, 'no core session after stop');
     await page.mouse.move(900, 500);
   }, 40_000);
+
+  it('zaps to the channels waiting in standby: their own element is shown, the old player and session are freed', async () => {
+    await toggleStandby();
+    await page.getByTestId('channel-demo').click();
+    await waitForState(page, (s) => s.phase === 'playing' && s.channel === 'demo', 15_000, 'demo playing');
+    // The next channel (zap-b) plays on hidden and muted; the previous one (zap-c) waits paused.
+    await until(
+      async () => {
+        const s = await playerState(page);
+        if (s.standbyPlayers !== 2) return false;
+        const spares = await standbyElements();
+        const loaded = spares.filter((x) => x.ready);
+        return (
+          loaded.length === 2 && loaded.every((x) => x.muted) && loaded.filter((x) => !x.paused).length === 1
+        );
+      },
+      15_000,
+      'two standbys loaded: one rolling, one paused',
+    );
+    expect((await playerState(page)).standbys).toEqual(['zap-b', 'zap-c']);
+    expect(await openMediaSources()).toBe(3);
+    expect(await coreOpen()).toMatchObject({ players: 3, streams: 3, channels: 3 });
+    const first = await page.getByTestId('video').elementHandle();
+    const firstSession = (await playerState(page)).sessionId;
+
+    await page.keyboard.press('PageDown');
+    const b = await waitForState(
+      page,
+      (s) => s.phase === 'playing' && s.channel === 'zap-b' && s.ttffMs !== null,
+      5_000,
+      'zap-b shown',
+    );
+    expect(b.sessionId).not.toBe(firstSession);
+    // Another element is shown now, with the user's sound; the old one is hidden and emptied.
+    expect(await first!.evaluate((v) => (v as unknown as { dataset: { role: string } }).dataset.role)).toBe(
+      'standby',
+    );
+    await until(async () => (await playerState(page)).players === 1, 5_000, 'the old player torn down');
+    await until(
+      async () => {
+        const s = await playerState(page);
+        return s.standbyPlayers === 2 && s.standbys.join() === 'zap-c,demo';
+      },
+      15_000,
+      'the new neighbours in standby',
+    );
+    const frames = (await playerState(page)).decodedFrames;
+    await until(async () => (await playerState(page)).decodedFrames > frames + 10, 5_000, 'zap-b decoding');
+
+    // Page Up: the previous channel (demo), which waited paused, plays from its keyframe.
+    await until(
+      async () => (await standbyElements()).some((v) => v.paused && v.ready && v.currentTime > 0),
+      15_000,
+      'demo paused on a keyframe',
+    );
+    await page.keyboard.press('PageUp');
+    await waitForState(
+      page,
+      (s) => s.phase === 'playing' && s.channel === 'demo' && s.ttffMs !== null && s.playing,
+      5_000,
+      'demo shown again',
+    );
+    await until(
+      async () => (await coreOpen()).players === 1 + (await playerState(page)).standbyPlayers,
+      5_000,
+      'one played session besides the standbys',
+    );
+
+    // Off in the settings: the standbys go at once (their sessions and MediaSources too); on again, they come back.
+    await toggleStandby();
+    await until(
+      async () => (await playerState(page)).standbys.length === 0 && (await openMediaSources()) === 1,
+      5_000,
+      'no standby with the setting off',
+    );
+    await until(async () => (await coreOpen()).players === 1, 5_000, 'only the played session in the core');
+    await toggleStandby();
+    await until(
+      async () => (await playerState(page)).standbyPlayers === 2,
+      15_000,
+      'standbys back with the setting on',
+    );
+    // Off again for the tests after this one (the 50 switches take the splice path).
+    await toggleStandby();
+    await until(async () => (await playerState(page)).standbys.length === 0, 5_000, 'standbys off again');
+
+    await page.getByTestId('stop').click();
+    await until(async () => (await coreOpen()).players === 0, 5_000, 'no core session after stop');
+    await until(async () => (await openMediaSources()) === 0, 5_000, 'no MediaSource after stop');
+    const stopped = await playerState(page);
+    expect(stopped.players).toBe(0);
+    expect(stopped.standbys).toEqual([]);
+  }, 90_000);
 
   it('switches 50 times with Page Down and leaves no session, stream, player or MediaSource behind', async () => {
     await page.getByTestId('channel-demo').click();

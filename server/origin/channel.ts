@@ -58,6 +58,8 @@ interface PartialSegment {
 
 interface Waiter {
   after: number;
+  /** Woken when the segment begins to be cut, not only once it is complete. */
+  started: boolean;
   done: (found: boolean) => void;
 }
 
@@ -118,6 +120,7 @@ export class Channel {
         }
         p.chunks.push(bytes);
         for (const l of p.listeners) l.data(bytes);
+        this.wakeWaiters(seq, true);
       },
     });
   }
@@ -225,14 +228,29 @@ export class Channel {
     return this.inits.get(version);
   }
 
-  /** Resolves true once a segment with seq > after exists, false on timeout, publisher end or abort. */
-  waitForSegmentAfter(after: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  /** The seq the cut begins next (the one after the segment being cut, or after the newest). */
+  get nextCutSeq(): number {
+    return (this.partial?.seq ?? this.latestSeq ?? -1) + 1;
+  }
+
+  /**
+   * Resolves true once a segment with seq > after exists (`started`: or is being cut), false on
+   * timeout, publisher end or abort.
+   */
+  waitForSegmentAfter(
+    after: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    started = false,
+  ): Promise<boolean> {
     const latest = this.latestSeq;
     if (latest !== null && latest > after) return Promise.resolve(true);
+    if (started && this.partial && this.partial.seq > after) return Promise.resolve(true);
     if (this.waiters.size >= MAX_WAITERS) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter: Waiter = {
         after,
+        started,
         done: (found) => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
@@ -247,8 +265,10 @@ export class Channel {
     });
   }
 
-  private wakeWaiters(seq: number): void {
-    for (const w of [...this.waiters]) if (seq > w.after) w.done(seq !== Number.MAX_SAFE_INTEGER);
+  private wakeWaiters(seq: number, started = false): void {
+    for (const w of [...this.waiters]) {
+      if (seq > w.after && (w.started || !started)) w.done(seq !== Number.MAX_SAFE_INTEGER);
+    }
   }
 
   manifest(): Manifest {

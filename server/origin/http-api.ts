@@ -16,10 +16,13 @@ import { AddressLimit } from '../address-limits';
 import type { Logger } from '../log';
 import type { Channel } from './channel';
 import type { Origin } from './origin';
+import type { Segment } from './segmenter';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SEQ_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
 export const DEFAULT_BLOCKING_TIMEOUT_MS = 10_000;
+/** A request for the segment after the one being cut is held this many segment durations at most. */
+const PRELOAD_HOLD_SEGMENTS = 3;
 
 export interface HttpApiOptions {
   /** Longest a blocking manifest reload is held. */
@@ -229,11 +232,12 @@ export class OriginHttpApi {
     const seq = Number(seqText);
     const seg = ch.getSegment(seq);
     if (!seg && this.streamPartial(ch, seq, req, res)) return;
-    if (!seg) {
-      const first = ch.segments[0]?.seq;
-      const window = first === undefined ? 'the window is empty' : `the window is ${first}..${ch.latestSeq}`;
-      return sendError(res, 404, `segment ${seq} is outside the live window (${window})`);
-    }
+    if (!seg && ch.live && seq === ch.nextCutSeq) return void this.holdNext(ch, seq, req, res);
+    if (!seg) return this.outsideWindow(ch, seq, res);
+    this.sendSegment(seg, req, res);
+  }
+
+  private sendSegment(seg: Segment, req: IncomingMessage, res: ServerResponse): void {
     this.sent.segment += sendBytes(
       res,
       seg.data,
@@ -241,6 +245,40 @@ export class OriginHttpApi {
       req,
       segmentHeaders(seg.originTime, seg.startTs),
     );
+  }
+
+  private outsideWindow(ch: Channel, seq: number, res: ServerResponse): void {
+    const first = ch.segments[0]?.seq;
+    const window = first === undefined ? 'the window is empty' : `the window is ${first}..${ch.latestSeq}`;
+    sendError(res, 404, `segment ${seq} is outside the live window (${window})`);
+  }
+
+  /**
+   * The segment after the one being cut, asked for ahead by a viewer at the live edge: held
+   * until the cut begins it, then streamed like the edge, so the boundary between two segments
+   * costs that viewer no request round trip (as an LL-HLS blocking preload hint). Answered 404
+   * if it has not begun within a few segment durations.
+   */
+  private async holdNext(ch: Channel, seq: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const release = this.heldReloads.acquire(req.socket.remoteAddress);
+    if (!release) return this.outsideWindow(ch, seq, res);
+    const abort = new AbortController();
+    res.on('close', () => {
+      abort.abort();
+      release();
+    });
+    const started = await ch.waitForSegmentAfter(
+      seq - 1,
+      PRELOAD_HOLD_SEGMENTS * ch.targetDurationMs,
+      abort.signal,
+      true,
+    );
+    release();
+    if (res.destroyed) return;
+    const seg = ch.getSegment(seq);
+    if (seg) return this.sendSegment(seg, req, res);
+    if (started && this.streamPartial(ch, seq, req, res)) return;
+    this.outsideWindow(ch, seq, res);
   }
 
   /**

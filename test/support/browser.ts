@@ -168,7 +168,10 @@ export async function launchChromium(opts: { locale?: string } = {}): Promise<Br
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [
+        ...CHROMIUM_ARGS,
+        ...(process.env.EXTRA_CHROMIUM_ARGS ? process.env.EXTRA_CHROMIUM_ARGS.split(' ') : []),
+      ],
       viewport: { width: 1280, height: 800 },
       // The OS language the app sees (navigator.language); Chromium's own default otherwise.
       ...(opts.locale ? { locale: opts.locale } : {}),
@@ -205,6 +208,9 @@ export interface PlayerState {
   previews: number;
   /** The channel whose player started hidden ahead of the click (hovered while idle). */
   warm: string | null;
+  /** Channels waiting in standby while one plays (the next one first), and their players. */
+  standbys: string[];
+  standbyPlayers: number;
   playbackRate: number;
 }
 
@@ -262,10 +268,10 @@ export interface PictureStats {
 }
 
 /**
- * The current picture of the first <video> (or `selector`), drawn into a small canvas:
+ * The current picture of the player's shown <video> (or `selector`), drawn into a small canvas:
  * mean and variance of the luma. A black (or single-colour) box has variance ≈ 0.
  */
-export function videoPicture(page: Page, selector = 'video'): Promise<PictureStats> {
+export function videoPicture(page: Page, selector = 'video[data-testid="video"]'): Promise<PictureStats> {
   return page.evaluate(`(() => {
     const v = document.querySelector(${JSON.stringify(selector)});
     if (!v) throw new Error('no video element');

@@ -298,14 +298,22 @@ export class FetchEngine implements SourceEvents {
     return cdnMarginFor(this.limits.cdnMarginMs, this.cdnFetchMs);
   }
 
+  /**
+   * The live-edge segment to ask the CDN for now, if any: the one being cut; and while that one
+   * streams, the one after it, which the origin holds until the cut begins it, so the boundary
+   * between them costs no request round trip (a busy machine's round trips are what stalled
+   * low-latency playback at segment boundaries).
+   */
   private liveEdgeWanted(now: number): number | null {
     const t = this.table;
     if (!t.live || t.latest === null) return null;
     const edge = t.nextEdgeSeq();
-    for (let s = edge - 1; s <= edge; s++) if (t.get(s)?.fetch?.liveEdge) return null;
-    const r = t.get(edge);
+    const streaming = t.get(edge)?.fetch?.liveEdge === true;
+    const want = streaming ? edge + 1 : edge;
+    if (t.get(want)?.fetch?.liveEdge || (!streaming && t.get(edge - 1)?.fetch?.liveEdge)) return null;
+    const r = t.get(want);
     if (r && (r.status !== 'missing' || now < r.retryAt)) return null;
-    return edge;
+    return want;
   }
 
   private sourceOf(name: SourceName) {

@@ -14,6 +14,8 @@ import {
   PREV_TAG_SIZE,
   parseFlv,
   shiftTimestamps,
+  TAG_HEADER_SIZE,
+  tagBodySize,
 } from '../../../common/flv';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
@@ -58,6 +60,11 @@ export interface GatewayStreamOptions {
    * media time, so the session's time zero moves by that much for latency to stay right.
    */
   onSkip?: (ms: number) => void;
+  /**
+   * A video keyframe was written, at this (written) timestamp: where a player holding the
+   * stream paused (a standby for the next channel) can sit and decode one picture only.
+   */
+  onKeyframe?: (ts: number) => void;
   maxBacklogBytes?: number;
   /**
    * The sink already carries an FLV stream that another channel fed up to this timestamp (a
@@ -271,6 +278,7 @@ export class GatewayStream {
       const c = this.cache.get(this.seq);
       if (!c || !this.readable(c)) return;
       if (c.tagEnd > this.offset) {
+        if (this.opts.onKeyframe) this.tellKeyframes(c.bytes, this.offset, c.tagEnd);
         this.write(c.bytes.subarray(this.offset, c.tagEnd));
         this.offset = c.tagEnd;
       }
@@ -285,6 +293,15 @@ export class GatewayStream {
       this.seq = next;
       this.offset = 0;
       this.cache.setReaderPosition(this.opts.readerId, next);
+    }
+  }
+
+  /** onKeyframe for each keyframe among the whole tags in [from, end) about to be written. */
+  private tellKeyframes(bytes: Uint8Array, from: number, end: number): void {
+    for (let k = findKeyframe(bytes, end, from); k; ) {
+      this.opts.onKeyframe?.(k.ts + this.tsOffset);
+      const next = k.offset + TAG_HEADER_SIZE + tagBodySize(bytes, k.offset) + PREV_TAG_SIZE;
+      k = next < end ? findKeyframe(bytes, end, next) : null;
     }
   }
 

@@ -29,11 +29,16 @@ export interface PlayerSession {
   firstTs: number | null;
   burstEndTs: number | null;
   lastAnchorTs: number | null;
+  /** Timestamps of the newest keyframes written to the player, oldest first (MAX_KEYFRAMES). */
+  keyframes: number[];
   report: PlayerReport | null;
   /** Started ahead of the click (player.open warm): the channel stays as pre-joined until committed. */
   warm: boolean;
   unsubscribe: () => void;
 }
+
+/** Keyframes a timeline carries (a few GOPs). */
+const MAX_KEYFRAMES = 8;
 
 /** Media time between the old channel's last frame and the new one's first, after a switch. */
 export const SPLICE_FRAME_MS = 40;
@@ -53,6 +58,7 @@ export function newPlayerSession(
     firstTs: null,
     burstEndTs: null,
     lastAnchorTs: null,
+    keyframes: [],
     report: null,
     unsubscribe: () => undefined,
   };
@@ -65,6 +71,7 @@ export function retarget(p: PlayerSession, channel: string, joined: JoinedChanne
   p.firstTs = null;
   p.burstEndTs = null;
   p.lastAnchorTs = null;
+  p.keyframes = [];
   p.report = null;
 }
 
@@ -80,6 +87,7 @@ export function nextTimeline(p: PlayerSession, liveSync: LiveSync): EventPayload
     firstTs: p.firstTs,
     burstEndTs: p.burstEndTs,
     anchors,
+    keyframes: p.keyframes.slice(),
     clockOffsetMs: p.joined.session.clockOffsetMs,
     liveSync,
   };
@@ -120,6 +128,10 @@ export function feedOutput(
       p.firstTs += ms;
       p.lastAnchorTs = null;
       deps.timelineChanged();
+    },
+    onKeyframe: (ts) => {
+      p.keyframes.push(ts);
+      if (p.keyframes.length > MAX_KEYFRAMES) p.keyframes.shift();
     },
   });
 }

@@ -155,6 +155,10 @@ export const en = {
     reportsOn:
       'On: start-up time, stalls, delay and where the video came from go to the channel’s log server, with no account or address book attached.',
     reportsOff: 'Off: nothing about your playback leaves this computer.',
+    standby: 'Instant channel switching',
+    standbyOn:
+      'On: while you watch, the next and previous live channels wait loaded in the background, so Page Down and Page Up switch at once. Uses more processor time.',
+    standbyOff: 'Off: a channel starts loading when you switch to it (a fraction of a second).',
     latency: 'Latency mode',
     latencyNormal: 'Normal (shares with viewers)',
     latencyLow: 'Low (close to live, from the CDN)',

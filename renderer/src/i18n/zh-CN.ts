@@ -150,6 +150,10 @@ export const zhCN: Messages = {
     reports: '发送质量报告',
     reportsOn: '开：启动时间、卡顿、延迟以及视频来源会发送到频道的日志服务器，不附带任何账户或通讯录信息。',
     reportsOff: '关：您的播放信息不会离开这台电脑。',
+    standby: '即时换台',
+    standbyOn:
+      '开：观看时，上一个和下一个直播频道会在后台预先载入，按 Page Down / Page Up 即刻切换。会多占用一些处理器资源。',
+    standbyOff: '关：切换到某个频道时才开始载入（需要零点几秒）。',
     latency: '延迟模式',
     latencyNormal: '普通（与观众分享）',
     latencyLow: '低延迟（接近直播，来自 CDN）',

@@ -1,9 +1,10 @@
 /**
- * The video area: the one <video>, the status message, the stats overlay and the controls;
+ * The video area: the <video> shown and its hidden spares (the next and previous channels wait
+ * on them, paused: standby-players.ts), the status message, the stats overlay and the controls;
  * and the window's keyboard shortcuts (player/shortcuts.ts). A click on the picture pauses or
  * resumes, a double click toggles full screen.
  */
-import { useCallback, useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import { StatsOverlay } from '../stats/StatsOverlay';
 import { usePlayerStore } from '../stores/player-store';
 import { useUiStore } from '../stores/ui-store';
@@ -11,6 +12,10 @@ import { PlayerControls } from './PlayerControls';
 import { StatusMessage } from './StatusMessage';
 import { playbackSession } from './session';
 import { type ShortcutAction, shortcutFor } from './shortcuts';
+import * as controls from './user-controls';
+
+/** The shown element and two spares (next and previous channel); keys of the slots. */
+const VIDEO_SLOTS = ['a', 'b', 'c'] as const;
 
 /** A single click waits this long for a second one, so a double click does not also pause. */
 const CLICK_DELAY_MS = 220;
@@ -18,22 +23,22 @@ const CLICK_DELAY_MS = 220;
 function runShortcut(action: ShortcutAction, player: HTMLElement | null, timeStamp: number): void {
   switch (action.kind) {
     case 'toggle-pause':
-      playbackSession.togglePause();
+      controls.togglePause();
       return;
     case 'fullscreen':
       if (player) toggleFullscreen(player);
       return;
     case 'mute':
-      playbackSession.setMuted(!usePlayerStore.getState().muted);
+      controls.setMuted(!usePlayerStore.getState().muted);
       return;
     case 'seek':
-      playbackSession.seekBy(action.seconds);
+      controls.seekBy(action.seconds);
       return;
     case 'volume':
-      playbackSession.volumeBy(action.delta);
+      controls.volumeBy(action.delta);
       return;
     case 'live':
-      playbackSession.jumpToLive();
+      controls.jumpToLive();
       return;
     case 'zap':
       playbackSession.zap(action.step, timeStamp > 0 ? timeStamp : performance.now());
@@ -60,7 +65,17 @@ export function Player() {
   const clickTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const showStats = usePlayerStore((s) => s.showStats);
   const phase = usePlayerStore((s) => s.phase);
-  const videoRef = useCallback((el: HTMLVideoElement | null) => playbackSession.attachVideo(el), []);
+  const mounted = useRef(new Map<string, HTMLVideoElement>());
+  const videoRefs = useMemo(
+    () =>
+      VIDEO_SLOTS.map((slot) => (el: HTMLVideoElement | null) => {
+        const previous = mounted.current.get(slot) ?? null;
+        if (el) mounted.current.set(slot, el);
+        else mounted.current.delete(slot);
+        playbackSession.attachVideo(el, previous);
+      }),
+    [],
+  );
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       // A modal dialog (settings) has the keys, except Escape, which it handles itself.
@@ -88,7 +103,7 @@ export function Player() {
     if (clickTimer.current) return;
     clickTimer.current = setTimeout(() => {
       clickTimer.current = null;
-      playbackSession.togglePause();
+      controls.togglePause();
     }, CLICK_DELAY_MS);
   };
   const onDoubleClick = () => {
@@ -99,16 +114,18 @@ export function Player() {
 
   return (
     <div className={`player phase-${phase}`} ref={containerRef}>
-      {/* biome-ignore lint/a11y/useMediaCaption: the live FLV streams carry no caption track */}
-      <video
-        ref={videoRef}
-        data-testid="video"
-        className="video"
-        playsInline
-        disablePictureInPicture
-        onClick={onClick}
-        onDoubleClick={onDoubleClick}
-      />
+      {VIDEO_SLOTS.map((slot, i) => (
+        // biome-ignore lint/a11y/useMediaCaption: the live FLV streams carry no caption track
+        <video
+          key={slot}
+          ref={videoRefs[i]}
+          className="video"
+          playsInline
+          disablePictureInPicture
+          onClick={onClick}
+          onDoubleClick={onDoubleClick}
+        />
+      ))}
       <StatusMessage />
       {showStats && <StatsOverlay />}
       <PlayerControls onFullscreen={() => containerRef.current && toggleFullscreen(containerRef.current)} />

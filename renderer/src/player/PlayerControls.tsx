@@ -6,6 +6,7 @@ import { usePlayerStore } from '../stores/player-store';
 import { useUiStore } from '../stores/ui-store';
 import { Icon } from './icons';
 import { playbackSession } from './session';
+import * as controls from './user-controls';
 
 function useIsFullscreen(): boolean {
   const [fs, setFs] = useState(() => document.fullscreenElement !== null);
@@ -34,7 +35,7 @@ function LiveBadge() {
       className={`live-pill ${atLive ? 'live-on' : 'live-off'}`}
       data-testid="live-badge"
       data-live={atLive ? 'true' : 'false'}
-      onClick={() => playbackSession.jumpToLive()}
+      onClick={() => controls.jumpToLive()}
       title={`${title} (L)`}
       aria-label={atLive ? t('player.live') : t('player.jumpToLive')}
     >
@@ -72,7 +73,7 @@ export function PlayerControls({ onFullscreen }: { onFullscreen: () => void }) {
           type="button"
           className="unmute"
           data-testid="unmute"
-          onClick={() => playbackSession.setMuted(false)}
+          onClick={() => controls.setMuted(false)}
         >
           <Icon name="muted" /> {t('player.unmuteBanner')}
         </button>
@@ -83,7 +84,7 @@ export function PlayerControls({ onFullscreen }: { onFullscreen: () => void }) {
           className="icon-btn"
           data-testid="play-pause"
           disabled={!canPlay}
-          onClick={() => playbackSession.togglePause()}
+          onClick={() => controls.togglePause()}
           aria-label={showPause ? t('player.pause') : t('player.play')}
           title={`${showPause ? t('player.pause') : t('player.play')} (K)`}
         >
@@ -126,7 +127,7 @@ export function PlayerControls({ onFullscreen }: { onFullscreen: () => void }) {
           type="button"
           className="icon-btn"
           data-testid="mute"
-          onClick={() => playbackSession.setMuted(!muted)}
+          onClick={() => controls.setMuted(!muted)}
           aria-label={muted ? t('player.unmute') : t('player.mute')}
           aria-pressed={muted}
           title={`${muted ? t('player.unmute') : t('player.mute')} (M)`}
@@ -142,7 +143,7 @@ export function PlayerControls({ onFullscreen }: { onFullscreen: () => void }) {
           step={0.05}
           value={muted ? 0 : volume}
           aria-label={t('player.volume')}
-          onChange={(e) => playbackSession.setVolume(Number(e.target.value))}
+          onChange={(e) => controls.setVolume(Number(e.target.value))}
         />
         <div className="controls-title">
           {channel && (

@@ -25,8 +25,14 @@ export function canPlayLiveFlv(): boolean {
 
 export const PlayerEvents = mpegts.Events;
 
+/**
+ * A standby (paused while another channel plays, for as long as that one plays) keeps only
+ * this much behind its position; the defaults (3 min) would hold minutes of an unwatched channel.
+ */
+const STANDBY_BACKWARD_S = { max: 30, min: 15 };
+
 /** Instant start: no stash buffer, no lazy load, data from the gateway's fast write; latency is ours. */
-export function createLivePlayer(url: string): LivePlayer {
+export function createLivePlayer(url: string, standby = false): LivePlayer {
   quietLogging();
   const player = mpegts.createPlayer(
     { type: 'flv', isLive: true, url },
@@ -36,6 +42,12 @@ export function createLivePlayer(url: string): LivePlayer {
       enableWorker: false,
       liveBufferLatencyChasing: false,
       autoCleanupSourceBuffer: true,
+      ...(standby
+        ? {
+            autoCleanupMaxBackwardDuration: STANDBY_BACKWARD_S.max,
+            autoCleanupMinBackwardDuration: STANDBY_BACKWARD_S.min,
+          }
+        : {}),
       // Start the HTTP request while the MediaSource is still opening; mpegts.js queues what arrives.
       deferLoadAfterSourceOpen: false,
     },

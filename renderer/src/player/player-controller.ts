@@ -1,9 +1,11 @@
 /**
- * One mpegts.js player for one gateway stream, on the page's one <video>. It does the instant
- * start (the gateway writes init + the latest GOP at once: once that burst is buffered, jump to
+ * One mpegts.js player for one gateway stream, on one <video>. It does the instant start (the
+ * gateway writes init + the latest GOP at once: once that burst is buffered, jump to
  * targetLatencyS behind the buffered end, then play), measures time to first frame, counts
- * stalls, runs the live-sync policy, and watches for a broken stream. destroy() releases
- * everything (pause, unload, detach, destroy, listeners, timers).
+ * stalls, runs the live-sync policy, and watches for a broken stream. A standby one (the next
+ * or previous channel while another plays) loads paused and sits on a keyframe (standby-spot.ts)
+ * until activate() plays it. destroy() releases everything (pause, unload, detach, destroy,
+ * listeners, timers).
  */
 import type { LiveSync, Timeline } from '../../../common/ipc-contract';
 import { latencyBehindLiveS } from '../../../common/latency';
@@ -19,6 +21,7 @@ import {
   PlayerEvents,
 } from './mpegts-player';
 import { StallCounter } from './stall-counter';
+import { keyframeTimes, standbySpot } from './standby-spot';
 
 export type FailureReason = 'ended' | 'broken';
 
@@ -76,8 +79,18 @@ const START_TIMEOUT_MS = 10_000;
 /** Playing but currentTime has not moved for this long: the stream is broken. */
 const NO_PROGRESS_MS = 5_000;
 
+export interface ControllerOptions {
+  /** Load paused, sit on a keyframe, and play only on activate(). */
+  standby?: boolean;
+}
+
 export class PlayerController {
   private player: LivePlayer | null = null;
+  private standby: boolean;
+  /** A standby has sought to its spot once and holds a decoded picture there. */
+  private standbyPlaced = false;
+  /** A standby playing on hidden (setRolling). */
+  private rolling = false;
   private destroyed = false;
   private readonly cleanups: (() => void)[] = [];
   private startupTimer: ReturnType<typeof setInterval> | null = null;
@@ -100,10 +113,26 @@ export class PlayerController {
     /** performance.now() of the click (or open call) that started this, for ttff. */
     private t0: number,
     private readonly hooks: ControllerHooks,
-  ) {}
+    options: ControllerOptions = {},
+  ) {
+    this.standby = options.standby === true;
+  }
 
   get hasFirstFrame(): boolean {
     return this.firstFrameAt !== null;
+  }
+
+  /** A standby that can be shown at once: a decoded picture at a keyframe, not seeking. */
+  get standbyReady(): boolean {
+    const v = this.video;
+    return (
+      this.standby &&
+      this.standbyPlaced &&
+      !this.destroyed &&
+      !v.seeking &&
+      v.readyState >= HAVE_CURRENT_DATA &&
+      rangeAt(v.buffered, v.currentTime) !== null
+    );
   }
 
   start(): void {
@@ -111,7 +140,7 @@ export class PlayerController {
       this.fail('broken', 'This browser cannot play live FLV (no Media Source Extensions).');
       return;
     }
-    const player = createLivePlayer(this.url);
+    const player = createLivePlayer(this.url, this.standby);
     this.player = player;
     player.on(PlayerEvents.ERROR, this.onPlayerError);
     player.on(PlayerEvents.LOADING_COMPLETE, this.onLoadingComplete);
@@ -124,8 +153,64 @@ export class PlayerController {
     mark('load');
     player.load();
     this.progressAt = performance.now();
-    this.startupTimer = setInterval(this.startupCheck, STARTUP_POLL_MS);
+    // A standby places itself from the sync tick: nothing is waiting for its first frame.
+    if (!this.standby) this.startupTimer = setInterval(this.startupCheck, STARTUP_POLL_MS);
     this.syncTimer = setInterval(this.syncTick, SYNC_PERIOD_MS);
+  }
+
+  /**
+   * A standby is shown now (the user zapped to its channel): it plays from its keyframe, whose
+   * picture is already decoded, and live sync takes over. Its time to first frame counts from `t0`.
+   */
+  activate(t0: number): void {
+    if (this.destroyed || !this.standby) return;
+    this.standby = false;
+    this.t0 = t0;
+    // Rolling, the next frame it presents is the first one shown; paused, the one after play().
+    this.jumpTarget = this.video.currentTime;
+    this.playRequested = true;
+    this.progressAt = performance.now();
+    this.rolling = false;
+    playWithMutedFallback(this.video, () => this.destroyed || this.hooks.onMutedByBrowser());
+    this.armFirstFrame();
+  }
+
+  /**
+   * A standby rolls (plays on, hidden and muted, with live sync: a zap to it shows its next
+   * frame) or sits paused on a keyframe (a zap starts it from there). The next channel's rolls.
+   */
+  setRolling(on: boolean): void {
+    if (this.destroyed || !this.standby || this.rolling === on) return;
+    this.rolling = on;
+    if (!on) this.video.pause();
+    else this.syncTick();
+  }
+
+  /** Standby: seek to the keyframe to sit on when a newer one qualifies (one picture decoded). */
+  private placeStandby(): void {
+    const v = this.video;
+    const r = lastRange(v.buffered);
+    if (!r || v.seeking) return;
+    if (this.rolling && this.standbyPlaced) {
+      // Placed once; now it plays on, kept near live by live sync.
+      if (v.paused && v.readyState >= HAVE_CURRENT_DATA) v.play().catch(() => {});
+      else if (!v.paused)
+        this.applyLiveSync(
+          latencyBehindLiveS(this.hooks.getTimeline(), v.currentTime, Date.now()),
+          bufferAhead(v),
+        );
+      return;
+    }
+    const timeline = this.hooks.getTimeline();
+    const spot = standbySpot({
+      start: r.start,
+      end: r.end,
+      currentTime: v.currentTime,
+      keyframesS: timeline ? keyframeTimes(timeline.keyframes, timeline.firstTs) : [],
+      targetS: this.hooks.getLiveSync().targetLatencyS,
+    });
+    if (spot !== null) v.currentTime = spot;
+    this.standbyPlaced = true;
   }
 
   /** Full teardown; safe to call twice. */
@@ -302,7 +387,7 @@ export class PlayerController {
 
   private readonly onPlaying = (): void => {
     this.stalls.end(performance.now());
-    if (this.firstFrameAt !== null) return;
+    if (this.firstFrameAt !== null || this.standby) return;
     mark('playing');
     this.armFirstFrame();
   };
@@ -318,7 +403,7 @@ export class PlayerController {
     this.rvfcArmed = true;
     v.requestVideoFrameCallback((_now, meta) => {
       this.rvfcArmed = false;
-      if (this.destroyed || this.firstFrameAt !== null) return;
+      if (this.destroyed || this.firstFrameAt !== null || this.standby) return;
       const onTarget = this.jumpTarget === null || meta.mediaTime >= this.jumpTarget - 0.1;
       if (onTarget && !v.paused && !v.seeking) this.firstFrame();
       else this.armFirstFrame();
@@ -354,6 +439,13 @@ export class PlayerController {
     if (this.destroyed) return;
     const v = this.video;
     const now = performance.now();
+    if (this.standby) {
+      if (v.buffered.length > 0) this.progressAt = now;
+      else if (now - this.progressAt > START_TIMEOUT_MS)
+        this.fail('broken', 'The stream did not start: no data after 10 s.');
+      this.placeStandby();
+      return;
+    }
     const latencyS = latencyBehindLiveS(this.hooks.getTimeline(), v.currentTime, Date.now());
     const bufferS = bufferAhead(v);
 

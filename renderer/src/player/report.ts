@@ -1,6 +1,28 @@
-/** The once-a-second 'player.report' to the core, clamped to the contract's ranges. */
-import type { PlayerReport } from '../../../common/ipc-contract';
-import type { PlayerState } from '../stores/player-store';
+/**
+ * What the playing session tells the page and the core twice a second: the LIVE badge, the
+ * stats history, and (once a second) the 'player.report' to the core, clamped to the
+ * contract's ranges.
+ */
+import type { LiveSync, PlayerReport } from '../../../common/ipc-contract';
+import { getApi } from '../api';
+import { type PlayerState, usePlayerStore } from '../stores/player-store';
+import { pushHistory } from '../stores/stats-store';
+
+/** Behind live by at most live sync's speed-up threshold plus this still counts as live. */
+const LIVE_SLACK_S = 1;
+
+/** One tick of a playing session; `report` on every other one. */
+export function playingTick(sessionId: string, liveSync: LiveSync, report: boolean): void {
+  const s = usePlayerStore.getState();
+  // The LIVE badge tells the truth: live only while playing within live sync's reach of the edge.
+  const atLive = !s.paused && s.latencyS !== null && s.latencyS <= liveSync.speedUpAboveS + LIVE_SLACK_S;
+  if (atLive !== s.atLive) usePlayerStore.setState({ atLive });
+  pushHistory(Date.now(), s.latencyS, s.bufferS);
+  if (!report || s.paused) return;
+  getApi()
+    .invoke('player.report', playerReport(sessionId, s))
+    .catch(() => {});
+}
 
 export function playerReport(sessionId: string, s: PlayerState): PlayerReport {
   return {

@@ -4,21 +4,25 @@
  * recovery. On offline / unreachable / broken it tears the player down, tells the user why,
  * and retries 'player.open' with backoff (1 s, 2 s, 4 s … 10 s) while the channel stays
  * selected. Reports the player's measurements to the core every second. A hovered channel's
- * player started ahead of the click (warm-player.ts) becomes the session on the click; what the
- * user does to picture and sound is in user-controls.ts.
+ * player started ahead of the click (warm-player.ts) becomes the session on the click; while a
+ * channel plays, its next and previous channels wait paused on the spare <video> elements
+ * (standby-players.ts) and a zap shows one at once. What the user does to picture and sound is
+ * in user-controls.ts.
  */
 import type { EventPayload, LatencyMode, Timeline } from '../../../common/ipc-contract';
 import { getApi, getClient } from '../api';
 import { classifyFailure, errorText } from '../api/errors';
 import { neighbour, usePrejoinStore } from '../channels/zapping';
+import { useChannelsStore } from '../stores/channels-store';
 import { type Failure, freshMeasurements, usePlayerStore } from '../stores/player-store';
 import { useSettingsStore } from '../stores/settings-store';
-import { clearHistory, pushHistory } from '../stores/stats-store';
+import { clearHistory } from '../stores/stats-store';
 import { mark } from './marks';
 import { type FailureReason, PlayerController } from './player-controller';
-import { playerReport } from './report';
-import * as controls from './user-controls';
-import { mirrorVideoState } from './video-mirror';
+import { playingTick } from './report';
+import type { StandbyTaken } from './standby-players';
+import { Timelines } from './timelines';
+import { VideoStage } from './video-stage';
 import { WarmPlayer, type WarmTaken } from './warm-player';
 
 const RETRY_MIN_MS = 1_000;
@@ -26,14 +30,12 @@ const RETRY_MAX_MS = 10_000;
 /** Playing this long without trouble resets the retry backoff. */
 const STEADY_MS = 5_000;
 const TICK_MS = 500;
-/** Behind live by at most live sync's speed-up threshold plus this still counts as live. */
-const LIVE_SLACK_S = 1;
+/** Standbys start this long after the first frame, so they do not compete with it. */
+const STANDBY_DELAY_MS = 300;
 
 type Status = EventPayload<'session.status'>;
 
 class PlaybackSession {
-  private video: HTMLVideoElement | null = null;
-  private detachVideoListeners: (() => void) | null = null;
   private controller: PlayerController | null = null;
   private channel: string | null = null;
   /** This channel's own latency mode (Go live's preview), kept through retries. */
@@ -44,18 +46,24 @@ class PlaybackSession {
   private retryDelayMs = RETRY_MIN_MS;
   private firstFrameAt: number | null = null;
   private tickCount = 0;
-  private readonly timelines = new Map<string, Timeline>();
+  private readonly timelines = new Timelines();
   /** Statuses that arrived before 'player.open' answered with their session id. */
   private readonly earlyStatus = new Map<string, Status>();
   /** A player started ahead of the click on a hovered channel (warm-player.ts), hidden and muted. */
   private readonly warm = new WarmPlayer({
-    startController: (video, sessionId, streamUrl) => {
-      const controller = this.newController(video, sessionId, streamUrl, performance.now());
-      controller.start();
-      return controller;
-    },
+    startController: (video, sessionId, streamUrl) => this.startAhead(video, sessionId, streamUrl, false),
     release: (controller, sessionId) => this.release({ controller, sessionId }),
   });
+  /** The <video> shown and the spares where the next and previous channels wait in standby. */
+  private readonly stage = new VideoStage(
+    {
+      startController: (video, sessionId, streamUrl) => this.startAhead(video, sessionId, streamUrl, true),
+      release: (controller, sessionId) => this.release({ controller, sessionId }),
+    },
+    () => this.warm.channel !== null && this.controller === null,
+  );
+  private readonly standby = this.stage.standby;
+  private standbyTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
     setInterval(this.tick, TICK_MS);
@@ -63,10 +71,22 @@ class PlaybackSession {
     usePrejoinStore.subscribe((s, prev) => {
       if (s.hovered !== prev.hovered) this.prestart(s.hovered);
     });
+    // Channels going live or off change who is next and previous; the setting turns standbys on and off.
+    useChannelsStore.subscribe((s, prev) => {
+      if (s.channels !== prev.channels) this.syncStandby();
+    });
+    useSettingsStore.subscribe((s, prev) => {
+      if (s.settings.channelStandby !== prev.settings.channelStandby) this.syncStandby();
+    });
   }
 
   get videoElement(): HTMLVideoElement | null {
-    return this.video;
+    return this.stage.shown;
+  }
+
+  /** Channels waiting in standby, and how many mpegts.js players they hold. */
+  get standbyState(): { channels: string[]; players: number } {
+    return { channels: this.standby.channels, players: this.standby.players };
   }
 
   /** The channel whose player was started ahead of the click (hovered while idle), if any. */
@@ -74,20 +94,14 @@ class PlaybackSession {
     return this.warm.channel;
   }
 
-  attachVideo(video: HTMLVideoElement | null): void {
-    if (video === this.video) return;
-    if (this.video) this.stop();
-    this.detachVideoListeners?.();
-    this.detachVideoListeners = null;
-    this.video = video;
-    if (!video) return;
-    const s = usePlayerStore.getState();
-    video.muted = s.muted;
-    video.volume = s.volume;
-    this.detachVideoListeners = mirrorVideoState(
-      video,
-      () => this.warm.channel !== null && this.controller === null,
-    );
+  /** React mounted (video) or unmounted (null, with the `previous` one) one of the player's <video> elements. */
+  attachVideo(video: HTMLVideoElement | null, previous: HTMLVideoElement | null = null): void {
+    if (video === null && previous !== null && previous === this.video) this.stop();
+    this.stage.attach(video, previous);
+  }
+
+  private get video(): HTMLVideoElement | null {
+    return this.stage.shown;
   }
 
   /**
@@ -141,10 +155,17 @@ class PlaybackSession {
 
   /** The click on the channel the warm player plays: it becomes the session, shown and with sound. */
   private commitWarm(warm: WarmTaken, t0: number): void {
-    const { sessionId, controller } = warm;
+    this.adopt(warm.channel, warm.sessionId, warm.controller);
+    if (this.video) this.video.muted = warm.muted;
+    // Shown now: the time to first frame is to the next frame painted without the idle screen.
+    warm.controller.reveal(t0);
+  }
+
+  /** A warm or standby player becomes the session (its core session gets peers and upload). */
+  private adopt(channel: string, sessionId: string, controller: PlayerController): void {
     this.clearRetry();
     this.gen++;
-    this.channel = warm.channel;
+    this.channel = channel;
     this.latencyMode = null;
     this.retryDelayMs = RETRY_MIN_MS;
     this.earlyStatus.clear();
@@ -155,20 +176,17 @@ class PlaybackSession {
       .invoke('player.commit', { sessionId })
       .catch(() => {});
     clearHistory();
-    if (this.video) this.video.muted = warm.muted;
     usePlayerStore.setState({
       ...freshMeasurements,
       sessionId,
-      channel: warm.channel,
-      lastChannel: warm.channel,
+      channel,
+      lastChannel: channel,
       latencyMode: null,
       phase: controller.hasFirstFrame ? 'playing' : 'opening',
       message: null,
       failure: null,
       retryAt: null,
     });
-    // Shown now: the time to first frame is to the next frame painted without the idle screen.
-    controller.reveal(t0);
   }
 
   /** Play again what played before Stop (the Play button with nothing playing). */
@@ -189,6 +207,11 @@ class PlaybackSession {
       this.play(next, t0);
       return;
     }
+    const standby = this.standby.take(next);
+    if (standby) {
+      this.commitStandby(standby, t0);
+      return;
+    }
     const controller = this.controller;
     const id = this.sessionId;
     if (controller?.hasFirstFrame && id !== null && usePlayerStore.getState().phase === 'playing') {
@@ -196,6 +219,42 @@ class PlaybackSession {
     } else {
       this.play(next, t0);
     }
+  }
+
+  /**
+   * The zap finds its channel in standby: its element is shown, playing on (the next channel's)
+   * or from its decoded keyframe, and its warm core session becomes the session (peers,
+   * upload). The old core session is closed at once; the old player is paused now and torn down
+   * once the new picture moves, and its element joins the spares.
+   */
+  private commitStandby(taken: StandbyTaken, t0: number): void {
+    const old = this.detach();
+    const oldVideo = this.video;
+    if (old.sessionId) this.release({ controller: null, sessionId: old.sessionId });
+    oldVideo?.pause();
+    this.stage.show(taken.video, false);
+    this.adopt(taken.channel, taken.sessionId, taken.controller);
+    taken.controller.activate(t0);
+    this.stage.retireAfterFirstFrame(taken.video, oldVideo, () => old.controller?.destroy());
+  }
+
+  /** A warm (hovered) or standby player's controller, started; its events count once it is the session's. */
+  private startAhead(video: HTMLVideoElement, sessionId: string, streamUrl: string, standby: boolean) {
+    const controller = this.newController(video, sessionId, streamUrl, performance.now(), standby);
+    controller.start();
+    return controller;
+  }
+
+  /**
+   * Which channels wait in standby: the next and previous live ones while a channel plays in
+   * the normal way (a streamer's low-latency preview zaps without), none otherwise.
+   */
+  private syncStandby(): void {
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    this.standbyTimer = null;
+    const playing = this.controller?.hasFirstFrame === true && this.latencyMode === null;
+    const wanted = useSettingsStore.getState().settings.channelStandby;
+    this.stage.holdNeighbours(playing && wanted ? this.channel : null);
   }
 
   /**
@@ -217,10 +276,8 @@ class PlaybackSession {
       this.play(next, t0);
       return;
     }
-    // Until the new channel's timeline comes: no anchors (no latency figure) but the same
-    // live-sync thresholds, or live sync would apply the low-latency defaults to a 4 s buffer.
-    const old = this.timelines.get(id);
-    if (old) this.timelines.set(id, { ...old, anchors: [], burstEndTs: null });
+    // The same live-sync thresholds meanwhile, or live sync would apply the low-latency defaults to a 4 s buffer.
+    this.timelines.restart(id);
     this.firstFrameAt = null;
     this.retryDelayMs = RETRY_MIN_MS;
     clearHistory();
@@ -241,6 +298,7 @@ class PlaybackSession {
     this.gen++;
     this.cancelPrestart();
     this.teardown();
+    this.standby.clear();
     this.clearRetry();
     this.channel = null;
     usePlayerStore.setState({
@@ -273,13 +331,8 @@ class PlaybackSession {
   }
 
   handleTimeline(timeline: Timeline): void {
-    if (timeline.sessionId === this.sessionId || this.sessionId === null) {
-      this.timelines.set(timeline.sessionId, timeline);
-      if (this.timelines.size > 8) {
-        const oldest = this.timelines.keys().next().value;
-        if (oldest !== undefined && oldest !== this.sessionId) this.timelines.delete(oldest);
-      }
-    }
+    const held = (id: string) => id === this.sessionId || this.standby.holdsSession(id);
+    if (this.sessionId === null || held(timeline.sessionId)) this.timelines.keep(timeline, held);
   }
 
   /** The link to the core came back: retry now instead of waiting out the backoff. */
@@ -291,47 +344,15 @@ class PlaybackSession {
     }
   }
 
-  setMuted(muted: boolean): void {
-    controls.setMuted(this.video, muted);
+  /** The player in use, if any (what the user's controls act on, user-controls.ts). */
+  get playing(): { video: HTMLVideoElement | null; controller: PlayerController | null } {
+    return { video: this.video, controller: this.controller };
   }
 
-  /** ↑ / ↓: volume in steps; turning it up unmutes. */
-  volumeBy(delta: number): void {
-    controls.volumeBy(this.video, delta);
-  }
-
-  /** ← / →: move within what is buffered. */
-  seekBy(seconds: number): void {
-    controls.seekBy(this.video, this.controller, this.liveSync(), seconds);
-  }
-
-  /** Back to the live edge: the target latency behind the newest data, playing. */
-  jumpToLive(): void {
-    controls.jumpToLive(this.video, this.controller, this.liveSync());
-  }
-
-  private liveSync() {
+  /** The live-sync thresholds in force for the session (the core's, else the settings'). */
+  liveSync() {
     const id = this.sessionId;
     return (id && this.timelines.get(id)?.liveSync) || useSettingsStore.getState().settings.liveSync;
-  }
-
-  setVolume(volume: number): void {
-    controls.setVolume(this.video, volume);
-  }
-
-  togglePause(): void {
-    const v = this.video;
-    if (!this.controller) {
-      this.replay();
-      return;
-    }
-    if (!v) return;
-    if (v.paused) {
-      v.play().catch(() => {});
-      this.controller.syncNow();
-    } else {
-      v.pause();
-    }
   }
 
   /** The core's message is a sentence for the user; ours stands in when it sends none. */
@@ -385,32 +406,47 @@ class PlaybackSession {
     controller.start();
   }
 
-  /** A controller whose events count while it is the session's (a warm one's only once committed). */
-  private newController(video: HTMLVideoElement, sessionId: string, streamUrl: string, t0: number) {
-    const controller: PlayerController = new PlayerController(video, streamUrl, t0, {
-      // The core sends the thresholds in force for this session (latency mode, peers); until then, settings.
-      getLiveSync: () =>
-        this.timelines.get(sessionId)?.liveSync ?? useSettingsStore.getState().settings.liveSync,
-      getTimeline: () => this.timelines.get(sessionId) ?? null,
-      onFirstFrame: (ttffMs) => {
-        if (this.controller !== controller) return;
-        this.firstFrameAt = performance.now();
-        usePlayerStore.setState({ phase: 'playing', ttffMs, message: null, retryAt: null });
+  /** A controller whose events count while it is the session's (a warm or standby one's only once committed). */
+  private newController(
+    video: HTMLVideoElement,
+    sessionId: string,
+    streamUrl: string,
+    t0: number,
+    standby = false,
+  ) {
+    const controller: PlayerController = new PlayerController(
+      video,
+      streamUrl,
+      t0,
+      {
+        // The core sends the thresholds in force for this session (latency mode, peers); until then, settings.
+        getLiveSync: () =>
+          this.timelines.get(sessionId)?.liveSync ?? useSettingsStore.getState().settings.liveSync,
+        getTimeline: () => this.timelines.get(sessionId),
+        onFirstFrame: (ttffMs) => {
+          if (this.controller !== controller) return;
+          this.firstFrameAt = performance.now();
+          usePlayerStore.setState({ phase: 'playing', ttffMs, message: null, retryAt: null });
+          if (this.standbyTimer) clearTimeout(this.standbyTimer);
+          this.standbyTimer = setTimeout(() => this.syncStandby(), STANDBY_DELAY_MS);
+        },
+        onFailure: (reason, message) => {
+          // A warm or standby player that fails is dropped quietly: the click or zap opens the channel as usual.
+          if (this.warm.owns(controller)) this.warm.cancel();
+          if (this.standby.owns(controller)) this.standby.dropController(controller);
+          if (this.controller !== controller) return;
+          this.onPlayerFailure(reason, message);
+        },
+        onMetrics: (m) => {
+          if (this.controller === controller) usePlayerStore.setState(m);
+        },
+        // The platform refused sound without a gesture: muted for now, the preference is kept.
+        onMutedByBrowser: () => {
+          if (this.controller === controller) usePlayerStore.setState({ muted: true });
+        },
       },
-      onFailure: (reason, message) => {
-        // A warm player that fails is dropped quietly: the click opens the channel as usual.
-        if (this.warm.owns(controller)) this.warm.cancel();
-        if (this.controller !== controller) return;
-        this.onPlayerFailure(reason, message);
-      },
-      onMetrics: (m) => {
-        if (this.controller === controller) usePlayerStore.setState(m);
-      },
-      // The platform refused sound without a gesture: muted for now, the preference is kept.
-      onMutedByBrowser: () => {
-        if (this.controller === controller) usePlayerStore.setState({ muted: true });
-      },
-    });
+      { standby },
+    );
     return controller;
   }
 
@@ -431,6 +467,7 @@ class PlaybackSession {
     const delay = this.retryDelayMs;
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
     const failure: Failure = kind === 'unreachable' && !getClient().isConnected() ? 'core' : kind;
+    this.standby.clear();
     usePlayerStore.setState({
       phase: kind,
       message: detail,
@@ -483,19 +520,10 @@ class PlaybackSession {
 
   private readonly tick = (): void => {
     this.tickCount++;
-    const s = usePlayerStore.getState();
-    if (!this.controller || !this.sessionId || s.phase !== 'playing') return;
-    const now = performance.now();
-    // The LIVE badge tells the truth: live only while playing within live sync's reach of the edge.
-    const atLive =
-      !s.paused && s.latencyS !== null && s.latencyS <= this.liveSync().speedUpAboveS + LIVE_SLACK_S;
-    if (atLive !== s.atLive) usePlayerStore.setState({ atLive });
-    if (this.firstFrameAt !== null && now - this.firstFrameAt > STEADY_MS) this.retryDelayMs = RETRY_MIN_MS;
-    pushHistory(Date.now(), s.latencyS, s.bufferS);
-    if (this.tickCount % 2 !== 0 || s.paused) return;
-    getApi()
-      .invoke('player.report', playerReport(this.sessionId, s))
-      .catch(() => {});
+    if (!this.controller || !this.sessionId || usePlayerStore.getState().phase !== 'playing') return;
+    if (this.firstFrameAt !== null && performance.now() - this.firstFrameAt > STEADY_MS)
+      this.retryDelayMs = RETRY_MIN_MS;
+    playingTick(this.sessionId, this.liveSync(), this.tickCount % 2 === 0);
   };
 }
 

@@ -23,8 +23,12 @@ export interface PlayerTestState {
   channel: string | null;
   /** What the user is told when playback is offline / unreachable / broken (and the detail), else null. */
   error: string | null;
-  /** mpegts.js players alive right now (0 or 1; more would be a leak). */
+  /** mpegts.js players alive right now besides the standbys' (0 or 1; more would be a leak). */
   players: number;
+  /** Channels waiting in standby (the next and previous while one plays), each with its player once started. */
+  standbys: string[];
+  /** mpegts.js players the standbys hold (at most 2). */
+  standbyPlayers: number;
   /** Preview-tile players alive (0 or 1). */
   previews: number;
   /** The channel a hidden player was started for ahead of the click (hovered while idle). */
@@ -42,6 +46,7 @@ function failureSentence(s: ReturnType<typeof usePlayerStore.getState>): string 
 export function playerTestState(): PlayerTestState {
   const s = usePlayerStore.getState();
   const video = playbackSession.videoElement;
+  const standby = playbackSession.standbyState;
   const failed = s.phase === 'offline' || s.phase === 'unreachable' || s.phase === 'error';
   return {
     phase: s.phase,
@@ -55,7 +60,9 @@ export function playerTestState(): PlayerTestState {
     sessionId: s.sessionId,
     channel: s.channel,
     error: failed ? failureSentence(s) : null,
-    players: livePlayers(),
+    players: livePlayers() - standby.players,
+    standbys: standby.channels,
+    standbyPlayers: standby.players,
     previews: livePreviews(),
     warm: playbackSession.warmChannel,
     playbackRate: video?.playbackRate ?? 1,

@@ -1,16 +1,16 @@
 /**
- * What the user does to the playing picture and sound — mute, volume, seek within the buffer,
- * back to live — on the page's one <video> (the playback session, session.ts, passes in its
- * element, its controller and the live-sync thresholds in force). The store follows, and the
- * sound settings are remembered (volume-memory.ts).
+ * What the user does to the playing picture and sound — pause, mute, volume, seek within the
+ * buffer, back to live — on the <video> shown (the playback session, session.ts, says which
+ * element and controller are in use and the live-sync thresholds in force). The store follows,
+ * and the sound settings are remembered (volume-memory.ts).
  */
-import type { LiveSync } from '../../../common/ipc-contract';
 import { usePlayerStore } from '../stores/player-store';
 import { lastRange, rangeAt } from './media';
-import type { PlayerController } from './player-controller';
+import { playbackSession } from './session';
 import { saveAudioPrefs } from './volume-memory';
 
-export function setMuted(video: HTMLVideoElement | null, muted: boolean): void {
+export function setMuted(muted: boolean): void {
+  const { video } = playbackSession.playing;
   if (video) {
     video.muted = muted;
     if (!muted && video.volume === 0) video.volume = 0.5;
@@ -20,7 +20,8 @@ export function setMuted(video: HTMLVideoElement | null, muted: boolean): void {
   saveAudioPrefs({ muted, volume });
 }
 
-export function setVolume(video: HTMLVideoElement | null, volume: number): void {
+export function setVolume(volume: number): void {
+  const { video } = playbackSession.playing;
   const v = Math.min(1, Math.max(0, volume));
   if (video) {
     video.volume = v;
@@ -32,18 +33,15 @@ export function setVolume(video: HTMLVideoElement | null, volume: number): void 
 }
 
 /** ↑ / ↓: volume in steps; turning it up unmutes. */
-export function volumeBy(video: HTMLVideoElement | null, delta: number): void {
+export function volumeBy(delta: number): void {
   const s = usePlayerStore.getState();
-  setVolume(video, Math.round(((s.muted ? 0 : s.volume) + delta) * 100) / 100);
+  setVolume(Math.round(((s.muted ? 0 : s.volume) + delta) * 100) / 100);
 }
 
 /** ← / →: move within what is buffered (a live stream has nothing beyond its buffer). */
-export function seekBy(
-  video: HTMLVideoElement | null,
-  controller: PlayerController | null,
-  liveSync: LiveSync,
-  seconds: number,
-): void {
+export function seekBy(seconds: number): void {
+  const { video, controller } = playbackSession.playing;
+  const liveSync = playbackSession.liveSync();
   if (!video || !controller?.hasFirstFrame) return;
   const r = rangeAt(video.buffered, video.currentTime);
   if (!r) return;
@@ -58,11 +56,9 @@ export function seekBy(
 }
 
 /** Back to the live edge: the target latency behind the newest data, playing. */
-export function jumpToLive(
-  video: HTMLVideoElement | null,
-  controller: PlayerController | null,
-  liveSync: LiveSync,
-): void {
+export function jumpToLive(): void {
+  const { video, controller } = playbackSession.playing;
+  const liveSync = playbackSession.liveSync();
   if (!video || !controller?.hasFirstFrame) return;
   const r = lastRange(video.buffered);
   if (r) {
@@ -73,4 +69,20 @@ export function jumpToLive(
   controller.holdLiveSync(false);
   if (video.paused) video.play().catch(() => {});
   controller.syncNow();
+}
+
+/** Space / click: pause or resume; with nothing playing, play again what played before Stop. */
+export function togglePause(): void {
+  const { video, controller } = playbackSession.playing;
+  if (!controller) {
+    playbackSession.replay();
+    return;
+  }
+  if (!video) return;
+  if (video.paused) {
+    video.play().catch(() => {});
+    controller.syncNow();
+  } else {
+    video.pause();
+  }
 }

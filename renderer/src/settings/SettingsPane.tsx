@@ -63,6 +63,28 @@ function ReportsField({ on }: { on: boolean }) {
   );
 }
 
+function StandbyField({ on }: { on: boolean }) {
+  const { t } = useTranslation();
+  const { status, apply } = useApply();
+  return (
+    <Field
+      id="channel-standby"
+      label={t('settings.standby')}
+      status={status}
+      hint={on ? t('settings.standbyOn') : t('settings.standbyOff')}
+      control={
+        <Switch
+          id="channel-standby"
+          testId="setting-channel-standby"
+          checked={on}
+          onChange={(v) => void apply({ channelStandby: v })}
+          describedBy={describedBy('channel-standby', status)}
+        />
+      }
+    />
+  );
+}
+
 function LatencyField({ mode }: { mode: Settings['latencyMode'] }) {
   const { t } = useTranslation();
   const { status, apply } = useApply();
@@ -309,6 +331,7 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
           <h3 id="settings-playback">{t('settings.playback')}</h3>
           <LatencyField mode={settings.latencyMode} />
           <CacheField mb={settings.cacheMB} />
+          <StandbyField on={settings.channelStandby} />
           <ReportsField on={settings.qualityReports} />
         </section>
 
