@@ -19,66 +19,31 @@ import { useApply } from './use-apply';
 
 type AppInfo = InvokeResponse<'app.info'>;
 
-function P2pField({ on }: { on: boolean }) {
-  const { t } = useTranslation();
-  const { status, apply } = useApply();
-  return (
-    <Field
-      id="p2p"
-      label={t('settings.p2p')}
-      status={status}
-      hint={on ? t('settings.p2pOn') : t('settings.p2pOff')}
-      control={
-        <Switch
-          id="p2p"
-          testId="setting-p2p"
-          checked={on}
-          onChange={(v) => void apply({ p2pEnabled: v })}
-          describedBy={describedBy('p2p', status)}
-        />
-      }
-    />
-  );
-}
+type SwitchKey = 'p2pEnabled' | 'qualityReports' | 'channelStandby';
 
-function ReportsField({ on }: { on: boolean }) {
-  const { t } = useTranslation();
+/** An on/off setting: its switch, and a hint that says what on or off means now. */
+function SwitchField(props: {
+  id: string;
+  settingKey: SwitchKey;
+  on: boolean;
+  label: string;
+  hints: [string, string];
+}) {
   const { status, apply } = useApply();
+  const { id, settingKey, on } = props;
   return (
     <Field
-      id="quality-reports"
-      label={t('settings.reports')}
+      id={id}
+      label={props.label}
       status={status}
-      hint={on ? t('settings.reportsOn') : t('settings.reportsOff')}
+      hint={on ? props.hints[0] : props.hints[1]}
       control={
         <Switch
-          id="quality-reports"
-          testId="setting-quality-reports"
+          id={id}
+          testId={`setting-${id}`}
           checked={on}
-          onChange={(v) => void apply({ qualityReports: v })}
-          describedBy={describedBy('quality-reports', status)}
-        />
-      }
-    />
-  );
-}
-
-function StandbyField({ on }: { on: boolean }) {
-  const { t } = useTranslation();
-  const { status, apply } = useApply();
-  return (
-    <Field
-      id="channel-standby"
-      label={t('settings.standby')}
-      status={status}
-      hint={on ? t('settings.standbyOn') : t('settings.standbyOff')}
-      control={
-        <Switch
-          id="channel-standby"
-          testId="setting-channel-standby"
-          checked={on}
-          onChange={(v) => void apply({ channelStandby: v })}
-          describedBy={describedBy('channel-standby', status)}
+          onChange={(v) => void apply({ [settingKey]: v })}
+          describedBy={describedBy(id, status)}
         />
       }
     />
@@ -296,7 +261,13 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
 
         <section className="settings-section" aria-labelledby="settings-sharing">
           <h3 id="settings-sharing">{t('settings.sharing')}</h3>
-          <P2pField on={settings.p2pEnabled} />
+          <SwitchField
+            id="p2p"
+            settingKey="p2pEnabled"
+            on={settings.p2pEnabled}
+            label={t('settings.p2p')}
+            hints={[t('settings.p2pOn'), t('settings.p2pOff')]}
+          />
           <RateCapField
             id="upload"
             settingKey="uploadCapKbps"
@@ -331,8 +302,20 @@ export function SettingsPane({ onClose }: { onClose: () => void }) {
           <h3 id="settings-playback">{t('settings.playback')}</h3>
           <LatencyField mode={settings.latencyMode} />
           <CacheField mb={settings.cacheMB} />
-          <StandbyField on={settings.channelStandby} />
-          <ReportsField on={settings.qualityReports} />
+          <SwitchField
+            id="channel-standby"
+            settingKey="channelStandby"
+            on={settings.channelStandby}
+            label={t('settings.standby')}
+            hints={[t('settings.standbyOn'), t('settings.standbyOff')]}
+          />
+          <SwitchField
+            id="quality-reports"
+            settingKey="qualityReports"
+            on={settings.qualityReports}
+            label={t('settings.reports')}
+            hints={[t('settings.reportsOn'), t('settings.reportsOff')]}
+          />
         </section>
 
         <section className="settings-section" aria-labelledby="settings-server">
