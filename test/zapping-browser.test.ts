@@ -249,6 +249,22 @@ describe('zapping in headless Chromium', () => {
       'one played session besides the standbys',
     );
 
+    // A click in the list on a channel waiting in standby shows it the same way.
+    await until(async () => (await playerState(page)).standbyPlayers === 2, 15_000, 'standbys for demo');
+    await until(async () => (await standbyElements()).filter((v) => v.ready).length === 2, 15_000, 'loaded');
+    const shownBefore = await page.getByTestId('video').elementHandle();
+    await page.getByTestId('channel-zap-b').click();
+    await waitForState(
+      page,
+      (s) => s.phase === 'playing' && s.channel === 'zap-b' && s.ttffMs !== null,
+      5_000,
+      'zap-b',
+    );
+    expect(
+      await shownBefore!.evaluate((v) => (v as unknown as { dataset: { role: string } }).dataset.role),
+    ).toBe('standby');
+    await page.mouse.move(900, 500);
+
     // Off in the settings: the standbys go at once (their sessions and MediaSources too); on again, they come back.
     await toggleStandby();
     await until(

@@ -5,8 +5,8 @@
  * and retries 'player.open' with backoff (1 s, 2 s, 4 s … 10 s) while the channel stays
  * selected. Reports the player's measurements to the core every second. A hovered channel's
  * player started ahead of the click (warm-player.ts) becomes the session on the click; while a
- * channel plays, its next and previous channels wait paused on the spare <video> elements
- * (standby-players.ts) and a zap shows one at once. What the user does to picture and sound is
+ * channel plays, its next and previous channels wait in standby on the spare <video> elements
+ * (standby-players.ts) and a zap, or a click on one of them, shows it at once. What the user does to picture and sound is
  * in user-controls.ts.
  */
 import type { EventPayload, LatencyMode, Timeline } from '../../../common/ipc-contract';
@@ -112,6 +112,11 @@ class PlaybackSession {
     const warm = latencyMode === null ? this.warm.take(channel) : null;
     if (warm) {
       this.commitWarm(warm, t0);
+      return;
+    }
+    const standby = latencyMode === null ? this.standby.take(channel) : null;
+    if (standby) {
+      this.commitStandby(standby, t0);
       return;
     }
     this.cancelPrestart();
