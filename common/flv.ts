@@ -220,12 +220,15 @@ export function wholeTagsEnd(bytes: Uint8Array, from: number, end: number): numb
   return p;
 }
 
-/** First video keyframe among the whole tags of `bytes[from, end)`: its offset and timestamp. */
+/**
+ * First video keyframe among the whole tags of `bytes[from, end)`: its offset, its timestamp,
+ * and where the tag after it begins (to look on from).
+ */
 export function findKeyframe(
   bytes: Uint8Array,
   end: number,
   from = 0,
-): { offset: number; ts: number } | null {
+): { offset: number; ts: number; next: number } | null {
   let p = from;
   while (p + TAG_HEADER_SIZE <= end) {
     const size = tagBodySize(bytes, p);
@@ -234,7 +237,7 @@ export function findKeyframe(
     if (bytes[p] === TAG_VIDEO) {
       const data = bytes.subarray(p + TAG_HEADER_SIZE, p + TAG_HEADER_SIZE + size);
       const ts = tagTimestamp(bytes, p);
-      if (isVideoKeyframe({ type: TAG_VIDEO, timestamp: ts, data })) return { offset: p, ts };
+      if (isVideoKeyframe({ type: TAG_VIDEO, timestamp: ts, data })) return { offset: p, ts, next };
     }
     p = next;
   }

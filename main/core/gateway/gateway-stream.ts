@@ -14,8 +14,6 @@ import {
   PREV_TAG_SIZE,
   parseFlv,
   shiftTimestamps,
-  TAG_HEADER_SIZE,
-  tagBodySize,
 } from '../../../common/flv';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
@@ -298,10 +296,8 @@ export class GatewayStream {
 
   /** onKeyframe for each keyframe among the whole tags in [from, end) about to be written. */
   private tellKeyframes(bytes: Uint8Array, from: number, end: number): void {
-    for (let k = findKeyframe(bytes, end, from); k; ) {
+    for (let k = findKeyframe(bytes, end, from); k; k = findKeyframe(bytes, end, k.next)) {
       this.opts.onKeyframe?.(k.ts + this.tsOffset);
-      const next = k.offset + TAG_HEADER_SIZE + tagBodySize(bytes, k.offset) + PREV_TAG_SIZE;
-      k = next < end ? findKeyframe(bytes, end, next) : null;
     }
   }
 
