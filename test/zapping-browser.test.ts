@@ -203,6 +203,7 @@ describe('zapping in headless Chromium', () => {
     expect((await playerState(page)).standbys).toEqual(['zap-b', 'zap-c']);
     expect(await openMediaSources()).toBe(3);
     expect(await coreOpen()).toMatchObject({ players: 3, streams: 3, channels: 3 });
+    await until(async () => (await playerState(page)).standbyReady.includes('zap-b'), 15_000, 'zap-b ready');
     const first = await page.getByTestId('video').elementHandle();
     const firstSession = (await playerState(page)).sessionId;
 
@@ -236,6 +237,7 @@ describe('zapping in headless Chromium', () => {
       15_000,
       'demo paused on a keyframe',
     );
+    await until(async () => (await playerState(page)).standbyReady.includes('demo'), 15_000, 'demo ready');
     await page.keyboard.press('PageUp');
     await waitForState(
       page,
@@ -252,6 +254,7 @@ describe('zapping in headless Chromium', () => {
     // A click in the list on a channel waiting in standby shows it the same way.
     await until(async () => (await playerState(page)).standbyPlayers === 2, 15_000, 'standbys for demo');
     await until(async () => (await standbyElements()).filter((v) => v.ready).length === 2, 15_000, 'loaded');
+    await until(async () => (await playerState(page)).standbyReady.includes('zap-b'), 15_000, 'zap-b ready');
     const shownBefore = await page.getByTestId('video').elementHandle();
     await page.getByTestId('channel-zap-b').click();
     await waitForState(

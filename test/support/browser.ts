@@ -210,6 +210,7 @@ export interface PlayerState {
   warm: string | null;
   /** Channels waiting in standby while one plays (the next one first), and their players. */
   standbys: string[];
+  standbyReady: string[];
   standbyPlayers: number;
   playbackRate: number;
 }

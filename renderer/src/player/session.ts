@@ -84,9 +84,9 @@ class PlaybackSession {
     return this.stage.shown;
   }
 
-  /** Channels waiting in standby, and how many mpegts.js players they hold. */
-  get standbyState(): { channels: string[]; players: number } {
-    return { channels: this.standby.channels, players: this.standby.players };
+  /** Channels waiting in standby, those ready to be shown, and how many mpegts.js players they hold. */
+  get standbyState(): { channels: string[]; ready: string[]; players: number } {
+    return { channels: this.standby.channels, ready: this.standby.ready, players: this.standby.players };
   }
 
   /** The channel whose player was started ahead of the click (hovered while idle), if any. */

@@ -1,11 +1,11 @@
 /**
  * Standby players: while a channel plays, the next and previous live channels are loaded on the
- * player's spare <video> elements, hidden and paused on a keyframe (PlayerController's standby
- * mode), each on a warm core session ('player.open' {warm: true}: the channel stays as
- * pre-joined, no peers, no upload). The next channel's rolls: it plays on, hidden and muted,
- * so a zap to it (Page Down) shows its next frame; the previous one's waits paused on a keyframe
- * (one decoded picture per GOP) and plays from there. Either way nothing is fetched, transmuxed
- * or buffered at the zap (take). The playback session (session.ts) says which channels to hold and hands the elements
+ * player's spare <video> elements, hidden (PlayerController's standby mode), each on a warm
+ * core session ('player.open' {warm: true}: the channel stays as pre-joined, no peers, no
+ * upload). The next channel's rolls: it plays on, hidden and muted, so a zap to it (Page Down)
+ * shows its next frame; the previous one's waits paused on a keyframe (one decoded picture per
+ * GOP) and plays from there. Either way nothing is fetched, transmuxed or buffered at the zap
+ * (take). The playback session (session.ts) says which channels to hold and hands the elements
  * back and forth.
  */
 import { getApi } from '../api';
@@ -34,16 +34,29 @@ export interface StandbyDeps {
   release(controller: PlayerController | null, sessionId: string | null): void;
 }
 
+/** Out of sight, and not the element tests and the page find as the player's. */
+export function hideElement(video: HTMLVideoElement): void {
+  video.dataset.role = 'standby';
+  video.removeAttribute('data-testid');
+}
+
 export class StandbyPlayers {
   /** Elements free for a standby, hidden. */
   private readonly spare: HTMLVideoElement[] = [];
   private readonly held = new Map<string, Standby>();
+  /** The channels asked for (want), next first. */
+  private wanted: string[] = [];
 
   constructor(private readonly deps: StandbyDeps) {}
 
   /** Channels held in standby (loading or ready). */
   get channels(): string[] {
     return [...this.held.keys()];
+  }
+
+  /** Channels whose standby could be shown at once now (take would hand it over). */
+  get ready(): string[] {
+    return this.channels.filter((c) => this.held.get(c)?.controller?.standbyReady === true);
   }
 
   /** Standbys with a player (an mpegts.js player each). */
@@ -67,8 +80,7 @@ export class StandbyPlayers {
 
   /** An element the standbys may use (a spare one, or the one a zap left behind). */
   addElement(video: HTMLVideoElement): void {
-    video.dataset.role = 'standby';
-    video.removeAttribute('data-testid');
+    hideElement(video);
     if (!this.spare.includes(video)) this.spare.push(video);
   }
 
@@ -84,14 +96,22 @@ export class StandbyPlayers {
    * new. The first rolls (plays on hidden), the others wait paused on a keyframe.
    */
   want(channels: readonly string[]): void {
+    this.wanted = [...channels];
     for (const c of this.channels) if (!channels.includes(c)) this.drop(c);
-    channels.forEach((c, i) => {
-      const s = this.held.get(c);
-      if (s) {
-        s.rolling = i === 0;
-        s.controller?.setRolling(s.rolling);
-        return;
-      }
+    for (const s of this.held.values()) {
+      s.rolling = channels.indexOf(s.channel) === 0;
+      s.controller?.setRolling(s.rolling);
+    }
+    this.refill();
+  }
+
+  /**
+   * Starts what is wanted and not held, on the spare elements there are (called again when a
+   * zap's old element comes back: right after a zap it is still the old player's).
+   */
+  refill(): void {
+    this.wanted.forEach((c, i) => {
+      if (this.held.has(c)) return;
       const video = this.spare.pop();
       if (video) this.start(c, video, i === 0);
     });
@@ -102,6 +122,8 @@ export class StandbyPlayers {
     const s = this.held.get(channel);
     if (!s?.controller || !s.sessionId || !s.controller.standbyReady) return null;
     this.held.delete(channel);
+    // It plays now: not to be started again when an element comes back.
+    this.wanted = this.wanted.filter((c) => c !== channel);
     return { channel, sessionId: s.sessionId, controller: s.controller, video: s.video };
   }
 
@@ -112,7 +134,7 @@ export class StandbyPlayers {
 
   /** Drops every standby. */
   clear(): void {
-    for (const c of this.channels) this.drop(c);
+    this.want([]);
   }
 
   private start(channel: string, video: HTMLVideoElement, rolling: boolean): void {

@@ -27,6 +27,8 @@ export interface PlayerTestState {
   players: number;
   /** Channels waiting in standby (the next and previous while one plays), each with its player once started. */
   standbys: string[];
+  /** Of those, the ones a zap or click would show at once now. */
+  standbyReady: string[];
   /** mpegts.js players the standbys hold (at most 2). */
   standbyPlayers: number;
   /** Preview-tile players alive (0 or 1). */
@@ -62,6 +64,7 @@ export function playerTestState(): PlayerTestState {
     error: failed ? failureSentence(s) : null,
     players: livePlayers() - standby.players,
     standbys: standby.channels,
+    standbyReady: standby.ready,
     standbyPlayers: standby.players,
     previews: livePreviews(),
     warm: playbackSession.warmChannel,

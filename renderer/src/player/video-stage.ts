@@ -6,7 +6,7 @@
  */
 import { neighbour } from '../channels/zapping';
 import { usePlayerStore } from '../stores/player-store';
-import { type StandbyDeps, StandbyPlayers } from './standby-players';
+import { hideElement, type StandbyDeps, StandbyPlayers } from './standby-players';
 import { mirrorVideoState } from './video-mirror';
 
 /** A zap's old player is torn down at the new one's first frame, or after this long at the latest. */
@@ -50,7 +50,7 @@ export class VideoStage {
     video.dataset.testid = 'video';
     if (old && old !== video) {
       if (spareOld) this.standby.addElement(old);
-      else this.hide(old);
+      else hideElement(old);
     }
     const s = usePlayerStore.getState();
     video.muted = s.muted;
@@ -69,16 +69,14 @@ export class VideoStage {
       if (done) return;
       done = true;
       destroy();
-      if (old && old !== this.shown && old.isConnected) this.standby.addElement(old);
+      if (old && old !== this.shown && old.isConnected) {
+        this.standby.addElement(old);
+        this.standby.refill();
+      }
     };
     if (typeof next.requestVideoFrameCallback === 'function')
       next.requestVideoFrameCallback(() => setTimeout(retire, 0));
     setTimeout(retire, RETIRE_MAX_MS);
-  }
-
-  private hide(video: HTMLVideoElement): void {
-    video.dataset.role = 'standby';
-    video.removeAttribute('data-testid');
   }
 
   /** Holds the next and previous live channels of `current` in standby; none for null. */
