@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ComChannelInfo, channelInfoSchema } from '../common/com';
 import { silentLogger } from '../server/log';
 import { type RunningServer, startServer } from '../server/run-server';
-import { freeUdpPort, hasCoturn, startCoturn, stopCoturn } from './support/coturn';
+import { hasCoturn, startCoturn, stopCoturn } from './support/coturn';
 
 /** Channel-info ICE servers in node-datachannel's form. */
 function toDataChannelIce(list: ComChannelInfo['iceServers']): Array<string | DcIceServer> {
@@ -43,8 +43,7 @@ describe.skipIf(!hasCoturn)('coturn as STUN/TURN server', () => {
   let port: number;
 
   beforeAll(async () => {
-    port = await freeUdpPort();
-    coturn = await startCoturn(port, ['--lt-cred-mech', '--user=viewer:s3cret']);
+    ({ coturn, port } = await startCoturn(['--lt-cred-mech', '--user=viewer:s3cret']));
     server = await startServer({
       httpPort: 0,
       rtmpPort: null,

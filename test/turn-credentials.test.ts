@@ -19,7 +19,7 @@ import { silentLogger } from '../server/log';
 import type { Origin } from '../server/origin/origin';
 import { signerFromKey } from '../server/origin/signing-key';
 import { type RunningServer, startServer } from '../server/run-server';
-import { freeUdpPort, hasCoturn, startCoturn, stopCoturn } from './support/coturn';
+import { hasCoturn, startCoturn, stopCoturn } from './support/coturn';
 
 describe('turnRestCredentials', () => {
   const NOW = 1_700_000_000_000;
@@ -174,8 +174,7 @@ describe.skipIf(!hasCoturn)('coturn with --use-auth-secret', () => {
   });
 
   beforeAll(async () => {
-    port = await freeUdpPort();
-    coturn = await startCoturn(port, ['--use-auth-secret', `--static-auth-secret=${secret}`]);
+    ({ coturn, port } = await startCoturn(['--use-auth-secret', `--static-auth-secret=${secret}`]));
     server = await startServer({
       httpPort: 0,
       rtmpPort: null,

@@ -43,9 +43,39 @@ export function stunReady(port: number, timeoutMs: number): Promise<void> {
   });
 }
 
-/** coturn on 127.0.0.1:`port` relaying on loopback, with the given auth flags; ready when it answers STUN. */
-export async function startCoturn(port: number, authFlags: readonly string[]): Promise<ChildProcess> {
-  const coturn = spawn(
+/** Tries on fresh ports: a port found free may be taken by another test's socket before coturn binds it. */
+const START_ATTEMPTS = 3;
+
+/**
+ * coturn on 127.0.0.1 relaying on loopback, with the given auth flags, on a free port; ready
+ * when it answers STUN. A coturn that exits or stays silent is stopped and started again on
+ * another port.
+ */
+export async function startCoturn(
+  authFlags: readonly string[],
+): Promise<{ coturn: ChildProcess; port: number }> {
+  let last: unknown;
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    const port = await freeUdpPort();
+    const coturn = await spawnCoturn(port, authFlags);
+    // Neither side may reject unobserved: each settles to a value.
+    const ready = stunReady(port, 10_000).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    const exited = new Promise((r) =>
+      coturn.once('exit', () => r(new Error(`coturn exited (port ${port})`))),
+    );
+    const failure = await Promise.race([ready, exited]);
+    if (failure === null) return { coturn, port };
+    last = failure;
+    await stopCoturn(coturn);
+  }
+  throw last;
+}
+
+async function spawnCoturn(port: number, authFlags: readonly string[]): Promise<ChildProcess> {
+  return spawn(
     'turnserver',
     [
       '-n',
@@ -62,8 +92,6 @@ export async function startCoturn(port: number, authFlags: readonly string[]): P
     ],
     { stdio: 'ignore' },
   );
-  await stunReady(port, 10_000);
-  return coturn;
 }
 
 /** SIGTERM, then wait (at most 2 s) for it to go. */
