@@ -4,6 +4,22 @@
 // without a build, or with SWARMCAST_FROM_SOURCE=1 (the tests), it runs the TypeScript
 // sources through tsx instead.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+// V8's code cache for the modules loaded below (Node 22.1+; older Node has no such call): a
+// later start reads the compiled code instead of compiling the bundle again (Node 22: start-up
+// CPU to the first stats line 0.69 -> 0.64 s). In the user's own cache folder, not the shared
+// temporary one, where another local user could leave compiled code for us to run.
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+try {
+  module.enableCompileCache?.(
+    join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'swarmcast', 'node'),
+  );
+} catch {
+  // No cache (e.g. a read-only home): the command runs as without it.
+}
 
 const bundle = new URL('../out/cli/swarmcast-command.mjs', import.meta.url);
 const fromSource = process.env.SWARMCAST_FROM_SOURCE === '1' || !existsSync(bundle);

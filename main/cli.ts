@@ -30,15 +30,20 @@ export function pinoCoreLog(log: Logger): CoreLog {
   };
 }
 
-function onSignals(stop: (signal: string) => Promise<void>): void {
+/**
+ * Runs `stop` once, then exits 0: on SIGINT/SIGTERM, and when whoever reads our lines has gone
+ * (`swarmcast peer … | head -1`: the next write fails with EPIPE, which would otherwise be an
+ * unhandled 'error' event that kills the process without its clean-up).
+ */
+function onSignals(stop: (why: string) => Promise<void>): void {
   let stopping = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      void stop(sig).finally(() => process.exit(0));
-    });
-  }
+  const once = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    void stop(why).finally(() => process.exit(0));
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => once(sig));
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => once(`stdout: ${err.code ?? err.message}`));
 }
 
 async function peer(argv: string[]): Promise<void> {

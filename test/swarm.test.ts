@@ -173,4 +173,15 @@ describe('swarm on loopback', () => {
       await honest.close();
     }
   });
+
+  it('a peer whose reader goes away (`swarmcast peer | head -1`) stops cleanly instead of dying on EPIPE', async () => {
+    const p = runSwarmcast(['peer', '--server', server.httpUrl, '--channel', 'demo']);
+    viewers.push(p);
+    await until(() => p.lines.length > 0, 15_000, 'a first stats line');
+    p.child.stdout!.destroy();
+    const code = await p.exited;
+    const stderr = p.stderr.join('');
+    expect(stderr).not.toMatch(/Unhandled 'error' event|EPIPE/);
+    expect(code).toBe(0);
+  }, 30_000);
 });
