@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { everyBeat } from '../common/heartbeat';
 import type { CoreLog } from '../common/logger';
 import { createLogger, type Logger } from '../server/log';
 import { packagePath } from '../server/package-path';
@@ -127,9 +128,9 @@ async function peer(argv: string[]): Promise<void> {
       })}\n`,
     );
   };
-  const timer = setInterval(line, 1000);
+  const stopLines = everyBeat(1000, line);
   const stop = async () => {
-    clearInterval(timer);
+    stopLines();
     session.report();
     line();
     session.stop();
@@ -199,9 +200,9 @@ async function seed(argv: string[]): Promise<void> {
         latest_seq: session.latestSeq,
       })}\n`,
     );
-  const timer = setInterval(line, 1000);
+  const stopLines = everyBeat(1000, line);
   onSignals(async () => {
-    clearInterval(timer);
+    stopLines();
     line();
     session.close();
   });

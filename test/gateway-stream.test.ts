@@ -19,6 +19,7 @@ import type { SegmentEntry } from '../common/manifest';
 import { MemorySegmentCache } from '../main/core/cache/segment-cache';
 import {
   type ChannelTimeline,
+  GAP_CHECK_MS,
   GatewayStream,
   type GatewayStreamOptions,
   type StreamSink,
@@ -256,7 +257,7 @@ describe('GatewayStream: streaming', () => {
     h.add(2, { keyframe: false });
     h.add(3);
     expect(h.sink.videoTs()).toEqual(range(0, 900));
-    vi.advanceTimersByTime(250);
+    vi.advanceTimersByTime(GAP_CHECK_MS);
     expect(stream.skips).toBe(1);
     expect(h.skipped).toEqual([3000 - 900]);
     expect(h.sink.videoTs()).toEqual([...range(0, 900), ...range(3000, 3900)]);

@@ -3,6 +3,8 @@
  * IPC contract's calls and events. Plain Node; the Electron glue and browser mode both
  * drive it through the ViewerCore interface.
  */
+
+import { everyBeat } from '../../common/heartbeat';
 import {
   type EventName,
   type EventPayload,
@@ -43,8 +45,8 @@ export class Core implements ViewerCore {
   private readonly players: PlayerSessions;
   private gateway!: Gateway;
   private embeddedUrl: string | null = null;
-  private statsTimer: NodeJS.Timeout | null = null;
-  private reportTimer: NodeJS.Timeout | null = null;
+  private stopStats: (() => void) | null = null;
+  private stopReports: (() => void) | null = null;
   private readonly previews: PreviewFeed;
   private readonly reports: ReportQueue;
   private serverUrl = '';
@@ -110,12 +112,13 @@ export class Core implements ViewerCore {
       void this.resolveServer().finally(() => this.serverLink?.poke());
       this.applySettings(s);
     });
-    this.statsTimer = setInterval(() => {
+    this.stopStats = everyBeat(1000, () => {
       this.emitStats();
       this.channels.expireWarm();
-    }, 1000);
-    this.reportTimer = setInterval(() => this.fileReports(), this.opts.reports?.periodMs ?? REPORT_PERIOD_MS);
-    this.reportTimer.unref();
+    });
+    this.stopReports = everyBeat(this.opts.reports?.periodMs ?? REPORT_PERIOD_MS, () => this.fileReports(), {
+      keepAlive: false,
+    });
   }
 
   /** Each joined channel's quality report for the period just ended, into the outbox. */
@@ -374,8 +377,8 @@ export class Core implements ViewerCore {
   }
 
   async close(): Promise<void> {
-    if (this.statsTimer) clearInterval(this.statsTimer);
-    if (this.reportTimer) clearInterval(this.reportTimer);
+    this.stopStats?.();
+    this.stopReports?.();
     this.serverLink?.close();
     this.players.closeAll('core closing');
     this.channels.closeAll();

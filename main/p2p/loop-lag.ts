@@ -5,36 +5,31 @@
  * based rate control would then throttle the upload of a CPU-starved viewer to nothing. The
  * samples are discounted by this figure: the largest timer lateness of the last few ticks.
  */
-const TICK_MS = 100;
+import { BEAT_MS, beatLatenessMs, everyBeat } from '../../common/heartbeat';
+
 const KEEP = 3;
 
-let timer: NodeJS.Timeout | null = null;
+let stopBeat: (() => void) | null = null;
 let users = 0;
-let expected = 0;
 const recent: number[] = [];
 
 function tick(): void {
-  const now = performance.now();
-  recent.push(Math.max(0, now - expected));
+  recent.push(beatLatenessMs());
   if (recent.length > KEEP) recent.shift();
-  expected = now + TICK_MS;
 }
 
 /** Starts measuring (reference-counted); the returned function stops this user's interest. */
 export function watchLoopLag(): () => void {
   users++;
-  if (!timer) {
-    expected = performance.now() + TICK_MS;
-    timer = setInterval(tick, TICK_MS);
-    timer.unref();
-  }
+  // Every beat of the process's heartbeat: its lateness is the loop's lag.
+  if (!stopBeat) stopBeat = everyBeat(BEAT_MS, tick, { keepAlive: false });
   let stopped = false;
   return () => {
     if (stopped) return;
     stopped = true;
-    if (--users === 0 && timer) {
-      clearInterval(timer);
-      timer = null;
+    if (--users === 0 && stopBeat) {
+      stopBeat();
+      stopBeat = null;
       recent.length = 0;
     }
   };

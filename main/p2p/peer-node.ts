@@ -8,6 +8,7 @@
  * them against the signed manifest; a peer that breaks the protocol or sends bad data is
  * dropped and never taken back.
  */
+import { everyBeat } from '../../common/heartbeat';
 import type { CoreLog } from '../../common/logger';
 import { TokenBucket } from '../../common/token-bucket';
 import type { PeerRole } from '../../common/tracker-protocol';
@@ -125,7 +126,7 @@ export class PeerNode {
   private readonly maxNeighbours: number;
   private readonly now: () => number;
   private readonly uploader: Uploader;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopMaintenance: () => void;
   private nextReqId = 1;
   private closed = false;
   private finding = false;
@@ -159,7 +160,7 @@ export class PeerNode {
       },
     });
     tracker.onSignal((from, data) => this.onSignal(from, data));
-    this.timer = setInterval(() => this.maintain(), 500);
+    this.stopMaintenance = everyBeat(500, () => this.maintain());
     void this.findNeighbours();
   }
 
@@ -284,7 +285,7 @@ export class PeerNode {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopMaintenance();
     this.unwatchLag();
     this.downloads.clear();
     for (const nb of [...this.neighbours.values()]) nb.link.close('leaving');

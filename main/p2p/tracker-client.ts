@@ -9,6 +9,7 @@
  * disconnected for a malformed frame.
  */
 import WebSocket from 'ws';
+import { everyBeat } from '../../common/heartbeat';
 import type { CoreLog } from '../../common/logger';
 import {
   type ClientMessage,
@@ -79,7 +80,7 @@ export class TrackerClient {
   private attempt = 0;
   private heartbeatMs = 5000;
   private lastPong = 0;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stopHeartbeat: (() => void) | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private requestTimer: NodeJS.Timeout | null = null;
   private readonly pending: PendingRequest[] = [];
@@ -367,9 +368,8 @@ export class TrackerClient {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
-    this.heartbeatTimer.unref?.();
+    this.stopHeartbeat?.();
+    this.stopHeartbeat = everyBeat(this.heartbeatMs, () => this.heartbeat(), { keepAlive: false });
   }
 
   private heartbeat(): void {
@@ -434,8 +434,8 @@ export class TrackerClient {
   }
 
   private clearTimers(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
+    this.stopHeartbeat?.();
+    this.stopHeartbeat = null;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     if (this.requestTimer) clearTimeout(this.requestTimer);

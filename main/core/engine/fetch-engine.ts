@@ -7,6 +7,7 @@
  * segment against the signed manifest before it counts: CDN bytes when they are complete,
  * peer bytes before they are stored.
  */
+import { everyBeat } from '../../../common/heartbeat';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
@@ -86,7 +87,7 @@ export class FetchEngine implements SourceEvents {
   /** The segment the player starts from is here: until then it is due at once, whatever its deadline. */
   private haveStart = false;
   private readonly limits: PlanLimits;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopTick: () => void;
   private cdn: CdnSource | null = null;
   private peers: PeerSource | null = null;
   private dirty = false;
@@ -108,7 +109,7 @@ export class FetchEngine implements SourceEvents {
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.timer = setInterval(() => this.markDirty(), opts.tickMs ?? 200);
+    this.stopTick = everyBeat(opts.tickMs ?? 200, () => this.markDirty());
   }
 
   setCdn(cdn: CdnSource): void {
@@ -137,7 +138,7 @@ export class FetchEngine implements SourceEvents {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopTick();
     this.cdn?.close();
     this.setPeers(null);
   }

@@ -15,6 +15,7 @@ import {
   parseFlv,
   shiftTimestamps,
 } from '../../../common/flv';
+import { everyBeat } from '../../../common/heartbeat';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
 import type { CachedSegment, SegmentCache } from '../cache/segment-cache';
@@ -94,6 +95,9 @@ export function sameCodecs(a: Uint8Array, b: Uint8Array): boolean {
 /** A fetch in flight is waited for this many gap timeouts before the stream skips it. */
 const HUNG_FETCH_FACTOR = 4;
 
+/** How often a stream looks for a lost or late segment to skip (a few beats of the heartbeat). */
+export const GAP_CHECK_MS = 300;
+
 export class GatewayStream {
   private seq = -1;
   private offset = 0;
@@ -106,7 +110,7 @@ export class GatewayStream {
   private readonly maxBacklog: number;
   private readonly unsubscribeCache: () => void;
   private readonly unsubscribeSession: () => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopGapCheck: () => void;
   bytesWritten = 0;
   skips = 0;
 
@@ -131,7 +135,7 @@ export class GatewayStream {
       },
     });
     this.unsubscribeSession = session.onChange(() => this.pump());
-    this.timer = setInterval(() => this.checkGap(), 250);
+    this.stopGapCheck = everyBeat(GAP_CHECK_MS, () => this.checkGap());
     this.pump();
   }
 
@@ -151,7 +155,7 @@ export class GatewayStream {
   detach(): number | null {
     if (!this.closed) {
       this.closed = true;
-      clearInterval(this.timer);
+      this.stopGapCheck();
       this.unsubscribeCache();
       this.unsubscribeSession();
       this.cache.setReaderPosition(this.opts.readerId, null);
@@ -162,7 +166,7 @@ export class GatewayStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    this.stopGapCheck();
     this.unsubscribeCache();
     this.unsubscribeSession();
     this.cache.setReaderPosition(this.opts.readerId, null);

@@ -6,6 +6,7 @@
  */
 import { get } from 'node:http';
 import { FlvDemuxer, isMediaFrame } from '../../../common/flv';
+import { everyBeat } from '../../../common/heartbeat';
 import type { LiveSync } from '../../../common/ipc-contract';
 import { latencyBehindLiveS } from '../../../common/latency';
 import { liveSyncDecision } from '../../../common/live-sync';
@@ -43,7 +44,7 @@ export class HeadlessPlayer {
   private stallMs = 0;
   private bytes = 0;
   private lastTick = Date.now();
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopTick: () => void;
   done: Promise<void>;
 
   constructor(
@@ -53,7 +54,7 @@ export class HeadlessPlayer {
   ) {
     // A tenth of a second: finer than the live-sync decisions need (a video element reports its
     // time four times a second), coarse enough to cost nothing beside the peer node.
-    this.timer = setInterval(() => this.tick(), 100);
+    this.stopTick = everyBeat(100, () => this.tick());
     this.done = this.read().catch(() => undefined);
   }
 
@@ -178,7 +179,7 @@ export class HeadlessPlayer {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopTick();
     this.abort.abort();
   }
 }

@@ -4,6 +4,7 @@
  * renderer's player does), so quality reports carry start-up, stalls and latency. Used by
  * `swarmcast peer` and by tests that need real viewers in one process.
  */
+import { everyBeat } from '../../../common/heartbeat';
 import { DEFAULT_SETTINGS } from '../../../common/ipc-contract';
 import type { Core } from '../viewer-core';
 import { HeadlessPlayer } from './headless-player';
@@ -45,14 +46,13 @@ export function startHeadlessSession(core: Core, channel: string, reportEveryMs 
       })
       .catch(() => undefined);
   };
-  const timer = setInterval(report, reportEveryMs);
-  timer.unref();
+  const stopReports = everyBeat(reportEveryMs, report, { keepAlive: false });
   return {
     sessionId: opened.sessionId,
     player,
     report,
     stop() {
-      clearInterval(timer);
+      stopReports();
       player.stop();
     },
   };

@@ -1,0 +1,86 @@
+/**
+ * One timer for a process's periodic work. The engine's deadline tick, the gateway's gap check,
+ * the peer node's maintenance, the loop-lag probe and the headless player each owned a
+ * setInterval at its own phase: ~33 wake-ups a second for one viewer, two 100-ms timers 2 ms
+ * apart waking the event loop twice every tenth of a second. A wake-up is not free: on the
+ * build machine (a VM) an idle process costs 1 % of a core at 100 wake-ups a second, and on a
+ * laptop each one keeps the CPU from its idle states. Here every period is a whole number of
+ * beats of BEAT_MS, and all the work due at a beat runs in that beat's one wake-up.
+ *
+ * Pure timers, no Node API: the renderer could use it too. The timer exists only while
+ * something is scheduled (so a test that installs fake timers before it starts its parts gets
+ * a fake beat), and keeps the process alive only while a task asks it to.
+ */
+export const BEAT_MS = 100;
+
+interface Task {
+  /** Runs at beats that are a multiple of this. */
+  every: number;
+  fn: () => void;
+  keepAlive: boolean;
+}
+
+type Timer = ReturnType<typeof setInterval>;
+
+const tasks = new Set<Task>();
+let timer: Timer | null = null;
+let beat = 0;
+let lastBeatAt = 0;
+let latenessMs = 0;
+
+function now(): number {
+  return performance.now();
+}
+
+function onBeat(): void {
+  const t = now();
+  // setInterval plans the next beat from when this one started: its lateness is the loop's lag.
+  latenessMs = Math.max(0, t - lastBeatAt - BEAT_MS);
+  lastBeatAt = t;
+  beat++;
+  for (const task of [...tasks]) {
+    if (beat % task.every === 0 && tasks.has(task)) task.fn();
+  }
+}
+
+function refresh(): void {
+  if (tasks.size === 0) {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+    latenessMs = 0;
+    return;
+  }
+  if (timer === null) {
+    beat = 0;
+    lastBeatAt = now();
+    timer = setInterval(onBeat, BEAT_MS);
+  }
+  const alive = [...tasks].some((t) => t.keepAlive);
+  const handle = timer as { ref?: () => void; unref?: () => void };
+  if (alive) handle.ref?.();
+  else handle.unref?.();
+}
+
+/**
+ * Calls `fn` every `periodMs`, rounded to whole beats (at least one), from the process's one
+ * heartbeat, until the returned function is called. `keepAlive: false` is setInterval's unref():
+ * the task alone does not keep a Node process running.
+ */
+export function everyBeat(periodMs: number, fn: () => void, opts: { keepAlive?: boolean } = {}): () => void {
+  const every = Math.max(1, Math.round(periodMs / BEAT_MS));
+  const task: Task = {
+    every: Number.isFinite(every) ? every : Number.MAX_SAFE_INTEGER,
+    fn,
+    keepAlive: opts.keepAlive ?? true,
+  };
+  tasks.add(task);
+  refresh();
+  return () => {
+    if (tasks.delete(task)) refresh();
+  };
+}
+
+/** How late the last beat ran (ms): the event loop's lag, 0 when nothing is scheduled. */
+export function beatLatenessMs(): number {
+  return latenessMs;
+}
