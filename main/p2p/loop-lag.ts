@@ -3,7 +3,8 @@
  * loop's queue before we read its timestamp, so on a busy machine every one-way delay and
  * round-trip sample grows by the loop's lag although the network queue did not: the delay-
  * based rate control would then throttle the upload of a CPU-starved viewer to nothing. The
- * samples are discounted by this figure: the largest timer lateness of the last few ticks.
+ * samples are discounted by this figure: the largest lateness of the last few beats of the
+ * process's heartbeat (common/heartbeat.ts).
  */
 import { BEAT_MS, beatLatenessMs, everyBeat } from '../../common/heartbeat';
 
