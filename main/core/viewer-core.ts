@@ -3,7 +3,6 @@
  * IPC contract's calls and events. Plain Node; the Electron glue and browser mode both
  * drive it through the ViewerCore interface.
  */
-
 import { everyBeat } from '../../common/heartbeat';
 import {
   type EventName,
