@@ -114,13 +114,17 @@ export class Channel {
       onSegment: (s) => this.addSegment(s),
       onPartial: (seq, bytes, open) => {
         let p = this.partial;
+        let begun = false;
         if (!p || p.seq !== seq) {
           p = { seq, originTime: open.originTime, startTs: open.startTs, chunks: [], listeners: new Set() };
           this.partial = p;
+          begun = true;
         }
         p.chunks.push(bytes);
         for (const l of p.listeners) l.data(bytes);
-        this.wakeWaiters(seq, true);
+        // Requests held for this segment's start wake once, as its cut begins (a later one sees
+        // `partial` at once), not at each of its ~70 chunks a second.
+        if (begun) this.wakeWaiters(seq, true);
       },
     });
   }
