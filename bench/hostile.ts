@@ -132,7 +132,7 @@ async function runMode(
   const result: ModeResult = {
     stalls: sumFinal(peers, 'stalls'),
     p2pShare: round(p2pShare(peers), 4),
-    rssMbMax: round(Math.max(0, ...peers.map(maxRssMb)), 1),
+    rssMbMax: round(Math.max(0, ...peers.map((p) => maxRssMb(p))), 1),
     banS:
       s.firstBanAt !== null && s.hostileAt !== null ? round((s.firstBanAt - s.hostileAt) / 1000, 1) : null,
     banAfterLinkS: null,

@@ -43,6 +43,12 @@ export interface Sample {
   /** utime+stime of its live libdatachannel threads. */
   nativeTicks: number;
   rssKb: number;
+  /**
+   * RssAnon: the process's own memory (heaps, buffers, stacks). The rest of its RSS is file
+   * pages, nearly all the node binary's and the native addon's code, shared with every other
+   * process running them and not counted by Windows' or macOS's memory columns.
+   */
+  anonKb: number;
 }
 
 export interface Proc extends RunningCommand {
@@ -115,12 +121,15 @@ export function sample(p: Proc): void {
   const whole = statTicks(`/proc/${pid}/stat`);
   const native = nativeTicks(pid);
   let rssKb = 0;
+  let anonKb = 0;
   try {
-    rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    anonKb = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
   } catch {
     return; // exited between the reads
   }
-  if (whole) p.samples.push({ at, ticks: whole.ticks, nativeTicks: native, rssKb });
+  if (whole) p.samples.push({ at, ticks: whole.ticks, nativeTicks: native, rssKb, anonKb });
 }
 
 function within(p: Proc, fromMs: number, toMs: number): Sample[] {
@@ -151,9 +160,9 @@ export function rssMb(p: Proc, fromMs: number, toMs: number): number | null {
   return s.length > 0 ? mean(s.map((x) => x.rssKb)) / 1024 : null;
 }
 
-/** Largest RSS seen, MB. */
-export function maxRssMb(p: Proc): number {
-  return Math.max(0, ...p.samples.map((s) => s.rssKb)) / 1024;
+/** Largest RSS seen, MB (`which: 'anon'`: of its RssAnon part). */
+export function maxRssMb(p: Proc, which: 'all' | 'anon' = 'all'): number {
+  return Math.max(0, ...p.samples.map((s) => (which === 'all' ? s.rssKb : s.anonKb))) / 1024;
 }
 
 /** CPU seconds (all threads) at the last reading. */

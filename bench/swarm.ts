@@ -106,7 +106,8 @@ async function runOnce(
     native_cpu_pct_per_viewer: steady('native'),
     steady_window_s: round((steadyTo - steadyFrom) / 1000, 1),
     startup_cpu_s_per_viewer: round(median(startupCpu), 2),
-    rss_mb_per_viewer: round(median(peers.map(maxRssMb)), 1),
+    rss_mb_per_viewer: round(median(peers.map((p) => maxRssMb(p))), 1),
+    private_mb_per_viewer: round(median(peers.map((p) => maxRssMb(p, 'anon'))), 1),
     ...(run.busy
       ? { busy_core_pct: round(cpuPct(run.busy, run.firstSpawn, steadyTo) ?? Number.NaN, 1) }
       : {}),
@@ -166,6 +167,7 @@ async function main(): Promise<void> {
       native_cpu_pct_per_viewer: normal.native_cpu_pct_per_viewer ?? null,
       startup_cpu_s_per_viewer: normal.startup_cpu_s_per_viewer ?? null,
       rss_mb_per_viewer: normal.rss_mb_per_viewer ?? null,
+      private_mb_per_viewer: normal.private_mb_per_viewer ?? null,
       loaded_p2p_share: loaded?.p2p_share ?? null,
       loaded_stalls: loaded?.stalls ?? null,
       loaded_latency_s_median: loaded?.latency_s_median ?? null,

@@ -4,7 +4,7 @@
  * segments, the key that signs them, the latest signed manifest, NAT-traversal servers, log
  * servers, the seed servers of its sub-room, and the tracker of the sub-room it was put in.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { signedManifestSchema } from './manifest';
 import {
   channelIdSchema,

@@ -4,7 +4,7 @@
  * preload; browser mode (`swarmcast web`) carries the same messages over a WebSocket on the
  * gateway. The core validates every request against these schemas before acting on it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CHANNEL_ID_PATTERN, channelSummarySchema } from './manifest';
 
 const channelId = z.string().regex(CHANNEL_ID_PATTERN);

@@ -3,7 +3,7 @@
  * One definition of the wire shape, shared by the origin (which builds and signs it) and
  * the viewers (which validate and verify it).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MANIFEST_VERSION = 1;
 export const CHANNEL_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;

@@ -5,7 +5,7 @@
  * report's period (the log server adds them up, so a lost or repeated batch skews a counter by
  * one period at most).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { channelIdSchema } from './tracker-protocol';
 
 /** POSTed below each log server's base URL. */

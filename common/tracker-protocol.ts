@@ -6,7 +6,7 @@
  * client → tracker: join (must come first), heartbeat, neighbours, signal, leave
  * tracker → client: welcome, neighbours, signal (relayed), error
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CHANNEL_ID_PATTERN } from './manifest';
 
 /** Largest frame either side accepts (bytes of UTF-8 JSON). */

@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { httpUrlSchema, MAX_ICE_URLS, MAX_LOG_SERVERS } from '../common/com';
 import { CHANNEL_ID_PATTERN } from '../common/manifest';
 import type { TurnOptions } from './com/com-service';

@@ -6,7 +6,7 @@
  * seed. Format: base64url(JSON payload) "." base64url(signature over the payload's bytes).
  */
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   channelIdSchema,
   hintSchema,

@@ -5,7 +5,7 @@
  * a dual-stack socket reports).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hintSchema } from '../../common/tracker-protocol';
 
 /** What a lookup tells about an address; either part may be unknown. */

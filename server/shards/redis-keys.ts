@@ -16,7 +16,7 @@
  * swarmcast:room:<ch>:merged       hash   merged sub-room → the one it was merged into (one entry
  *                                         per merge: bounded by the sub-rooms the room ever had)
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { wsUrlSchema } from '../../common/com';
 import { hintSchema, peerIdSchema } from '../../common/tracker-protocol';
 

@@ -3,7 +3,7 @@
  * origin's key, the signed manifest, tracker and sub-room, ICE servers).
  */
 import type { KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ComChannelInfo,
   channelInfoPath,

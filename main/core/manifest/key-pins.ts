@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CoreLog } from '../../../common/logger';
 import { AtomicJsonFile } from '../atomic-file';
 
