@@ -5,8 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PeerLink } from '../main/p2p/peer-link';
 import { LOW_WATER_BYTES } from '../main/p2p/peer-link';
+import { chunkBytes } from '../main/p2p/upload-policy';
 import { CHUNK_BYTES, Uploader, type UploaderOptions } from '../main/p2p/uploader';
-import { MsgType, RejectReason, type WireMessage } from '../main/p2p/wire';
+import { MAX_CHUNK, MsgType, RejectReason, type WireMessage } from '../main/p2p/wire';
 
 type DataMsg = Extract<WireMessage, { type: MsgType.Data }>;
 
@@ -247,9 +248,10 @@ describe('Uploader: rate control', () => {
   /**
    * A path with a 40 ms round trip plus queueing: every chunk is acknowledged 40 ms +
    * `queueing(time)` after it left, with a one-way delay of 20 ms plus `queueing(time)`.
-   * Returns the bytes sent in each second.
+   * Returns the bytes sent in each second (and fills `chunkSizes`, when given, with each
+   * second's chunk sizes).
    */
-  function run(seconds: number, queueing: (elapsedMs: number) => number): number[] {
+  function run(seconds: number, queueing: (elapsedMs: number) => number, chunkSizes?: number[][]): number[] {
     const t0 = t;
     const up = uploader({ rateControl: true }, new Map([[1, new Uint8Array(64 << 20)]]));
     const link = new FakeLink('a');
@@ -275,7 +277,10 @@ describe('Uploader: rate control', () => {
         });
       }
       up.pump();
-      if (elapsed % 1000 === 0) perSecond.push(up.bytesSent - perSecond.reduce((a, b) => a + b, 0));
+      if (elapsed % 1000 === 0) {
+        perSecond.push(up.bytesSent - perSecond.reduce((a, b) => a + b, 0));
+        chunkSizes?.push(sent.slice(chunkSizes.flat().length).map((m) => m.payload.length));
+      }
     }
     return perSecond;
   }
@@ -295,6 +300,15 @@ describe('Uploader: rate control', () => {
     expect(congested[9]).toBeLessThan(congested[1]! / 4);
     // ... down to the minimum window: two chunks per round trip at most.
     expect(congested[9]).toBeLessThanOrEqual(((2 * CHUNK_BYTES) / 240) * 1000 * 1.1);
+  });
+
+  it('sends larger chunks while the window is large, 16 KiB ones once congestion shrinks it', () => {
+    const sizes: number[][] = [];
+    run(10, (ms) => (ms < 2000 ? 0 : 200), sizes);
+    expect(Math.max(...sizes[1]!)).toBeGreaterThan(CHUNK_BYTES);
+    expect(Math.max(...sizes[1]!)).toBeLessThanOrEqual(MAX_CHUNK);
+    expect(sizes[9]!.length).toBeGreaterThan(0);
+    expect(sizes[9]!.every((n) => n === CHUNK_BYTES)).toBe(true);
   });
 });
 
@@ -407,5 +421,18 @@ describe('Uploader: acknowledgements that lie', () => {
       for (let i = 0; i < 40; i++) up.ack(link.peer, forged);
       expect(abuse).toEqual(['forged acknowledgements']);
     }
+  });
+});
+
+describe('chunkBytes', () => {
+  it.each([
+    ['no rate control', null, null, CHUNK_BYTES],
+    ['10 Mbit/s: 16 KiB is 13 ms of it', 1250, null, CHUNK_BYTES],
+    ['25 Mbit/s: 13 ms of it, whole KiB', 3125, null, 39 * 1024],
+    ['a far faster path: the largest wire chunk', 100_000, null, MAX_CHUNK],
+    ['a cap of 200 B/ms: a quarter second of it', 100_000, 200, 48 * 1024],
+    ['a cap of 20 B/ms: never below 16 KiB', 100_000, 20, CHUNK_BYTES],
+  ])('%s', (_name, rate, cap, bytes) => {
+    expect(chunkBytes(rate, cap)).toBe(bytes);
   });
 });

@@ -15,7 +15,7 @@ import { DelayTracker, Ledbat } from './ledbat';
 import { loopLagMs } from './loop-lag';
 import { LOW_WATER_BYTES, type PeerLink } from './peer-link';
 import { RateMeter } from './rate';
-import { admitRequest, CHUNK_BYTES, jobDeadline, uploadsBefore } from './upload-policy';
+import { admitRequest, CHUNK_BYTES, chunkBytes, jobDeadline, uploadsBefore } from './upload-policy';
 import { MsgType, type WireMessage } from './wire';
 
 export { CHUNK_BYTES };
@@ -265,12 +265,12 @@ export class Uploader {
   }
 
   /** The next chunk to send: most urgent first, leeches last, least recently served among equals. */
-  private pick(now: number): { s: LinkState; job: Job } | null {
+  private pick(now: number): { s: LinkState; job: Job; room: number } | null {
     if (this.rateControl) {
       if (this.flight + CHUNK_BYTES > this.ledbat.cwnd) this.expireStalled(now);
       if (this.flight + CHUNK_BYTES > this.ledbat.cwnd || this.pace.waitMs(now) > 0) return null;
     }
-    let best: { s: LinkState; job: Job; leech: boolean } | null = null;
+    let best: { s: LinkState; job: Job; leech: boolean; room: number } | null = null;
     // The most urgent job may have the whole window, so that one segment is finished (and can be
     // passed on by its receiver) before the next starts, rather than all of them crawling side
     // by side past their deadlines (sim:swarm: p2p share 0.81 → 0.87 in sub-rooms of 1,000).
@@ -285,7 +285,8 @@ export class Uploader {
       if (!job) continue;
       if (s.link.bufferedAmount() >= LOW_WATER_BYTES) continue;
       const share = now - s.sampledAt <= ACKS_FLOWING_MS ? this.ledbat.cwnd : fair;
-      if (this.rateControl && Uploader.linkFlight(s) + CHUNK_BYTES > share) continue;
+      const linkRoom = this.rateControl ? share - Uploader.linkFlight(s) : Number.POSITIVE_INFINITY;
+      if (linkRoom < CHUNK_BYTES) continue;
       const leech = this.opts.isLeech?.(s.link) ?? false;
       if (
         !best ||
@@ -294,7 +295,7 @@ export class Uploader {
           { leech: best.leech, deadline: best.job.deadline, lastServedAt: best.s.lastServedAt },
         )
       ) {
-        best = { s, job, leech };
+        best = { s, job, leech, room: linkRoom };
       }
     }
     return best;
@@ -313,7 +314,7 @@ export class Uploader {
         if (!next) return this.wakeIn(this.nextPacingWait(now));
         const { s, job } = next;
         const start = job.offset + job.sent;
-        const end = Math.min(start + CHUNK_BYTES, job.bytes.length);
+        const end = Math.min(start + this.chunkSize(next.room), job.bytes.length);
         const payload = job.bytes.subarray(start, end);
         const sent = s.link.send({
           type: MsgType.Data,
@@ -346,6 +347,18 @@ export class Uploader {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * The next chunk's size (upload-policy.ts chunkBytes), no larger than the room left in the
+   * window and in the link's share (at least CHUNK_BYTES, which pick() made sure of): the
+   * window fills as it did with equal chunks, which LEDBAT's "grow only while used" rule needs.
+   */
+  private chunkSize(linkRoom: number): number {
+    if (!this.rateControl) return chunkBytes(null, this.budget.rate);
+    const room = Math.min(linkRoom, this.ledbat.cwnd - this.flight);
+    const wanted = chunkBytes(this.ledbat.rateBytesPerMs(), this.budget.rate);
+    return Math.max(CHUNK_BYTES, Math.min(wanted, Math.floor(room / 1024) * 1024));
   }
 
   private nextPacingWait(now: number): number | null {
