@@ -7,9 +7,11 @@
  * when the last viewer was spawned and ends when the first has played N minutes, so every
  * viewer is there the whole time. A progress line comes once a minute.
  *
- *   npm run bench:soak -- [--minutes 10] [--viewers 10] [--seeds 1] [--no-save]
+ *   npm run bench:soak -- [--minutes 10] [--viewers 10] [--seeds 1] [--loaded] [--no-save]
  *
- * --no-save prints the summary without writing bench/results/soak.json (for smoke runs).
+ * --loaded keeps a busy loop spinning on one core the whole time (the user's game or build
+ * beside the viewer) and writes bench/results/soak-loaded.json instead; --no-save prints the
+ * summary without writing the results file (for smoke runs).
  */
 import { parseArgs } from 'node:util';
 import { cpuPct, meanPerViewer, p2pShare, rssMb, runSwarm, sumFinal, swarmFlags } from './procs';
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string', default: '10' },
+      loaded: { type: 'boolean', default: false },
       ...swarmFlags(10),
     },
   });
@@ -35,6 +38,7 @@ async function main(): Promise<void> {
     viewers,
     seeds,
     durationS,
+    busyCore: values.loaded,
     onSample: (peers) => {
       const now = Date.now();
       if (now < nextMinute) return;
@@ -58,9 +62,10 @@ async function main(): Promise<void> {
   ];
   const last: [number, number] = [end - tenth, end];
   await writeSummary(
-    'soak',
+    values.loaded ? 'soak-loaded' : 'soak',
     {
       minutes,
+      loaded: values.loaded,
       viewers,
       seeds,
       completed: peers.filter((p) => p.last()?.t !== undefined).length,
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
       stalls: sumFinal(peers, 'stalls'),
       stall_seconds: round(sumFinal(peers, 'stall_s'), 2),
       p2p_share: round(p2pShare(peers), 4),
+      ...(run.busy ? { busy_core_pct: round(cpuPct(run.busy, start, end) ?? Number.NaN, 1) } : {}),
     },
     !values['no-save'],
   );

@@ -8,6 +8,8 @@ import {
   neighbourScore,
   nextLookupDelayMs,
   PROBE_SLACK_MS,
+  type Refusal,
+  refusalBackoffMs,
   worstNeighbour,
 } from '../main/p2p/neighbour-policy';
 
@@ -101,6 +103,33 @@ describe('neighbour choice', () => {
   it('prefers a viewer to a seed of the same quality', () => {
     expect(chooseNeighbour(now, [peer('s', { role: 'seed' }), peer('v')], 2)?.id).toBe('v');
     expect(neighbourScore(peer('s', { role: 'seed' }))).toBeLessThan(neighbourScore(peer('v')));
+  });
+});
+
+describe('refusals', () => {
+  const now = 1000;
+  const table: Array<[Refusal, number, number]> = [
+    ['not-have', 0, 0],
+    ['busy', 0, 400],
+    ['over-cap', 1, 1000],
+    ['over-cap', 2, 2000],
+    ['over-cap', 3, 4000],
+    ['over-cap', 4, 8000],
+    ['over-cap', 9, 8000],
+  ];
+  it.each(table)('%s (%i in a row) backs off %i ms', (refusal, streak, want) => {
+    expect(refusalBackoffMs(refusal, streak)).toBe(want);
+  });
+  it('a seed that turned us away is not asked again within its back-off; a viewer holder is', () => {
+    const seed = peer('s', {
+      role: 'seed',
+      bytesPerMs: 5000,
+      successes: 3,
+      backoffUntil: now + refusalBackoffMs('over-cap', 1),
+    });
+    expect(chooseNeighbour(now, [seed], 2)).toBeNull();
+    expect(chooseNeighbour(now, [seed, peer('v', { bytesPerMs: 100, successes: 1 })], 2)?.id).toBe('v');
+    expect(chooseNeighbour(now + 1000, [seed], 2)?.id).toBe('s');
   });
 });
 

@@ -41,6 +41,38 @@ export function nextLookupDelayMs(lastDelayMs: number, added: number): number {
   return Math.min(LOOKUP_MAX_MS, Math.max(LOOKUP_MIN_MS, lastDelayMs * 2));
 }
 
+/** A neighbour that refused us as busy (or for a bad request) is left alone this long (ms). */
+export const BUSY_BACKOFF_MS = 400;
+/** After the first "over cap" refusal from a seed, doubling per refusal in a row up to the max (ms). */
+export const OVER_CAP_BACKOFF_MS = 1000;
+export const OVER_CAP_BACKOFF_MAX_MS = 8000;
+
+export type Refusal = 'not-have' | 'busy' | 'over-cap';
+
+/**
+ * How long to leave a neighbour alone after it refused a request. "Not have" costs nothing (it
+ * may have the segment a moment later). A seed's "over cap" means its few copies of each new
+ * segment go to whoever asks first: the viewers that lost the race ask it less and less often
+ * (`overCapStreak` refusals in a row, reset when it delivers) and take the segment from the
+ * winners instead — the copies still go out, without every viewer in the room asking the seed
+ * for every segment and being turned away (BitTorrent's super-seeding, from the downloader's
+ * side). A loser asks again within seconds, so a winner that left is replaced soon.
+ */
+export function refusalBackoffMs(refusal: Refusal, overCapStreak: number): number {
+  switch (refusal) {
+    case 'not-have':
+      return 0;
+    case 'busy':
+      return BUSY_BACKOFF_MS;
+    case 'over-cap':
+      return Math.min(OVER_CAP_BACKOFF_MAX_MS, OVER_CAP_BACKOFF_MS * 2 ** Math.max(0, overCapStreak - 1));
+    default: {
+      const never: never = refusal;
+      throw new Error(`unknown refusal ${String(never)}`);
+    }
+  }
+}
+
 /** Links a node keeps by default (a seed serves more viewers than a viewer has neighbours). */
 export function defaultMaxNeighbours(role: PeerRole): number {
   return role === 'seed' ? 24 : 8;

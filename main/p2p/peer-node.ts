@@ -21,6 +21,8 @@ import {
   MAX_INFLIGHT_PER_PEER,
   type NeighbourView,
   nextLookupDelayMs,
+  type Refusal,
+  refusalBackoffMs,
   UNREACHABLE_BACKOFF_MAX_MS,
   UNREACHABLE_BACKOFF_MS,
   worstNeighbour,
@@ -98,6 +100,8 @@ interface Neighbour extends NeighbourView {
   /** Bytes this neighbour gave us, and we gave it (anti-leech). */
   bytesFrom: number;
   bytesTo: number;
+  /** "Over cap" refusals from this seed in a row (reset when it delivers). */
+  overCapStreak: number;
 }
 
 interface Download extends Transfer {
@@ -313,6 +317,7 @@ export class PeerNode {
       connectedAt: this.now(),
       bytesFrom: 0,
       bytesTo: 0,
+      overCapStreak: 0,
       inflight: 0,
       bytesPerMs: null,
       successes: 0,
@@ -489,12 +494,18 @@ export class PeerNode {
       case MsgType.Reject: {
         const d = this.downloads.get(msg.reqId);
         if (!d || d.peer !== nb.id) return;
-        const notHave = msg.reason === RejectReason.NotHave;
+        const refusal: Refusal =
+          msg.reason === RejectReason.NotHave
+            ? 'not-have'
+            : msg.reason === RejectReason.OverCap && nb.role === 'seed'
+              ? 'over-cap'
+              : 'busy';
+        nb.overCapStreak = refusal === 'over-cap' ? nb.overCapStreak + 1 : 0;
+        nb.backoffUntil = this.now() + refusalBackoffMs(refusal, nb.overCapStreak);
         // A refusal counts against the neighbour (it announced, or was free, and then was
         // not) — except a seed's "over cap": handing out few copies is what seeds do.
-        nb.backoffUntil = this.now() + (notHave ? 0 : 400);
-        this.endDownload(d, msg.reason !== RejectReason.OverCap);
-        this.events.failed(d.seq, nb.id, notHave ? 'not-have' : 'busy');
+        this.endDownload(d, refusal !== 'over-cap');
+        this.events.failed(d.seq, nb.id, refusal === 'not-have' ? 'not-have' : 'busy');
         return;
       }
       case MsgType.Data:
@@ -563,6 +574,7 @@ export class PeerNode {
     const rate = d.total / Math.max(1, now - d.startedAt);
     nb.bytesPerMs = nb.bytesPerMs === null ? rate : nb.bytesPerMs * 0.7 + rate * 0.3;
     nb.successes++;
+    nb.overCapStreak = 0;
   }
 
   private endDownload(d: Download, failed: boolean): void {
