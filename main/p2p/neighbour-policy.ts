@@ -53,7 +53,7 @@ export type Refusal = 'not-have' | 'busy' | 'over-cap';
  * How long to leave a neighbour alone after it refused a request. "Not have" costs nothing (it
  * may have the segment a moment later). A seed's "over cap" means its few copies of each new
  * segment go to whoever asks first: the viewers that lost the race ask it less and less often
- * (`overCapStreak` refusals in a row, reset when it delivers) and take the segment from the
+ * (`overCapStreak` such refusals in a row; any other answer starts over) and take the segment from the
  * winners instead — the copies still go out, without every viewer in the room asking the seed
  * for every segment and being turned away (BitTorrent's super-seeding, from the downloader's
  * side). A loser asks again within seconds, so a winner that left is replaced soon.

@@ -100,7 +100,7 @@ interface Neighbour extends NeighbourView {
   /** Bytes this neighbour gave us, and we gave it (anti-leech). */
   bytesFrom: number;
   bytesTo: number;
-  /** "Over cap" refusals from this seed in a row (reset when it delivers). */
+  /** "Over cap" refusals from this seed in a row (any other answer, a delivery or another refusal, starts over). */
   overCapStreak: number;
 }
 
