@@ -11,7 +11,7 @@
  *    back-off constants;
  *  - the fetch engine's planner: which segment from where, deadline rescue from the CDN,
  *    cancelling silent or slow transfers, the first-copy rule (main/core/engine/planner.ts
- *    plan, firstCopyHolder, cdnMarginFor), fed as FetchEngine feeds it: the live window
+ *    plan, firstCopyRank, firstCopyDueAt, cdnMarginFor), fed as FetchEngine feeds it: the live window
  *    from the start segment to the newest entry, deadlines = origin time + latency target −
  *    the player's margin, holders = neighbours whose announcement has arrived, the first-copy
  *    room = this viewer and its viewer neighbours unless a seed is among them, the live edge
@@ -33,7 +33,10 @@ import type { PeerInfo } from '../common/tracker-protocol';
 import {
   cdnMarginFor,
   DEFAULT_LIMITS,
-  firstCopyHolder,
+  firstCopyBackupMsFor,
+  firstCopyDueAt,
+  firstCopyRank,
+  type PlanLimits,
   type PlanSegment,
   plan,
   smoothCdnFetchMs,
@@ -104,6 +107,11 @@ export interface SimConfig {
   uploadScale: number;
   /** All on one network (loopback): one ISP and region, every NAT open, tiny delays. */
   loopback: boolean;
+  /**
+   * Pairs of nodes (by creation order, seeds included) whose link never opens, as between two
+   * NATs that cannot meet: members of a small room that see different rooms.
+   */
+  unlinked?: ReadonlyArray<readonly [number, number]>;
   /** From arrival to the engine's first plan (COM, manifest) (ms). */
   joinDelayMs: number;
   /** Extra time a link takes to open (ms; a loaded machine). */
@@ -701,7 +709,10 @@ export class SwarmSim {
     a.other = b;
     b.other = a;
     r.links.push(b);
-    if (this.cfg.loopback || natCompatible(v.nat, r.nat)) {
+    const unlinked = this.cfg.unlinked?.some(
+      ([x, y]) => (x === v.idx && y === r.idx) || (x === r.idx && y === v.idx),
+    );
+    if (!unlinked && (this.cfg.loopback || natCompatible(v.nat, r.nat))) {
       const setup = (linkSetupMs(a.oneWayMs, TRACKER_MS) + this.cfg.extraLinkSetupMs) * this.stretch();
       this.q.push(a.createdAt + setup, Ev.Open, id);
     } else {
@@ -865,7 +876,7 @@ export class SwarmSim {
         status: st === Status.Fetching ? 'fetching' : 'missing',
         source: src === Source.Cdn || src === Source.CdnEdge ? 'cdn' : src === Source.Peer ? 'peer' : null,
         holders: usePeers ? this.holders(v, seq, null) : 0,
-        firstCopy: members.length > 1 && firstCopyHolder(seq, members) === v.id,
+        firstCopyRank: firstCopyRank(seq, members, v.id),
         listedAt: this.listTime(seq),
         retryAt: this.segRetryAt[i]!,
         transfer: job ? this.progress(job) : undefined,
@@ -878,7 +889,7 @@ export class SwarmSim {
       segments,
       firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.liveEdgeWanted(v),
-      limits: { ...DEFAULT_LIMITS, cdnMarginMs: margin },
+      limits: this.limitsFor(v, margin),
     });
     for (const a of actions) {
       switch (a.type) {
@@ -921,11 +932,19 @@ export class SwarmSim {
    * asked again). Between two such times the engine's periodic passes change nothing, so the
    * simulator skips them.
    */
+  /** FetchEngine's limits for a pass: the CDN margin and first-copy backup step of its CDN fetch time. */
+  private limitsFor(v: SimNode, margin: number): PlanLimits {
+    return {
+      ...DEFAULT_LIMITS,
+      cdnMarginMs: margin,
+      firstCopyBackupMs: firstCopyBackupMsFor(DEFAULT_LIMITS.firstCopyBackupMs, v.cdnFetchMs),
+    };
+  }
+
   private nextWake(v: SimNode, margin: number, members: readonly string[]): number {
     const now = this.now;
-    const L = DEFAULT_LIMITS;
+    const L = this.limitsFor(v, margin);
     let wake = Number.POSITIVE_INFINITY;
-    const firstCopyDelay = members.length > L.smallRoomMembers ? L.firstCopyDelayMs * 3 : L.firstCopyDelayMs;
     for (let seq = v.wantFrom; seq <= this.latestListed; seq++) {
       const i = this.slot(v, seq);
       const st = this.segStatus[i]!;
@@ -947,10 +966,8 @@ export class SwarmSim {
       wake = Math.min(wake, urgentAt);
       if (this.segRetryAt[i]! > now) wake = Math.min(wake, this.segRetryAt[i]!);
       if (members.length > 0 && this.holders(v, seq, null) > 0) return now + 1; // a holder to ask again
-      if (members.length > 1 && firstCopyHolder(seq, members) === v.id) {
-        const at = this.listTime(seq) + firstCopyDelay;
-        if (at > now) wake = Math.min(wake, at);
-      }
+      const at = firstCopyDueAt(firstCopyRank(seq, members, v.id), this.listTime(seq), members.length, L);
+      if (at !== null && at > now) wake = Math.min(wake, at);
     }
     return wake;
   }

@@ -10,6 +10,8 @@ import {
   PROBE_SLACK_MS,
   type Refusal,
   refusalBackoffMs,
+  UNREACHABLE_BACKOFF_MAX_MS,
+  unreachableBackoffMs,
   worstNeighbour,
 } from '../main/p2p/neighbour-policy';
 
@@ -104,6 +106,24 @@ describe('neighbour choice', () => {
     expect(chooseNeighbour(now, [peer('s', { role: 'seed' }), peer('v')], 2)?.id).toBe('v');
     expect(neighbourScore(peer('s', { role: 'seed' }))).toBeLessThan(neighbourScore(peer('v')));
   });
+});
+
+describe('links that never opened', () => {
+  // Previous back-off (null: first failure) -> the next one.
+  const table: Array<[number | null, number]> = [
+    [null, 3000],
+    [3000, 30_000],
+    [30_000, 60_000],
+    [120_000, 240_000],
+    [240_000, UNREACHABLE_BACKOFF_MAX_MS],
+    [UNREACHABLE_BACKOFF_MAX_MS, UNREACHABLE_BACKOFF_MAX_MS],
+  ];
+  it.each(table)(
+    'after a back-off of %s ms the next is %i ms: one quick retry, then long waits',
+    (prev, want) => {
+      expect(unreachableBackoffMs(prev)).toBe(want);
+    },
+  );
 });
 
 describe('refusals', () => {

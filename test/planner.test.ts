@@ -11,7 +11,9 @@ import { FetchEngine, type FetchPolicy, refusalVerdict } from '../main/core/engi
 import {
   DEFAULT_LIMITS,
   FIND_NEIGHBOURS_GRACE_MS,
-  firstCopyHolder,
+  firstCopyBackupMsFor,
+  firstCopyDueAt,
+  firstCopyRank,
   type PlanInput,
   type PlanSegment,
   plan,
@@ -32,7 +34,7 @@ const seg = (seq: number, deadline: number, extra: Partial<PlanSegment> = {}): P
   status: 'missing',
   source: null,
   holders: 0,
-  firstCopy: false,
+  firstCopyRank: null,
   listedAt: now - 5000,
   retryAt: 0,
   ...extra,
@@ -90,24 +92,70 @@ describe('planner', () => {
     ['a failed segment waits for its retry time', input([seg(1, now + 100, { retryAt: now + 50 })]), []],
     [
       'first-copy duty: taken from the CDN early once the grace for a seed has passed',
-      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })]),
+      input([seg(1, now + 3000, { firstCopyRank: 0, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })]),
       ['1:cdn'],
     ],
     [
       'first-copy duty in a large room: waits three times as long for copies from elsewhere',
-      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })], {
+      input([seg(1, now + 3000, { firstCopyRank: 0, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })], {
         firstCopyRoom: 9,
       }),
       [],
     ],
     [
       'first-copy duty: not before the grace',
-      input([seg(1, now + 3000, { firstCopy: true, listedAt: now - 10 })]),
+      input([seg(1, now + 3000, { firstCopyRank: 0, listedAt: now - 10 })]),
+      [],
+    ],
+    [
+      "first backup: nobody holds it one backup step after the holder's time, so it takes it",
+      input([
+        seg(1, now + 3000, {
+          firstCopyRank: 1,
+          listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs - DEFAULT_LIMITS.firstCopyBackupMs,
+        }),
+      ]),
+      ['1:cdn'],
+    ],
+    [
+      'first backup: not while the holder may still be fetching',
+      input([seg(1, now + 3000, { firstCopyRank: 1, listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs })]),
+      [],
+    ],
+    [
+      'second backup: two steps',
+      input([
+        seg(1, now + 3000, {
+          firstCopyRank: 2,
+          listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs - 2 * DEFAULT_LIMITS.firstCopyBackupMs + 1,
+        }),
+        seg(2, now + 3000, {
+          firstCopyRank: 2,
+          listedAt: now - DEFAULT_LIMITS.firstCopyDelayMs - 2 * DEFAULT_LIMITS.firstCopyBackupMs,
+        }),
+      ]),
+      ['2:cdn'],
+    ],
+    [
+      'a rank past the backups waits for its deadline',
+      input([
+        seg(1, now + 3000, { firstCopyRank: DEFAULT_LIMITS.firstCopyBackups + 1, listedAt: now - 5000 }),
+      ]),
+      [],
+    ],
+    [
+      'a backup whose segment has shown up takes it from the peers',
+      input([seg(1, now + 3000, { firstCopyRank: 1, holders: 1, listedAt: now - 5000 })]),
+      ['1:peer'],
+    ],
+    [
+      'no backups in a large room: copies from other neighbourhoods take hops to arrive',
+      input([seg(1, now + 3000, { firstCopyRank: 1, listedAt: now - 5000 })], { firstCopyRoom: 9 }),
       [],
     ],
     [
       'first-copy duty: someone already has it, so it comes from the peers',
-      input([seg(1, now + 3000, { firstCopy: true, holders: 1 })]),
+      input([seg(1, now + 3000, { firstCopyRank: 0, holders: 1 })]),
       ['1:peer'],
     ],
     [
@@ -241,11 +289,43 @@ describe('planner', () => {
     expect(show(i)).toEqual(expected);
   });
 
-  it('elects one first-copy holder per segment, rotating, the same in every member', () => {
+  it('elects one first-copy holder per segment, rotating, and orders the backups after it', () => {
     const room = ['a', 'b', 'c'];
-    const holders = [0, 1, 2, 3, 4, 5].map((seq) => firstCopyHolder(seq, room));
+    const holders = [0, 1, 2, 3, 4, 5].map((seq) => room.find((m) => firstCopyRank(seq, room, m) === 0));
     expect(holders).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
-    expect(firstCopyHolder(4, [])).toBeNull();
+    // Segment 1: b holds, c backs it up first, then a.
+    expect(room.map((m) => firstCopyRank(1, room, m))).toEqual([2, 0, 1]);
+    expect(firstCopyRank(4, [], 'a')).toBeNull();
+    expect(firstCopyRank(4, ['a'], 'a')).toBeNull();
+    expect(firstCopyRank(4, room, 'z')).toBeNull();
+    expect(firstCopyRank(4, room, null)).toBeNull();
+  });
+
+  it('two members that are not linked: every segment still gets a holder or an early backup', () => {
+    // Five viewers; a and b cannot connect, so their views of the room leave each other out.
+    const all = ['a', 'b', 'c', 'd', 'e'];
+    const views: Record<string, string[]> = {
+      a: ['a', 'c', 'd', 'e'],
+      b: ['b', 'c', 'd', 'e'],
+      c: all,
+      d: all,
+      e: all,
+    };
+    const L = DEFAULT_LIMITS;
+    for (let seq = 0; seq < 20; seq++) {
+      const due = all
+        .map((m) => firstCopyDueAt(firstCopyRank(seq, views[m]!, m), 0, views[m]!.length, L))
+        .filter((t): t is number => t !== null);
+      // Before the backups, a fifth to a third of these segments had nobody early at all.
+      expect(Math.min(...due)).toBeLessThanOrEqual(
+        L.firstCopyDelayMs + L.firstCopyBackups * L.firstCopyBackupMs,
+      );
+    }
+  });
+
+  it('backs up by the measured CDN fetch time, at least the planned step', () => {
+    expect(firstCopyBackupMsFor(500, 0)).toBe(500);
+    expect(firstCopyBackupMsFor(500, 350)).toBe(650);
   });
 });
 
@@ -458,6 +538,10 @@ describe('fetch engine', () => {
     other.advance(DEFAULT_LIMITS.firstCopyDelayMs);
     other.pass();
     expect(other.cdn.started.map((q) => q.seq)).not.toContain(22);
+    // Nobody announced it one backup step later: 'me', next in the order, takes it itself.
+    other.advance(DEFAULT_LIMITS.firstCopyBackupMs);
+    other.pass();
+    expect(other.cdn.started.map((q) => q.seq)).toContain(22);
   });
 
   it('gives a segment up as lost after repeated CDN failures and says so', () => {

@@ -20,9 +20,28 @@ export interface NeighbourView {
 
 /** Transfers one neighbour runs for us at once. */
 export const MAX_INFLIGHT_PER_PEER = 2;
-/** A neighbour we could not connect to is not dialled again for this long, doubling up to the max (ms). */
+/**
+ * A neighbour we could not connect to is dialled again after UNREACHABLE_RETRY_MS once, then
+ * after UNREACHABLE_BACKOFF_MS, doubling up to the max (ms) — see unreachableBackoffMs.
+ */
+export const UNREACHABLE_RETRY_MS = 3000;
 export const UNREACHABLE_BACKOFF_MS = 30_000;
 export const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
+
+/**
+ * How long a neighbour whose link never opened is left alone, given the back-off its last such
+ * failure got (null: none). A first failure is often passing: where viewers start together a
+ * link can fail at once while both ends are busy starting. In bench:swarm's 5-viewer room such
+ * a pair stayed unlinked 30 s, or 97 s when its one retry failed too (3 runs of 12), and a small
+ * room whose members see different rooms takes more copies from the CDN (planner.ts,
+ * firstCopyBackupMs). So the first retry comes after seconds; a pair that fails again (two NATs
+ * that cannot meet) waits long, as before.
+ */
+export function unreachableBackoffMs(previousMs: number | null): number {
+  if (previousMs === null) return UNREACHABLE_RETRY_MS;
+  if (previousMs < UNREACHABLE_BACKOFF_MS) return UNREACHABLE_BACKOFF_MS;
+  return Math.min(previousMs * 2, UNREACHABLE_BACKOFF_MAX_MS);
+}
 /** A neighbour dropped for failing us is not dialled again for this long (ms). */
 export const FAILING_BACKOFF_MS = 60_000;
 

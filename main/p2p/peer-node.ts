@@ -24,7 +24,7 @@ import {
   type Refusal,
   refusalBackoffMs,
   UNREACHABLE_BACKOFF_MAX_MS,
-  UNREACHABLE_BACKOFF_MS,
+  unreachableBackoffMs,
   worstNeighbour,
 } from './neighbour-policy';
 import { type IceServerConfig, type LinkEvents, PeerLink, type SignalData, toIceServers } from './peer-link';
@@ -409,8 +409,7 @@ export class PeerNode {
     this.nextLookupAt = 0;
     if (link.openedAt === null) {
       // Never connected (e.g. both behind symmetric NATs and no TURN): back off before trying again.
-      const prev = this.unreachable.get(link.remoteId)?.backoffMs ?? UNREACHABLE_BACKOFF_MS / 2;
-      const backoffMs = Math.min(prev * 2, UNREACHABLE_BACKOFF_MAX_MS);
+      const backoffMs = unreachableBackoffMs(this.unreachable.get(link.remoteId)?.backoffMs ?? null);
       this.unreachable.set(link.remoteId, { until: this.now() + backoffMs, backoffMs });
     } else if ((this.unreachable.get(link.remoteId)?.until ?? 0) <= this.now()) {
       // Connected once: forget an old back-off (one set just now, for failing us, stays).

@@ -21,7 +21,8 @@ import type { EdgeTiming, Provenance, SourceEvents } from '../source/segment-sou
 import {
   cdnMarginFor,
   DEFAULT_LIMITS,
-  firstCopyHolder,
+  firstCopyBackupMsFor,
+  firstCopyRank,
   type PlanLimits,
   type PlanSegment,
   plan,
@@ -237,7 +238,7 @@ export class FetchEngine implements SourceEvents {
         status: r.status,
         source: r.fetch?.source ?? null,
         holders: r.holders.size,
-        firstCopy: members.length > 1 && firstCopyHolder(r.seq, members) === me,
+        firstCopyRank: firstCopyRank(r.seq, members, me),
         listedAt: r.listedAt ?? now,
         retryAt: r.retryAt,
         transfer,
@@ -253,7 +254,11 @@ export class FetchEngine implements SourceEvents {
       segments,
       firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.liveEdgeWanted(now),
-      limits: { ...this.limits, cdnMarginMs: this.cdnMarginMs() },
+      limits: {
+        ...this.limits,
+        cdnMarginMs: this.cdnMarginMs(),
+        firstCopyBackupMs: firstCopyBackupMsFor(this.limits.firstCopyBackupMs, this.cdnFetchMs),
+      },
     });
     for (const a of actions) {
       switch (a.type) {

@@ -12,7 +12,8 @@
  *  - a segment a neighbour holds is asked from the peers;
  *  - nobody holds it yet: wait — unless this viewer has the first-copy duty for it in a room
  *    without a seed nearby, in which case it takes it from the CDN early and the others take
- *    it from this viewer;
+ *    it from this viewer; in a small room the next members in the order back it up, one after
+ *    another, when still nobody holds it;
  *  - without peers (P2P off, low-latency mode) or as a seed, everything comes from the CDN,
  *    and the segment being cut streams from the live edge; a viewer whose swarm has just
  *    started waits a little for its first neighbour first (waitsForPeers).
@@ -29,8 +30,11 @@ export interface PlanSegment {
   source: SourceName | null;
   /** Neighbours that announced it. */
   holders: number;
-  /** This viewer takes the room's first copy of this segment. */
-  firstCopy: boolean;
+  /**
+   * This viewer's place in the room's first-copy order for this segment (firstCopyRank): 0
+   * takes the first copy, 1, 2… back it up; null when the rule is off.
+   */
+  firstCopyRank: number | null;
   /** When its manifest entry arrived (ms on the injected clock). */
   listedAt: number;
   /** No new attempt before this time. */
@@ -61,6 +65,19 @@ export interface PlanLimits {
    * neighbourhood's holder take a few hops to arrive, and an early CDN copy would be wasted.
    */
   smallRoomMembers: number;
+  /**
+   * In a small room the member of rank k in the first-copy order takes the segment from the CDN
+   * itself when nobody holds it k times this long (ms) after the holder's time. Views of the room
+   * differ when two members are not linked (a pair of NATs that cannot connect, a link in
+   * back-off): a segment whose holder in one view is a member the others do not see would then
+   * have no holder at all, and the whole room would take it from the CDN at its deadline: in the
+   * simulator one such pair cut bench:swarm's 5-viewer room from 0.78 of bytes from peers to
+   * 0.51–0.60 (0.73–0.74 with two backups 500 ms apart), as low as the real room's worst run
+   * (0.55). Engines pass firstCopyBackupMsFor(…) of the measured CDN fetch time.
+   */
+  firstCopyBackupMs: number;
+  /** Ranks 1..this back up the holder (small rooms only; in large ones copies take hops). */
+  firstCopyBackups: number;
 }
 
 export interface PlanInput {
@@ -94,6 +111,8 @@ export const DEFAULT_LIMITS: PlanLimits = {
   peerJudgeMs: 1000,
   firstCopyDelayMs: 400,
   smallRoomMembers: 5,
+  firstCopyBackupMs: 500,
+  firstCopyBackups: 2,
 };
 
 /** The CDN margin grows with slow CDN fetches up to this multiple of the planned one. */
@@ -108,6 +127,16 @@ const MAX_CDN_MARGIN_FACTOR = 2;
 export function cdnMarginFor(plannedMarginMs: number, cdnFetchMs: number): number {
   const wanted = Math.round(1.5 * cdnFetchMs + 200);
   return Math.min(Math.max(plannedMarginMs, wanted), MAX_CDN_MARGIN_FACTOR * plannedMarginMs);
+}
+
+/**
+ * How long a first-copy backup waits per rank: the holder's CDN fetch (`cdnFetchMs`, smoothed)
+ * plus the holder's periodic pass (a duty falls due between two, up to 200 ms late) and its
+ * announcement's way to the room, at least the planned step — so a backup does not take a
+ * second copy while the first is merely on its way.
+ */
+export function firstCopyBackupMsFor(plannedMs: number, cdnFetchMs: number): number {
+  return Math.max(plannedMs, Math.round(cdnFetchMs + 300));
 }
 
 /** The smoothed CDN fetch time after one more whole-segment fetch that took `tookMs`. */
@@ -132,13 +161,29 @@ function peerVerdict(
   return finish > s.deadline ? 'slow' : null;
 }
 
+/**
+ * When a first-copy duty of rank `rank` (firstCopyRank) for a segment listed at `listedAt` falls
+ * due if nobody holds the segment by then, in a first-copy room of `room` members; null when
+ * this viewer has none (no rule, or a rank past the backups).
+ */
+export function firstCopyDueAt(
+  rank: number | null,
+  listedAt: number,
+  room: number,
+  limits: PlanLimits,
+): number | null {
+  if (rank === null) return null;
+  const small = room <= limits.smallRoomMembers;
+  if (rank > (small ? limits.firstCopyBackups : 0)) return null;
+  const delay = small ? limits.firstCopyDelayMs : limits.firstCopyDelayMs * 3;
+  return listedAt + delay + rank * limits.firstCopyBackupMs;
+}
+
 export function plan(input: PlanInput): PlanAction[] {
   const { now, limits } = input;
   const out: PlanAction[] = [];
   let cdn = 0;
   let peer = 0;
-  const firstCopyDelay =
-    input.firstCopyRoom > limits.smallRoomMembers ? limits.firstCopyDelayMs * 3 : limits.firstCopyDelayMs;
   for (const s of input.segments) {
     if (s.source === 'cdn') cdn++;
     else if (s.source === 'peer') peer++;
@@ -178,7 +223,8 @@ export function plan(input: PlanInput): PlanAction[] {
       }
       continue;
     }
-    if (s.firstCopy && now >= s.listedAt + firstCopyDelay && cdn < limits.maxCdnParallel) {
+    const dueAt = firstCopyDueAt(s.firstCopyRank, s.listedAt, input.firstCopyRoom, limits);
+    if (dueAt !== null && now >= dueAt && cdn < limits.maxCdnParallel) {
       out.push({ type: 'cdn', seq: s.seq });
       cdn++;
     }
@@ -210,12 +256,20 @@ export function waitsForPeers(o: {
 
 /**
  * The small-room first-copy rule: among this viewer and its viewer neighbours (ids sorted),
- * the one at position seq mod n takes segment `seq` from the CDN early, so each new segment
- * enters the room about once and the rest of the room takes it from peers. Every member of a
- * fully connected room computes the same holder; in a larger, partly connected room each
- * neighbourhood elects its own, and a seed nearby makes the rule moot (its copy shows up first).
+ * the one at position seq mod n takes segment `seq` from the CDN early (rank 0), so each new
+ * segment enters the room about once and the rest of the room takes it from peers; the members
+ * after it, in order and round, are its backups (rank 1, 2…). Returns `me`'s rank, or null when
+ * there is no rule (a room of one, or `me` not among the members). Every member of a fully
+ * connected room computes the same order; in a larger, partly connected room each neighbourhood
+ * elects its own, and a seed nearby makes the rule moot (its copy shows up first).
  */
-export function firstCopyHolder(seq: number, sortedMembers: readonly string[]): string | null {
-  if (sortedMembers.length === 0) return null;
-  return sortedMembers[((seq % sortedMembers.length) + sortedMembers.length) % sortedMembers.length]!;
+export function firstCopyRank(
+  seq: number,
+  sortedMembers: readonly string[],
+  me: string | null,
+): number | null {
+  const n = sortedMembers.length;
+  const at = me === null ? -1 : sortedMembers.indexOf(me);
+  if (n < 2 || at < 0) return null;
+  return (((at - seq) % n) + n) % n;
 }
