@@ -34,8 +34,8 @@ export const UNREACHABLE_BACKOFF_MAX_MS = 5 * 60_000;
  * link can fail at once while both ends are busy starting. In bench:swarm's 5-viewer room such
  * a pair stayed unlinked 30 s, or 97 s when its one retry failed too (2 runs of 12, and 1 of 5
  * logged rooms), and a small room whose members see different rooms takes more copies from the
- * CDN (planner.ts, firstCopyBackupMs). So the first retry comes after seconds; a pair that fails again (two NATs
- * that cannot meet) waits long, as before.
+ * CDN (planner.ts, firstCopyBackupMs). So the first retry comes after seconds; a pair that fails
+ * again (two NATs that cannot meet) waits long, as before.
  */
 export function unreachableBackoffMs(previousMs: number | null): number {
   if (previousMs === null) return UNREACHABLE_RETRY_MS;
