@@ -55,6 +55,8 @@ export class PeerLink {
   private opened = false;
   private remoteSet = false;
   private readonly pendingCandidates: Array<{ candidate: string; mid: string }> = [];
+  /** The offering side's own candidates, held until the answer is applied (see heldUntilAnswer). */
+  private readonly heldCandidates: Array<{ candidate: string; mid: string }> = [];
   private readonly connectTimer: NodeJS.Timeout;
   readonly openedAt: number | null = null;
 
@@ -73,7 +75,10 @@ export class PeerLink {
       }),
     );
     this.pc.onLocalCandidate((candidate, mid) =>
-      this.guard('local candidate', () => this.events.signal(this, { kind: 'candidate', candidate, mid })),
+      this.guard('local candidate', () => {
+        if (!this.heldUntilAnswer()) return this.events.signal(this, { kind: 'candidate', candidate, mid });
+        if (this.heldCandidates.length < 64) this.heldCandidates.push({ candidate, mid });
+      }),
     );
     this.pc.onStateChange((state) =>
       this.guard('state', () => {
@@ -173,7 +178,21 @@ export class PeerLink {
       this.pc.setRemoteDescription(data.sdp, data.kind);
       this.remoteSet = true;
       for (const c of this.pendingCandidates.splice(0)) this.pc.addRemoteCandidate(c.candidate, c.mid);
+      for (const c of this.heldCandidates.splice(0)) this.events.signal(this, { kind: 'candidate', ...c });
     });
+  }
+
+  /**
+   * The offering side sends its candidates only once the answer is applied. libdatachannel
+   * (0.24.5, and its main branch) hands the answer to ICE before it stores it for the DTLS
+   * fingerprint check: an answerer that already knew our candidates had ICE up and its DTLS
+   * flight waiting, so the handshake could finish inside that gap and fail with "certificate
+   * verify failed" (3 of 19 logged 5-viewer rooms at start). Held, the answerer's checks start
+   * from ours (it learns our address from them) or from the candidates sent here, both after
+   * the answer is stored; the cost is at most one signalling hop on the answerer's first check.
+   */
+  private heldUntilAnswer(): boolean {
+    return this.initiator && !this.remoteSet;
   }
 
   /** Queues a message; false if the link is not open. */
