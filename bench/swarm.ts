@@ -5,6 +5,8 @@
  *   normal  P2P on, normal latency mode (the headline figures);
  *   loaded  the same while another process spins on one core the whole time;
  *   small3, small5  rooms of 3 and 5 viewers with no seed;
+ *   small5-loaded  the room of 5 again beside the busy core (first copies are timed, and a
+ *           starved viewer must still take its duty in time);
  *   low     the low-latency mode (the streamer's preview);
  *   off     P2P off (the CDN-only baseline).
  * Every viewer's per-second stats line is read; latency is measured exactly as SYSTEM.md
@@ -15,7 +17,7 @@
  * with a first-frame time.
  *
  *   npm run bench:swarm -- [--viewers 30] [--seeds 1] [--duration 120]
- *                          [--modes normal,loaded,small3,small5,low,off] [--dump FILE] [--no-save]
+ *                          [--modes normal,loaded,small3,small5,small5-loaded,low,off] [--dump FILE] [--no-save]
  *
  * --no-save prints the summary without writing bench/results/swarm.json (for smoke runs).
  */
@@ -36,7 +38,7 @@ import { type Figures, median, percentile, printLine, round, writeSummary } from
 
 const WARMUP_S = 10;
 
-type Mode = 'normal' | 'loaded' | 'small3' | 'small5' | 'low' | 'off';
+type Mode = 'normal' | 'loaded' | 'small3' | 'small5' | 'small5-loaded' | 'low' | 'off';
 
 /** What a mode changes from `normal`: viewers and seeds (else the command line's), peer flags, a busy core. */
 interface ModeSpec {
@@ -51,6 +53,7 @@ const MODES: Record<Mode, ModeSpec> = {
   loaded: { busyCore: true },
   small3: { viewers: 3, seeds: 0 },
   small5: { viewers: 5, seeds: 0 },
+  'small5-loaded': { viewers: 5, seeds: 0, busyCore: true },
   low: { peerFlags: ['--low-latency'] },
   off: { peerFlags: ['--no-p2p'] },
 };
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
     options: {
       ...swarmFlags(30),
       duration: { type: 'string', default: '120' },
-      modes: { type: 'string', default: 'normal,loaded,small3,small5,low,off' },
+      modes: { type: 'string', default: 'normal,loaded,small3,small5,small5-loaded,low,off' },
       /** Write every viewer's stats lines here (JSON lines with a viewer index), for a closer look. */
       dump: { type: 'string' },
     },
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
   const loaded = results.get('loaded');
   const small3 = results.get('small3');
   const small5 = results.get('small5');
+  const small5Loaded = results.get('small5-loaded');
   const low = results.get('low');
   const off = results.get('off');
   await writeSummary(
@@ -176,6 +180,8 @@ async function main(): Promise<void> {
       small3_stalls: small3?.stalls ?? null,
       small5_p2p_share: small5?.p2p_share ?? null,
       small5_stalls: small5?.stalls ?? null,
+      small5_loaded_p2p_share: small5Loaded?.p2p_share ?? null,
+      small5_loaded_stalls: small5Loaded?.stalls ?? null,
       low_p2p_share: low?.p2p_share ?? null,
       low_stalls: low?.stalls ?? null,
       low_latency_s_median: low?.latency_s_median ?? null,
