@@ -42,6 +42,10 @@ function side(id: string, initiator: boolean, relay: (data: SignalData) => void)
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await sleep(10))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
 const kinds = (s: SignalData[]) => s.map((d) => d.kind);
 
 describe('PeerLink signalling', () => {
@@ -55,8 +59,8 @@ describe('PeerLink signalling', () => {
     expect(kinds(offerer.sent)).toEqual(['offer']);
 
     for (const d of toAnswerer.splice(0)) answerer.link.handleSignal(d);
-    await sleep(300);
     // The answerer's own candidates are not held.
+    await until("the answerer's candidates", () => kinds(answerer.sent).includes('candidate'));
     expect(kinds(answerer.sent)[0]).toBe('answer');
     expect(kinds(answerer.sent)).toContain('candidate');
     expect(kinds(offerer.sent)).toEqual(['offer']);

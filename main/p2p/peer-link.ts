@@ -187,7 +187,7 @@ export class PeerLink {
    * (0.24.5, and its main branch) hands the answer to ICE before it stores it for the DTLS
    * fingerprint check: an answerer that already knew our candidates had ICE up and its DTLS
    * flight waiting, so the handshake could finish inside that gap and fail with "certificate
-   * verify failed" (3 of 19 logged 5-viewer rooms at start). Held, the answerer's checks start
+   * verify failed" (4 of 31 logged 5-viewer rooms at start; 0 of 24 held). Held, its checks start
    * from ours (it learns our address from them) or from the candidates sent here, both after
    * the answer is stored; the cost is at most one signalling hop on the answerer's first check.
    */
