@@ -3,10 +3,9 @@
  * side signals (its candidates only after the answer is applied), and that links open with it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CoreLog } from '../common/logger';
 import { type LinkEvents, PeerLink, type SignalData } from '../main/p2p/peer-link';
-
-const quiet: CoreLog = { debug() {}, info() {}, warn() {}, error() {} };
+import { until } from './support/media';
+import { memoryLog } from './support/memory-log';
 
 interface Side {
   link: PeerLink;
@@ -36,16 +35,12 @@ function side(id: string, initiator: boolean, relay: (data: SignalData) => void)
   const promise = new Promise<void>((resolve) => {
     opened = resolve;
   });
-  const link = new PeerLink(id, initiator, [], events, quiet);
+  const link = new PeerLink(id, initiator, [], events, memoryLog());
   links.push(link);
   return { link, sent, opened: promise };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await sleep(10))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 const kinds = (s: SignalData[]) => s.map((d) => d.kind);
 
 describe('PeerLink signalling', () => {
@@ -60,7 +55,7 @@ describe('PeerLink signalling', () => {
 
     for (const d of toAnswerer.splice(0)) answerer.link.handleSignal(d);
     // The answerer's own candidates are not held.
-    await until("the answerer's candidates", () => kinds(answerer.sent).includes('candidate'));
+    await until(() => kinds(answerer.sent).includes('candidate'), 10_000, "the answerer's candidates");
     expect(kinds(answerer.sent)[0]).toBe('answer');
     expect(kinds(answerer.sent)).toContain('candidate');
     expect(kinds(offerer.sent)).toEqual(['offer']);
