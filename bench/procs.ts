@@ -2,7 +2,8 @@
  * A swarm on loopback for the benchmarks (bench:swarm, bench:soak): one `swarmcast server`
  * playing the demo channel, seed processes and N headless viewers (`swarmcast peer`), each a
  * real process; their JSON stats lines are collected and what each viewer costs is read from
- * /proc once a second.
+ * /proc once a second. The server and the seeds run at a raised priority, as the machines of
+ * their own they have in a deployment (INFRASTRUCTURE_NICE).
  *
  * CPU: /proc/PID/stat utime+stime (every thread of the process, exited ones included), and the
  * same per thread from /proc/PID/task/TID/stat, classified by /proc/PID/task/TID/comm:
@@ -25,7 +26,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from '../test/support/media';
-import { collectLines, type RunningCommand, runSwarmcast } from '../test/support/processes';
+import {
+  collectLines,
+  INFRASTRUCTURE_NICE,
+  type RunningCommand,
+  runSwarmcast,
+} from '../test/support/processes';
 import { mean, printLine, round } from './report';
 
 /** USER_HZ (`getconf CLK_TCK`): /proc counts CPU time in these ticks. */
@@ -75,8 +81,8 @@ function track(cmd: RunningCommand): Proc {
 }
 
 /** `node bin/swarmcast.mjs ARGS` (the bin decides what runs), tracked. */
-export function swarmcast(args: string[]): Proc {
-  return track(runSwarmcast(args, { SWARMCAST_LOG_LEVEL: 'error' }));
+export function swarmcast(args: string[], nice?: number): Proc {
+  return track(runSwarmcast(args, { SWARMCAST_LOG_LEVEL: 'error' }, nice));
 }
 
 /** A Node process spinning on one core until killed. */
@@ -234,7 +240,7 @@ export interface SwarmRun {
 export async function runSwarm(o: SwarmOptions): Promise<SwarmRun> {
   const busy = o.busyCore ? busyLoop() : null;
   const data = await mkdtemp(join(tmpdir(), 'swarmcast-bench-'));
-  const server = swarmcast(localServerArgs(data));
+  const server = swarmcast(localServerArgs(data), INFRASTRUCTURE_NICE);
   const seeds: Proc[] = [];
   const peers: Proc[] = [];
   let sampler: NodeJS.Timeout | undefined;
@@ -249,7 +255,8 @@ export async function runSwarm(o: SwarmOptions): Promise<SwarmRun> {
     );
     const url = String(server.lines.find((l) => l.event === 'ready')!.http);
     await new Promise((r) => setTimeout(r, 4000)); // a window of segments to start from
-    for (let i = 0; i < o.seeds; i++) seeds.push(swarmcast(['seed', '--server', url, '--channel', 'demo']));
+    for (let i = 0; i < o.seeds; i++)
+      seeds.push(swarmcast(['seed', '--server', url, '--channel', 'demo'], INFRASTRUCTURE_NICE));
     const watched = busy ? [busy] : [];
     sampler = setInterval(() => {
       [...peers, ...watched].forEach(sample);

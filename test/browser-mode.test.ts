@@ -176,7 +176,7 @@ describe('renderer in headless Chromium (browser mode)', () => {
     if (Math.abs(offset) > 0.15) {
       console.warn(
         `state().latencyS is ${offset.toFixed(3)} s off the latency measured from the origin's manifests: the ` +
-          `core's clock offset comes from the cached manifest's generatedAt (main/core/origin-client.ts)`,
+          `core's clock offset comes from the COM's serverTime over the channel-info round trip (main/core/manifest/com-client.ts)`,
       );
     }
     expect(latencies.length).toBeGreaterThanOrEqual(50);
