@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { median } from '../bench/report';
@@ -41,8 +42,6 @@ let page: Page;
 let history: ManifestHistory;
 /** Gateway FLV streams the page opened and that have not finished or failed yet. */
 const openStreams = new Set<string>();
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   await ensureRendererBuilt();

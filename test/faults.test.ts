@@ -8,6 +8,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HeadlessPlayer } from '../main/core/player/headless-player';
 import { startHeadlessSession } from '../main/core/player/headless-session';
@@ -69,7 +70,6 @@ async function server(opts: { httpPort?: number; dataDir?: string } = {}): Promi
   return s;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const playing = (v: Viewer) => v.stats().ttffMs !== null;
 
 // Real-time playback beside other test files on two cores: a run that lost the CPU long

@@ -2,6 +2,7 @@
  * PeerLink over real node-datachannel connections on loopback: the order in which the offering
  * side signals (its candidates only after the answer is applied), and that links open with it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LinkEvents, PeerLink, type SignalData } from '../main/p2p/peer-link';
 import { until } from './support/media';
@@ -40,7 +41,6 @@ function side(id: string, initiator: boolean, relay: (data: SignalData) => void)
   return { link, sent, opened: promise };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kinds = (s: SignalData[]) => s.map((d) => d.kind);
 
 describe('PeerLink signalling', () => {

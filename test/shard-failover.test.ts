@@ -9,6 +9,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessSession } from '../main/core/player/headless-session';
@@ -45,8 +46,6 @@ async function viewer(serverUrl: string): Promise<Viewer> {
     },
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let redisServer: RunningRedis;
 let redis: Redis;

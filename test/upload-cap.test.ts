@@ -18,6 +18,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BottleneckLab, rateBetween, SERVER_IP, type TimedCommand, until } from './support/bottleneck';
 import { natLabUnavailable } from './support/netns';
@@ -38,8 +39,6 @@ const tempDirs: string[] = [];
 function tail(cmd: TimedCommand, n = 2000): string {
   return cmd.stderr.join('').slice(-n);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Timing on shaped links beside other test files on two cores: a run that lost the CPU is
 // tried once more; the assertions stay as they are.
