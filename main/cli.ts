@@ -19,6 +19,7 @@ import { startViewerCore } from './core/viewer-core';
 import { openBrowser, shouldOpenBrowser } from './open-browser';
 import { startSwarm } from './p2p/swarm';
 import { PROMISED_SEGMENTS } from './p2p/wire';
+import { leanViewerRuntime, setLeanRuntime } from './viewer-runtime';
 
 const VERSION = '0.1.0';
 
@@ -75,6 +76,7 @@ async function peer(argv: string[]): Promise<void> {
     return;
   }
   const log = createLogger('swarmcast-peer');
+  leanViewerRuntime((msg) => log.warn(msg));
   const dataDir = await mkdtemp(join(tmpdir(), 'swarmcast-peer-'));
   const core = await startViewerCore({
     dataDir,
@@ -83,6 +85,7 @@ async function peer(argv: string[]): Promise<void> {
     serverUrl: values.server,
     hints: { isp: values.isp, region: values.region },
     rateControl: !values['no-rate-control'],
+    onCdnOnly: (cdnOnly) => setLeanRuntime(!cdnOnly),
     log: pinoCoreLog(log),
   });
   const kbps = (flag: string, text: string | undefined) => {
@@ -233,6 +236,7 @@ async function web(argv: string[]): Promise<void> {
     throw new Error(`no built renderer in ${values.renderer}: run "npm run build" first (npm run web does)`);
   }
   const log = createLogger('swarmcast-web');
+  leanViewerRuntime((msg) => log.warn(msg));
   const serverLog = createLogger('embedded-origin');
   const terminal = process.stdout.isTTY === true;
   // On a terminal the address line is the output; the JSON logs show warnings and errors only,
@@ -252,6 +256,7 @@ async function web(argv: string[]): Promise<void> {
     serverUrl: values.server,
     localServerUrl: () => local.url(),
     rendererDir: values.renderer,
+    onCdnOnly: (cdnOnly) => setLeanRuntime(!cdnOnly),
     log: pinoCoreLog(log),
   });
   const url = core.gatewayUrl;

@@ -234,6 +234,33 @@ describe('viewer core', () => {
     }
   });
 
+  it('tells the entry point when a played channel starts and stops fetching without peers', async () => {
+    const calls: boolean[] = [];
+    const dataDir = await mkdtemp(join(tmpdir(), 'swarmcast-core-'));
+    const c = await startViewerCore({
+      dataDir,
+      mode: 'headless',
+      version: 'test',
+      serverUrl: server.httpUrl,
+      onCdnOnly: (cdnOnly) => calls.push(cdnOnly),
+      log: memoryLog(),
+    });
+    try {
+      // A player reading the stream all along: the channel stays played.
+      const reading = readFlvFor(c.openPlayer('demo').streamUrl, 6000);
+      await until(() => calls.length > 0, 3000, 'told at the first pass');
+      expect(calls).toEqual([false]); // P2P on, normal latency: with peers
+      await c.invoke('settings.set', { latencyMode: 'low' });
+      await until(() => calls.at(-1) === true, 2000, 'told: without peers');
+      await c.invoke('settings.set', { latencyMode: 'normal' });
+      await until(() => calls.at(-1) === false, 2000, 'told: with peers again');
+      expect(calls).toEqual([false, true, false]);
+      await reading;
+    } finally {
+      await c.close();
+    }
+  });
+
   it('refuses a replayed older manifest (validly signed, but stale)', async () => {
     const proxy = await startTamperProxy(server.httpUrl);
     let first: Buffer | null = null;

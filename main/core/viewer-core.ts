@@ -41,6 +41,7 @@ const REPORT_PERIOD_MS = 10_000;
 export class Core implements ViewerCore {
   private readonly listeners = new Set<CoreEventListener>();
   private readonly channels: ChannelRegistry;
+  private cdnOnly: boolean | null = null;
   private readonly players: PlayerSessions;
   private gateway!: Gateway;
   private embeddedUrl: string | null = null;
@@ -258,8 +259,9 @@ export class Core implements ViewerCore {
         // A warm channel fetches for the latency its player will have once opened (with peers).
         const warm = !this.channels.played(channel);
         const sync = warm ? this.warmLiveSync(session) : this.liveSyncOf(session);
+        this.noteCdnOnly();
         return {
-          p2p: s.p2pEnabled && this.latencyModeOf(channel) === 'normal',
+          p2p: this.withPeers(channel),
           latencyTargetMs: sync.targetLatencyS * 1000,
           downloadCapKbps: s.downloadCapKbps,
         };
@@ -309,6 +311,22 @@ export class Core implements ViewerCore {
   private link(): ServerLink {
     if (!this.serverLink) throw new Error('the core is not started');
     return this.serverLink;
+  }
+
+  /** Whether a channel fetches from peers (P2P on and the normal latency mode). */
+  private withPeers(channel: string): boolean {
+    return this.settings.get().p2pEnabled && this.latencyModeOf(channel) === 'normal';
+  }
+
+  /** Tells the entry point whether some played channel fetches without peers: at the first pass, then on each change. */
+  private noteCdnOnly(): void {
+    if (!this.opts.onCdnOnly) return;
+    const cdnOnly = this.channels
+      .values()
+      .some((j) => this.channels.played(j.session.channel) && !this.withPeers(j.session.channel));
+    if (cdnOnly === this.cdnOnly) return;
+    this.cdnOnly = cdnOnly;
+    this.opts.onCdnOnly(cdnOnly);
   }
 
   /** The setting's latency mode, unless a player opened this channel with its own. */

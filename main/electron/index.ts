@@ -8,6 +8,7 @@ import { app, type BrowserWindow, dialog, session } from 'electron';
 import { startViewerCore } from '../core/viewer-core';
 import type { ViewerCore } from '../core/viewer-core-api';
 import { localServer } from '../local-server';
+import { leanViewerRuntime, setLeanRuntime } from '../viewer-runtime';
 import {
   APP_ENTRY_URL,
   APP_ORIGIN,
@@ -38,6 +39,7 @@ registerAppScheme();
 app.enableSandbox();
 
 const { log, file: logFile } = setUpLogging();
+leanViewerRuntime((msg) => log.warn(msg));
 
 // One instance per user: a second launch focuses the first window. (The core's gateway
 // listens on port 0, so two copies with separate userData dirs would still coexist.)
@@ -90,6 +92,7 @@ async function run(): Promise<void> {
       rendererDir: undefined,
       localServerUrl: () => embedded.url(),
       openLogFolder: logFolderOpener(log),
+      onCdnOnly: (cdnOnly) => setLeanRuntime(!cdnOnly),
       log: coreLogOver(log),
     }),
   );
