@@ -34,9 +34,9 @@ export interface ViewerCoreOptions {
   /** Desktop only: shows the log folder in the OS file manager (browser mode has none). */
   openLogFolder?: () => Promise<{ opened: boolean; path: string | null }>;
   /**
-   * Told whether some played channel fetches without peers, at the first pass and on each change (low latency or P2P
-   * off: the live edge from the CDN tag by tag, the core's busiest path); the entry points
-   * turn V8's optimising compiler on for it (main/viewer-runtime.ts).
+   * Told whether some played channel fetches without peers (low latency or P2P off: the live
+   * edge from the CDN tag by tag, the core's busiest path), at the first pass and on each
+   * change; the entry points leave V8 as it comes for it (main/viewer-runtime.ts).
    */
   onCdnOnly?: (cdnOnly: boolean) => void;
   log: CoreLog;

@@ -318,7 +318,7 @@ export class Core implements ViewerCore {
     return this.settings.get().p2pEnabled && this.latencyModeOf(channel) === 'normal';
   }
 
-  /** Tells the entry point whether some played channel fetches without peers: at the first pass, then on each change. */
+  /** Tells the entry point whether some played channel fetches without peers: first pass, then changes. */
   private noteCdnOnly(): void {
     if (!this.opts.onCdnOnly) return;
     const cdnOnly = this.channels
