@@ -16,8 +16,10 @@
  *   for 64 MB of such memory, or for its small heap to grow, which in an idle viewer took about
  *   a minute: 5–8 MB of dead segments held at any time.
  *
- * Same swarm, 8 viewers and a seed, half of them with this (2026-12-03): normal mode RSS 85.4
- * -> 74.6 MB at its highest, CPU 2.92 -> 2.88 % of a core; low latency CPU 3.88 -> 3.88.
+ * Same swarm, 8 viewers and a seed, half of them with this (2026-12-03): normal mode RSS 85.1
+ * -> 75.4 MB at its highest, CPU 2.29 -> 2.41 % of a core (native 0.96 -> 1.04: those viewers
+ * uploaded more; 2.92 -> 2.88 in a run of the build that went lean from the start); low latency
+ * CPU 3.88 -> 3.88.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -48,18 +50,18 @@ let lean = false;
 /**
  * Starts the collector in this process (once); the runtime stays as V8 makes it until the entry
  * point calls setLeanRuntime(true) (the core's first pass with peers), so a low-latency viewer
- * never switches. Returns a stop function.
+ * never switches. The collector's beat does not keep the process alive.
  */
-export function leanViewerRuntime(log?: (msg: string) => void): () => void {
-  if (started) return () => undefined;
+export function leanViewerRuntime(log?: (msg: string) => void): void {
+  if (started) return;
   started = true;
   const gc = exposeGc();
   if (!gc) {
     log?.('no full-collection hook in this runtime; dead segment memory waits for V8');
-    return () => undefined;
+    return;
   }
   const state: ReclaimState = { floor: process.memoryUsage().arrayBuffers, lastAt: Date.now() };
-  return everyBeat(
+  everyBeat(
     CHECK_EVERY_MS,
     () => {
       const now = Date.now();
