@@ -158,8 +158,11 @@ describe('neighbours that game trust: fake seeds, forged acks, Have floods, new 
     expect(r.during).toHaveLength(r.hostile.length);
     expect(peerOf(r, 'fake-seed').counts.linksOpened).toBeGreaterThan(0);
     expect(peerOf(r, 'forged-acks').counts.acksForged).toBeGreaterThan(0);
-    // More than any honest neighbour sends (a Have a segment a second), however soon it is banned.
-    expect(peerOf(r, 'have-flood').counts.havesSent).toBeGreaterThan(200);
+    // Far more than an honest neighbour sends in this round (a Have a segment a second: ~20 a
+    // link), however soon it is banned. Not more than 200: linked to one viewer only, a flood is
+    // banned once it overdraws that link's announce burst (200, of which its HaveMap took 16),
+    // which can be at its 185th Have (a CI run saw exactly 200).
+    expect(peerOf(r, 'have-flood').counts.havesSent).toBeGreaterThan(100);
     expect(peerOf(r, 'reconnect').counts.rejectsSent).toBeGreaterThan(0);
   });
 
