@@ -197,6 +197,27 @@ export function p2pShare(peers: readonly Proc[]): number {
   return received > 0 ? sumFinal(peers, 'bytes_p2p') / received : 0;
 }
 
+/**
+ * The share of bytes from peers received between `from` and `to` (Date.now() times): the room
+ * in its steady state, without the start-up (the first segments come from the CDN for an
+ * instant start, before any link is up) or the end (viewers leave one after another).
+ */
+export function p2pShareBetween(peers: readonly Proc[], from: number, to: number): number | null {
+  let p2p = 0;
+  let all = 0;
+  const got = (l: Record<string, unknown>) =>
+    Number(l.bytes_p2p ?? 0) + Number(l.bytes_cdn ?? 0) + Number(l.bytes_seed ?? 0);
+  for (const p of peers) {
+    const at = (l: Record<string, unknown>) => p.spawnedAt + Number(l.t) * 1000;
+    const a = p.lines.find((l) => typeof l.t === 'number' && at(l) >= from);
+    const b = p.lines.findLast((l) => typeof l.t === 'number' && at(l) <= to);
+    if (!a || !b || at(b) <= at(a)) continue;
+    p2p += Number(b.bytes_p2p ?? 0) - Number(a.bytes_p2p ?? 0);
+    all += got(b) - got(a);
+  }
+  return all > 0 ? p2p / all : null;
+}
+
 /** `swarmcast server` on loopback: the demo channel, ephemeral ports, no RTMP ingest. */
 export function localServerArgs(dataDir: string): string[] {
   return [...'server --host 127.0.0.1 --http-port 0 --no-rtmp --stun-port 0 --data'.split(' '), dataDir];

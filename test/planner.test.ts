@@ -289,6 +289,15 @@ describe('planner', () => {
     expect(show(i)).toEqual(expected);
   });
 
+  it('says why each CDN fetch is taken', () => {
+    const why = (i: PlanInput) => plan(i).map((a) => (a.type === 'cdn' ? a.why : a.type));
+    const listed = now - DEFAULT_LIMITS.firstCopyDelayMs - DEFAULT_LIMITS.firstCopyBackupMs;
+    expect(why(input([seg(1, now + 500)]))).toEqual(['deadline']);
+    expect(why(input([seg(1, now + 5000)], { usePeers: false }))).toEqual(['no-peers']);
+    expect(why(input([seg(1, now + 3000, { firstCopyRank: 0, listedAt: listed })]))).toEqual(['first-copy']);
+    expect(why(input([seg(1, now + 3000, { firstCopyRank: 1, listedAt: listed })]))).toEqual(['backup']);
+  });
+
   it('elects one first-copy holder per segment, rotating, and orders the backups after it', () => {
     const room = ['a', 'b', 'c'];
     const holders = [0, 1, 2, 3, 4, 5].map((seq) => room.find((m) => firstCopyRank(seq, room, m) === 0));

@@ -19,6 +19,7 @@ import type { CdnSource } from '../source/cdn-source';
 import type { PeerSource } from '../source/peer-source';
 import type { EdgeTiming, Provenance, SourceEvents } from '../source/segment-source';
 import {
+  type CdnWhy,
   cdnMarginFor,
   DEFAULT_LIMITS,
   firstCopyBackupMsFor,
@@ -263,11 +264,11 @@ export class FetchEngine implements SourceEvents {
     for (const a of actions) {
       switch (a.type) {
         case 'cdn':
-          this.startCdn(t.get(a.seq)!, false);
+          this.startCdn(t.get(a.seq)!, false, a.why);
           break;
         case 'live-edge': {
           const r = t.ensure(a.seq);
-          if (r) this.startCdn(r, true);
+          if (r) this.startCdn(r, true, 'no-peers');
           break;
         }
         case 'peer':
@@ -283,7 +284,7 @@ export class FetchEngine implements SourceEvents {
           });
           this.peers?.cancel(a.seq, true);
           this.release(r);
-          if (a.next === 'cdn') this.startCdn(r, false);
+          if (a.next === 'cdn') this.startCdn(r, false, 'deadline');
           else if (a.next === 'peer') this.startPeer(r);
           break;
         }
@@ -326,8 +327,10 @@ export class FetchEngine implements SourceEvents {
     return name === 'cdn' ? this.cdn : this.peers;
   }
 
-  private startCdn(r: SegmentRecord, liveEdge: boolean): void {
+  private startCdn(r: SegmentRecord, liveEdge: boolean, why: CdnWhy): void {
     if (!this.cdn || r.fetch) return;
+    // Why each CDN copy was taken: what a room's CDN share is made of, read from debug logs.
+    this.opts.log.debug('CDN fetch', { channel: this.opts.channel, seq: r.seq, why, liveEdge });
     this.opts.cache.begin(r.seq, 'cdn', liveEdge, r.entry?.size);
     r.fetch = { source: 'cdn', peer: null, startedAt: this.now(), liveEdge };
     r.status = 'fetching';

@@ -95,8 +95,15 @@ export interface PlanInput {
   limits: PlanLimits;
 }
 
+/**
+ * Why a segment goes to the CDN: its deadline is near (or a peer transfer failed with it near);
+ * peers are not in use (P2P off, low latency, a seed, a viewer alone); this viewer's first-copy
+ * duty; or its backup of another member's duty that nobody fulfilled in time.
+ */
+export type CdnWhy = 'deadline' | 'no-peers' | 'first-copy' | 'backup';
+
 export type PlanAction =
-  | { type: 'cdn'; seq: number }
+  | { type: 'cdn'; seq: number; why: CdnWhy }
   | { type: 'live-edge'; seq: number }
   | { type: 'peer'; seq: number }
   /** Give up the peer transfer; `next` says where the segment goes next. */
@@ -211,7 +218,7 @@ export function plan(input: PlanInput): PlanAction[] {
     if (now < s.retryAt) continue;
     if (urgent) {
       if (cdn < limits.maxCdnParallel) {
-        out.push({ type: 'cdn', seq: s.seq });
+        out.push({ type: 'cdn', seq: s.seq, why: input.usePeers ? 'deadline' : 'no-peers' });
         cdn++;
       }
       continue;
@@ -225,7 +232,7 @@ export function plan(input: PlanInput): PlanAction[] {
     }
     const dueAt = firstCopyDueAt(s.firstCopyRank, s.listedAt, input.firstCopyRoom, limits);
     if (dueAt !== null && now >= dueAt && cdn < limits.maxCdnParallel) {
-      out.push({ type: 'cdn', seq: s.seq });
+      out.push({ type: 'cdn', seq: s.seq, why: s.firstCopyRank === 0 ? 'first-copy' : 'backup' });
       cdn++;
     }
   }
