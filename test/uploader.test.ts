@@ -152,6 +152,30 @@ describe('Uploader: requests', () => {
     ask(up, b, 16);
     expect(b.rejects).toEqual([]);
   });
+
+  // A leech that asks a seed for every new segment and is banned must not have spent its copies.
+  it("a seed's copy comes back when its job ends unfinished (cancelled, link dropped or failed)", () => {
+    const up = uploader({ role: 'seed', copiesPerSegment: 1 }, new Map([[1, segment(10)]]));
+    const [leech, honest] = [new FakeLink('leech'), new FakeLink('honest')];
+    leech.buffered = LOW_WATER_BYTES; // nothing leaves yet: the jobs wait in its queue
+    const reqId = ask(up, leech, 1);
+    ask(up, honest, 1);
+    expect(honest.rejects).toEqual([RejectReason.OverCap]);
+    up.cancel(leech.peer, reqId);
+    ask(up, honest, 1);
+    expect(honest.rejects).toEqual([RejectReason.OverCap]);
+    expect(honest.data.map((m) => m.seq)).toEqual([1]);
+    // Delivered (all sent, no rate control): the copy is spent for good.
+    ask(up, leech, 1);
+    expect(leech.rejects).toEqual([RejectReason.OverCap]);
+
+    const later = uploader({ role: 'seed', copiesPerSegment: 1 }, new Map([[2, segment(10)]]));
+    ask(later, leech, 2);
+    later.dropPeer(leech.peer);
+    const other = new FakeLink('other');
+    ask(later, other, 2);
+    expect(other.data.map((m) => m.seq)).toEqual([2]);
+  });
 });
 
 describe('Uploader: scheduling', () => {

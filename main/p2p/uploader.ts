@@ -174,9 +174,22 @@ export class Uploader {
     if (!s) return;
     const i = s.jobs.findIndex((j) => j.reqId === reqId);
     if (i < 0) return;
-    const job = s.jobs[i]!;
-    this.flight = Math.max(0, this.flight - (job.sent - job.acked));
-    s.jobs.splice(i, 1);
+    this.endUnfinished(s.jobs.splice(i, 1));
+  }
+
+  /**
+   * Jobs that end before their last byte was acknowledged (cancelled, or their link gone): their
+   * unacknowledged bytes leave the shared flight, and a seed's copy goes back to the segment's
+   * count, since nobody got it. Otherwise a neighbour that asks a seed for every new segment and
+   * is then banned (a leech forging acks) has spent the seed's copies of them for good, and the
+   * viewers it refused as "over cap" take those segments from the CDN.
+   */
+  private endUnfinished(jobs: readonly Job[]): void {
+    for (const j of jobs) {
+      this.flight = Math.max(0, this.flight - (j.sent - j.acked));
+      const given = this.copies.get(j.seq);
+      if (this.opts.role === 'seed' && given !== undefined) this.copies.set(j.seq, Math.max(0, given - 1));
+    }
   }
 
   /**
@@ -231,7 +244,7 @@ export class Uploader {
 
   dropPeer(link: PeerLink): void {
     const s = this.links.get(link);
-    if (s) for (const j of s.jobs) this.flight = Math.max(0, this.flight - (j.sent - j.acked));
+    if (s) this.endUnfinished(s.jobs);
     this.links.delete(link);
   }
 
@@ -326,8 +339,8 @@ export class Uploader {
           payload,
         });
         if (!sent) {
-          // The link is gone: its unacknowledged bytes leave the shared flight with it.
-          for (const j of s.jobs) this.flight = Math.max(0, this.flight - (j.sent - j.acked));
+          // The link is gone: its jobs end unfinished.
+          this.endUnfinished(s.jobs);
           s.jobs = [];
           continue;
         }
