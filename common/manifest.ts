@@ -57,6 +57,76 @@ export const signedManifestSchema = z.object({
   signature: z.string().max(200),
 });
 
+/** The envelope with its segment list unchecked: `parseSignedManifest` checks it entry by entry. */
+const signedEnvelopeSchema = z.object({
+  manifest: manifestSchema.extend({ segments: z.array(z.unknown()).max(1024) }),
+  signature: signedManifestSchema.shape.signature,
+});
+
+const SEGMENT_FIELDS = [
+  'seq',
+  'initVersion',
+  'startTs',
+  'durationMs',
+  'size',
+  'sha256',
+  'keyframeOffset',
+  'originTime',
+] as const;
+
+const JITLESS = { jitless: true } as const;
+
+/** Whether `raw` (unchecked JSON) has exactly `known`'s values in every field the schema keeps. */
+function sameSegment(raw: unknown, known: SegmentEntry): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const r = raw as Record<string, unknown>;
+  // Indexed: this runs for every entry of every manifest, in V8's baseline code in a viewer,
+  // where for-of allocates per element.
+  for (let i = 0; i < SEGMENT_FIELDS.length; i++) {
+    const f = SEGMENT_FIELDS[i]!;
+    if (r[f] !== known[f]) return false;
+  }
+  return true;
+}
+
+/**
+ * `signedManifestSchema.safeParse`, but a segment entry equal field by field to `previous`'s
+ * entry of the same seq is that entry, not checked again: a viewer re-reads its whole window
+ * (30 entries) every second, and running the schema over the 29 it already checked was a third
+ * of all a viewer allocated. The entries it returns are frozen (their signing text is kept).
+ */
+export function parseSignedManifest(
+  json: unknown,
+  previous: Manifest | null,
+): { success: true; data: SignedManifest } | { success: false; error: string } {
+  // Without zod's generated parsers: a viewer parses one envelope and an entry or two a second,
+  // and generating them (at its first manifest) made V8 compile zod's code generator with
+  // TurboFan before a lean viewer turned it off (3 MB of the compiler's code resident).
+  const env = signedEnvelopeSchema.safeParse(json, JITLESS);
+  if (!env.success) return { success: false, error: env.error.issues[0]?.message ?? 'invalid' };
+  const raw = env.data.manifest.segments;
+  const prev = previous?.segments ?? [];
+  const firstPrev = prev[0]?.seq ?? 0;
+  const segments: SegmentEntry[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const r = raw[i];
+    const seq = (r as { seq?: unknown } | null)?.seq;
+    const known = typeof seq === 'number' ? prev[seq - firstPrev] : undefined;
+    if (known !== undefined && sameSegment(r, known)) {
+      segments[i] = known;
+      continue;
+    }
+    const one = segmentEntrySchema.safeParse(r, JITLESS);
+    if (!one.success)
+      return { success: false, error: `segments[${i}]: ${one.error.issues[0]?.message ?? 'invalid'}` };
+    segments[i] = Object.freeze(one.data) as SegmentEntry;
+  }
+  return {
+    success: true,
+    data: { manifest: { ...env.data.manifest, segments }, signature: env.data.signature },
+  };
+}
+
 export type InitEntry = z.infer<typeof initEntrySchema>;
 export type SegmentEntry = z.infer<typeof segmentEntrySchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -66,17 +136,38 @@ export type SignedManifest = z.infer<typeof signedManifestSchema>;
  * The bytes that are signed: the manifest serialised with its keys in schema order. A verifier
  * re-serialises the parsed object the same way, so whitespace or key order on the wire cannot
  * change what is verified, and any changed value fails.
+ *
+ * Each entry's text is kept beside the entry object (a viewer re-verifies its window every
+ * second, and a verifier reuses the entry objects of the last manifest): one string per new
+ * segment rather than a copy of the whole window's objects per manifest.
  */
 export function manifestSigningBytes(m: Manifest): Uint8Array {
-  const ordered: Manifest = {
+  const head = JSON.stringify({
     v: m.v,
     channel: m.channel,
     stream: m.stream,
     live: m.live,
     targetDurationMs: m.targetDurationMs,
     generatedAt: m.generatedAt,
-    inits: m.inits.map((i) => ({ version: i.version, size: i.size, sha256: i.sha256 })),
-    segments: m.segments.map((s) => ({
+  });
+  let text = `${head.slice(0, -1)},"inits":[`;
+  for (let i = 0; i < m.inits.length; i++) text += (i === 0 ? '' : ',') + initText(m.inits[i]!);
+  text += '],"segments":[';
+  for (let i = 0; i < m.segments.length; i++) text += (i === 0 ? '' : ',') + segmentText(m.segments[i]!);
+  return utf8.encode(`${text}]}`);
+}
+
+const utf8 = new TextEncoder();
+const entryTexts = new WeakMap<SegmentEntry, string>();
+
+function initText(i: InitEntry): string {
+  return JSON.stringify({ version: i.version, size: i.size, sha256: i.sha256 });
+}
+
+function segmentText(s: SegmentEntry): string {
+  let t = entryTexts.get(s);
+  if (t === undefined) {
+    t = JSON.stringify({
       seq: s.seq,
       initVersion: s.initVersion,
       startTs: s.startTs,
@@ -85,9 +176,11 @@ export function manifestSigningBytes(m: Manifest): Uint8Array {
       sha256: s.sha256,
       keyframeOffset: s.keyframeOffset,
       originTime: s.originTime,
-    })),
-  };
-  return new TextEncoder().encode(JSON.stringify(ordered));
+    });
+    // Only a frozen entry's text is kept: nothing can change it after.
+    if (Object.isFrozen(s)) entryTexts.set(s, t);
+  }
+  return t;
 }
 
 /** URL paths of a channel's resources below the origin/CDN base URL. */

@@ -692,7 +692,7 @@ class Hostile implements HostilePeer {
   private async followManifest(): Promise<void> {
     while (!this.closed) {
       try {
-        const m = await this.cdn.manifest(this.channel, this.key, this.latest, this.abort.signal);
+        const m = await this.cdn.manifest(this.channel, this.key, this.latest, null, this.abort.signal);
         this.safe('manifest', () => this.applyManifest(m));
         if (!m.live) await new Promise((r) => setTimeout(r, 1000));
       } catch (err) {

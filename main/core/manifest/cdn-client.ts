@@ -17,16 +17,20 @@ export class CdnClient {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
-  /** The manifest; with `after`, held by the origin until a segment after it exists. */
+  /**
+   * The manifest; with `after`, held by the origin until a segment after it exists. `previous`
+   * is the last one verified (its entries are not checked again).
+   */
   async manifest(
     channel: string,
     key: KeyObject,
     after: number | null,
+    previous: Manifest | null,
     signal?: AbortSignal,
   ): Promise<Manifest> {
     const q = after === null ? '' : `?after=${after}`;
     const body = await readJson(await request(this.base + originPaths.manifest(channel) + q, signal));
-    return verifySignedManifest(body, key, channel);
+    return verifySignedManifest(body, key, channel, previous);
   }
 
   async init(channel: string, stream: string, version: number, signal?: AbortSignal): Promise<Uint8Array> {

@@ -51,6 +51,8 @@ export class ManifestFollower {
   private live = false;
   /** The newest manifest's generation time: an older one is a replay and is refused. */
   private generatedAt = Number.NEGATIVE_INFINITY;
+  /** The last manifest applied: the next one's unchanged entries are its entries. */
+  private last: Manifest | null = null;
   private readonly inits = new Map<number, Uint8Array>();
   private latestInitVersion_: number | null = null;
   private closed = false;
@@ -132,7 +134,7 @@ export class ManifestFollower {
           await this.apply(info.manifest);
         } else {
           const after = this.live ? (this.latest ?? -1) : null;
-          const m = await this.cdn_!.manifest(channel, this.key, after, this.abort.signal);
+          const m = await this.cdn_!.manifest(channel, this.key, after, this.last, this.abort.signal);
           await this.apply(m);
           if (!m.live) await this.sleep(1000);
         }
@@ -156,6 +158,7 @@ export class ManifestFollower {
         `manifest older than the last one seen (${m.generatedAt} < ${this.generatedAt})`,
       );
     this.generatedAt = m.generatedAt;
+    this.last = m;
     if (this.stream_ !== m.stream) {
       if (newStream)
         this.opts.log.info('channel restarted with a new stream', { channel: m.channel, stream: m.stream });

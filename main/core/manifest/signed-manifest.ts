@@ -3,7 +3,7 @@
  * schema and its Ed25519 signature check out.
  */
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { type Manifest, manifestSigningBytes, signedManifestSchema } from '../../../common/manifest';
+import { type Manifest, manifestSigningBytes, parseSignedManifest } from '../../../common/manifest';
 
 export class ManifestRejected extends Error {
   override name = 'ManifestRejected';
@@ -15,11 +15,18 @@ export function loadPublicKey(spkiBase64: string): KeyObject {
   return key;
 }
 
-/** Schema-checks and signature-checks a signed manifest; throws ManifestRejected. */
-export function verifySignedManifest(json: unknown, key: KeyObject, channel: string): Manifest {
-  const parsed = signedManifestSchema.safeParse(json);
-  if (!parsed.success)
-    throw new ManifestRejected(`malformed manifest: ${parsed.error.issues[0]?.message ?? ''}`);
+/**
+ * Schema-checks and signature-checks a signed manifest; throws ManifestRejected. `previous`, the
+ * last manifest verified for the channel, spares checking again the entries it already had.
+ */
+export function verifySignedManifest(
+  json: unknown,
+  key: KeyObject,
+  channel: string,
+  previous: Manifest | null = null,
+): Manifest {
+  const parsed = parseSignedManifest(json, previous);
+  if (!parsed.success) throw new ManifestRejected(`malformed manifest: ${parsed.error}`);
   const { manifest, signature } = parsed.data;
   const ok = verify(null, manifestSigningBytes(manifest), key, Buffer.from(signature, 'base64'));
   if (!ok) throw new ManifestRejected('manifest signature does not verify');

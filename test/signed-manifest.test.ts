@@ -1,0 +1,154 @@
+/**
+ * The viewer's manifest check: a manifest is schema-checked and signature-checked whole, but the
+ * entries it shares with the last verified one are that manifest's (already checked) entries,
+ * and the signed bytes are the same whether an entry's text was kept or not.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type Manifest,
+  manifestSigningBytes,
+  parseSignedManifest,
+  type SegmentEntry,
+  signedManifestSchema,
+} from '../common/manifest';
+import { ManifestRejected, verifySignedManifest } from '../main/core/manifest/signed-manifest';
+
+const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+
+function entry(seq: number): SegmentEntry {
+  return {
+    seq,
+    initVersion: 0,
+    startTs: seq * 1000,
+    durationMs: 1000,
+    size: 100_000 + seq,
+    sha256: seq.toString(16).padStart(64, 'a'),
+    keyframeOffset: seq % 3 === 0 ? null : 13,
+    originTime: 1_700_000_000_000 + seq * 1000,
+  };
+}
+
+function manifest(first: number, last: number, edit?: (m: Manifest) => void): Manifest {
+  const m: Manifest = {
+    v: 1,
+    channel: 'demo',
+    stream: 'abcd1234',
+    live: true,
+    targetDurationMs: 1000,
+    generatedAt: 1_700_000_000_000 + last * 1000,
+    inits: [{ version: 0, size: 500, sha256: 'b'.repeat(64) }],
+    segments: [],
+  };
+  for (let s = first; s <= last; s++) m.segments.push(entry(s));
+  edit?.(m);
+  return m;
+}
+
+/** The manifest as it arrives: signed, serialised, parsed again (fresh objects, no kept text). */
+function wire(m: Manifest, signWith: Manifest = m): unknown {
+  const signature = sign(null, manifestSigningBytes(signWith), privateKey).toString('base64');
+  return JSON.parse(JSON.stringify({ manifest: m, signature }));
+}
+
+/** The signed bytes as first defined: the whole manifest re-serialised in schema order. */
+function referenceBytes(m: Manifest): Uint8Array {
+  const ordered = {
+    v: m.v,
+    channel: m.channel,
+    stream: m.stream,
+    live: m.live,
+    targetDurationMs: m.targetDurationMs,
+    generatedAt: m.generatedAt,
+    inits: m.inits.map((i) => ({ version: i.version, size: i.size, sha256: i.sha256 })),
+    segments: m.segments.map((s) => ({
+      seq: s.seq,
+      initVersion: s.initVersion,
+      startTs: s.startTs,
+      durationMs: s.durationMs,
+      size: s.size,
+      sha256: s.sha256,
+      keyframeOffset: s.keyframeOffset,
+      originTime: s.originTime,
+    })),
+  };
+  return new TextEncoder().encode(JSON.stringify(ordered));
+}
+
+describe('verifying a manifest against the last one', () => {
+  it('keeps the entries it already checked and checks the new ones', () => {
+    const first = verifySignedManifest(wire(manifest(10, 39)), publicKey, 'demo');
+    const next = verifySignedManifest(wire(manifest(11, 40)), publicKey, 'demo', first);
+    expect(next.segments.map((s) => s.seq)).toEqual(Array.from({ length: 30 }, (_, i) => 11 + i));
+    for (let i = 0; i < 29; i++) expect(next.segments[i]).toBe(first.segments[i + 1]);
+    expect(next.segments[29]).toEqual(entry(40));
+    expect(Object.isFrozen(next.segments[29])).toBe(true);
+  });
+
+  it('checks again an entry whose values changed under the same seq', () => {
+    const first = verifySignedManifest(wire(manifest(10, 39)), publicKey, 'demo');
+    const changed = manifest(11, 40, (m) => {
+      m.segments[5]!.sha256 = 'c'.repeat(64);
+    });
+    const next = verifySignedManifest(wire(changed), publicKey, 'demo', first);
+    expect(next.segments[5]!.sha256).toBe('c'.repeat(64));
+    expect(next.segments[5]).not.toBe(first.segments[6]);
+
+    // A value the schema forbids is refused although an entry of that seq was checked before.
+    const bad = manifest(11, 40, (m) => {
+      (m.segments[5] as { size: number }).size = -1;
+    });
+    expect(() => verifySignedManifest(wire(bad), publicKey, 'demo', first)).toThrow(/segments\[5\]/);
+    const notObject = wire(manifest(11, 40)) as { manifest: { segments: unknown[] } };
+    notObject.manifest.segments[3] = 14;
+    expect(() => verifySignedManifest(notObject, publicKey, 'demo', first)).toThrow(ManifestRejected);
+  });
+
+  it('refuses a reused entry whose bytes were not what the origin signed', () => {
+    const first = verifySignedManifest(wire(manifest(10, 39)), publicKey, 'demo');
+    // Signed with entry 20's old size, sent with another: the entry is new, the signature fails.
+    const sent = manifest(11, 40, (m) => {
+      m.segments[9]!.size += 1;
+    });
+    expect(() => verifySignedManifest(wire(sent, manifest(11, 40)), publicKey, 'demo', first)).toThrow(
+      /signature/,
+    );
+  });
+
+  it('drops unknown keys as the schema does, reused or not', () => {
+    const first = verifySignedManifest(wire(manifest(10, 39)), publicKey, 'demo');
+    const json = wire(manifest(11, 40)) as { manifest: { segments: Array<Record<string, unknown>> } };
+    json.manifest.segments[0]!.extra = 'x';
+    json.manifest.segments[29]!.extra = 'y';
+    const next = verifySignedManifest(json, publicKey, 'demo', first);
+    expect(next.segments[0]).toBe(first.segments[1]);
+    expect('extra' in next.segments[29]!).toBe(false);
+  });
+
+  it('gives the same result as the whole schema for good and bad manifests', () => {
+    const good = wire(manifest(0, 29));
+    expect(parseSignedManifest(good, null)).toEqual({
+      success: true,
+      data: signedManifestSchema.parse(good),
+    });
+    const bad = wire(manifest(0, 3)) as { manifest: { segments: Array<Record<string, unknown>> } };
+    bad.manifest.segments[2]!.sha256 = 'xyz';
+    expect(parseSignedManifest(bad, null).success).toBe(false);
+    expect(signedManifestSchema.safeParse(bad).success).toBe(false);
+  });
+});
+
+describe('the signed bytes', () => {
+  it('are the schema-order serialisation, with or without the kept entry texts', () => {
+    const plain = manifest(100, 129);
+    expect(manifestSigningBytes(plain)).toEqual(referenceBytes(plain));
+    const verified = verifySignedManifest(wire(plain), publicKey, 'demo');
+    expect(manifestSigningBytes(verified)).toEqual(referenceBytes(plain));
+    expect(manifestSigningBytes(verified)).toEqual(referenceBytes(plain));
+    const empty = manifest(1, 0, (m) => {
+      m.inits = [];
+      m.live = false;
+    });
+    expect(manifestSigningBytes(empty)).toEqual(referenceBytes(empty));
+  });
+});
