@@ -127,7 +127,11 @@ export function encodeTags(tags: readonly FlvTag[]): Uint8Array {
   return out;
 }
 
-/** Chunks in arrival order; reads copy only what they need, so a big tag in small chunks stays linear. */
+/**
+ * Chunks in arrival order; reads copy only what they need, so a big tag in small chunks stays
+ * linear. Tag headers are read into a scratch array and small bodies copied byte by byte: a
+ * view per read (subarray) was most of what a viewer's player allocated per tag.
+ */
 class ByteQueue {
   private chunks: Uint8Array[] = [];
   private head = 0;
@@ -139,19 +143,17 @@ class ByteQueue {
     this.length += chunk.length;
   }
 
-  /** Copies `n` bytes from the front without consuming them (n <= length). */
-  peek(n: number): Uint8Array {
-    const first = this.chunks[0];
-    if (first && first.length - this.head >= n) return first.subarray(this.head, this.head + n);
-    const out = new Uint8Array(n);
+  /** Copies `n` bytes from the front into `out` without consuming them (n <= length). */
+  copyTo(out: Uint8Array, n: number): Uint8Array {
     let filled = 0;
     let skip = this.head;
-    for (const c of this.chunks) {
-      const take = Math.min(c.length - skip, n - filled);
-      out.set(c.subarray(skip, skip + take), filled);
+    for (let c = 0; filled < n; c++) {
+      const chunk = this.chunks[c]!;
+      const take = Math.min(chunk.length - skip, n - filled);
+      if (take <= 32) for (let i = 0; i < take; i++) out[filled + i] = chunk[skip + i]!;
+      else out.set(chunk.subarray(skip, skip + take), filled);
       filled += take;
       skip = 0;
-      if (filled === n) break;
     }
     return out;
   }
@@ -171,13 +173,11 @@ class ByteQueue {
     }
   }
 
+  /** The first `n` bytes, consumed, in an array the caller owns. */
   take(n: number): Uint8Array {
-    const out = this.peek(n);
-    // peek may return a view into a chunk that we keep; copy so callers own their bytes.
-    // (new Uint8Array, not slice(): a Node Buffer's slice() is a view, not a copy.)
-    const owned = out.byteOffset === 0 && out.buffer.byteLength === n ? out : new Uint8Array(out);
+    const out = this.copyTo(new Uint8Array(n), n);
     this.skip(n);
-    return owned;
+    return out;
   }
 }
 
@@ -271,6 +271,8 @@ export interface DemuxerOptions {
  */
 export class FlvDemuxer {
   private readonly queue = new ByteQueue();
+  /** A tag header, or a header's PreviousTagSize, read without allocating. */
+  private readonly scratch = new Uint8Array(TAG_HEADER_SIZE);
   private state: 'header' | 'tags' = 'header';
   private readonly maxTagSize: number;
   private readonly bodyPrefix: number | null;
@@ -294,7 +296,7 @@ export class FlvDemuxer {
     for (;;) {
       if (this.state === 'header') {
         if (this.queue.length < FLV_HEADER_SIZE) return tags;
-        const h = this.queue.peek(FLV_HEADER_SIZE);
+        const h = this.queue.copyTo(this.scratch, FLV_HEADER_SIZE);
         if (h[0] !== 0x46 || h[1] !== 0x4c || h[2] !== 0x56)
           throw new FlvError('not an FLV stream (bad signature)');
         if (h[3] !== 1) throw new FlvError(`unsupported FLV version ${h[3]}`);
@@ -309,7 +311,7 @@ export class FlvDemuxer {
         continue;
       }
       if (this.queue.length < TAG_HEADER_SIZE) return tags;
-      const th = this.queue.peek(TAG_HEADER_SIZE);
+      const th = this.queue.copyTo(this.scratch, TAG_HEADER_SIZE);
       const type = th[0]! & 0x1f;
       if ((th[0]! & 0x20) !== 0) throw new FlvError('encrypted FLV tags are not supported');
       if (type !== TAG_AUDIO && type !== TAG_VIDEO && type !== TAG_SCRIPT) {
@@ -329,7 +331,8 @@ export class FlvDemuxer {
       } else {
         data = this.queue.take(size);
       }
-      const p = this.queue.take(PREV_TAG_SIZE);
+      const p = this.queue.copyTo(this.scratch, PREV_TAG_SIZE);
+      this.queue.skip(PREV_TAG_SIZE);
       const prev = ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
       // Some muxers write 0 here; anything else must match or the stream is corrupt.
       if (prev !== 0 && prev !== TAG_HEADER_SIZE + size) {

@@ -23,6 +23,8 @@ interface Task {
 type Timer = ReturnType<typeof setInterval>;
 
 const tasks = new Set<Task>();
+/** The tasks as an array, rebuilt when they change: a beat walks it without copying the set. */
+let taskList: Task[] = [];
 let timer: Timer | null = null;
 let beat = 0;
 let lastBeatAt = 0;
@@ -38,12 +40,17 @@ function onBeat(): void {
   latenessMs = Math.max(0, t - lastBeatAt - BEAT_MS);
   lastBeatAt = t;
   beat++;
-  for (const task of [...tasks]) {
+  // A task may stop itself or others: the list is replaced then, not changed, and a stopped
+  // task is skipped.
+  const list = taskList;
+  for (let i = 0; i < list.length; i++) {
+    const task = list[i]!;
     if (beat % task.every === 0 && tasks.has(task)) task.fn();
   }
 }
 
 function refresh(): void {
+  taskList = [...tasks];
   if (tasks.size === 0) {
     if (timer !== null) clearInterval(timer);
     timer = null;
@@ -55,7 +62,7 @@ function refresh(): void {
     lastBeatAt = now();
     timer = setInterval(onBeat, BEAT_MS);
   }
-  const alive = [...tasks].some((t) => t.keepAlive);
+  const alive = taskList.some((t) => t.keepAlive);
   const handle = timer as { ref?: () => void; unref?: () => void };
   if (alive) handle.ref?.();
   else handle.unref?.();

@@ -111,3 +111,6 @@ export function effectiveLiveSync(
     seekAboveS: Math.max(liveSync.seekAboveS, target + 6),
   };
 }
+
+/** How often a player takes a live-sync decision (ms): the renderer's player and the headless one. */
+export const LIVE_SYNC_PERIOD_MS = 250;

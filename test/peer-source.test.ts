@@ -97,4 +97,15 @@ describe('PeerSource.firstCopyMembers', () => {
     const { source } = fakeSwarm({ neighbours });
     expect(source.firstCopyMembers()).toEqual(expected);
   });
+
+  it('is made again only when the node gives a new neighbour list', () => {
+    const neighbours = [{ id: 'b-2', role: 'viewer' as PeerRole }];
+    const { source, node } = fakeSwarm({ neighbours });
+    const first = source.firstCopyMembers();
+    expect(source.firstCopyMembers()).toBe(first);
+    node.connected.mockReturnValue([...neighbours, { id: 'a-1', role: 'viewer' }]);
+    expect(source.firstCopyMembers()).toEqual(['a-1', 'b-2', 'm-self']);
+    node.connected.mockReturnValue([{ id: 's-1', role: 'seed' }]);
+    expect(source.firstCopyMembers()).toEqual([]);
+  });
 });

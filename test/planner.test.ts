@@ -459,6 +459,36 @@ describe('fetch engine', () => {
     expect(table.latest).toBe(1999);
   });
 
+  it("gives the same anchors until an entry or the live edge's timing changes", () => {
+    const table = new SegmentTable();
+    table.reset('s');
+    const b = new Uint8Array([1]);
+    const list = (from: number, to: number) => {
+      const out: SegmentEntry[] = [];
+      for (let s = from; s <= to; s++) out.push(entry(s, b, 1000 + s * 1000));
+      return out;
+    };
+    table.addEntries(list(0, 20), 0);
+    const first = table.anchors(null);
+    expect(first.map((a) => a.ts)).toEqual(list(5, 20).map((e) => e.startTs));
+    expect(table.anchors(null)).toBe(first);
+    // The live edge streamed ahead of the manifest: its timing is the newest anchor.
+    const edge = table.ensure(21)!;
+    edge.edgeStartTs = 21_000;
+    edge.edgeOriginTime = 22_000;
+    const withEdge = table.anchors(21);
+    expect(withEdge).not.toBe(first);
+    expect(withEdge.at(-1)).toEqual({ ts: 21_000, originTime: 22_000 });
+    expect(withEdge).toHaveLength(16);
+    expect(table.anchors(21)).toBe(withEdge);
+    // The manifest lists it: its entry replaces the edge's timing.
+    table.addEntries(list(1, 21), 1000);
+    const listed = table.anchors(21);
+    expect(listed).not.toBe(withEdge);
+    expect(listed.at(-1)).toEqual({ ts: entry(21, b, 0).startTs, originTime: 1000 + 21 * 1000 });
+    expect(table.anchors(21, 4)).toHaveLength(4);
+  });
+
   it('takes what is due from the CDN, the rest from holders, and nothing nobody has', () => {
     const r = rig();
     r.manifest(10, 20);

@@ -7,6 +7,7 @@
  */
 import type { SubRoomHints } from '../../common/com';
 import type { SessionState } from '../../common/ipc-contract';
+import type { Anchor } from '../../common/latency';
 import type { CoreLog } from '../../common/logger';
 import type { SegmentEntry } from '../../common/manifest';
 import type { PeerRole } from '../../common/tracker-protocol';
@@ -163,8 +164,8 @@ export class ChannelSession {
     return this.engine.table.get(seq)?.fetch != null;
   }
 
-  /** (FLV timestamp, origin wall-clock) pairs of the newest segments, oldest first. */
-  anchors(max = 16): Array<{ ts: number; originTime: number }> {
+  /** (FLV timestamp, origin wall-clock) pairs of the newest segments, oldest first (not to be changed). */
+  anchors(max = 16): readonly Anchor[] {
     return this.engine.table.anchors(this.liveEdgeSeq, max);
   }
 

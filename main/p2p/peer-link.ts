@@ -58,6 +58,8 @@ export class PeerLink {
   /** The offering side's own candidates, held until the answer is applied (see heldUntilAnswer). */
   private readonly heldCandidates: Array<{ candidate: string; mid: string }> = [];
   private readonly connectTimer: NodeJS.Timeout;
+  /** The selected pair's local candidate type, once read (see localCandidateType). */
+  private candidateType: string | null = null;
   readonly openedAt: number | null = null;
 
   constructor(
@@ -97,14 +99,20 @@ export class PeerLink {
     return this.opened && !this.closed;
   }
 
-  /** Type of our side of the selected ICE pair (host, srflx, prflx, relay), once connected. */
+  /**
+   * Type of our side of the selected ICE pair (host, srflx, prflx, relay), once connected. Asked
+   * once per link: libdatachannel re-resolves the pair's addresses at each call (getaddrinfo,
+   * which lists the interfaces over netlink), and quality reports ask every few seconds.
+   */
   localCandidateType(): string | null {
     if (!this.isOpen) return null;
+    if (this.candidateType !== null) return this.candidateType;
     try {
-      return this.pc.getSelectedCandidatePair()?.local.type ?? null;
+      this.candidateType = this.pc.getSelectedCandidatePair()?.local.type ?? null;
     } catch {
       return null;
     }
+    return this.candidateType;
   }
 
   /** Runs a native callback's body; an exception closes this link instead of the process. */

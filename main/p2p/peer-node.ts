@@ -122,6 +122,8 @@ const ANNOUNCE_BURST = 200;
 
 export class PeerNode {
   private readonly neighbours = new Map<string, Neighbour>();
+  /** connected(), kept until the neighbours change (cleared wherever they do). */
+  private connectedMemo: ReadonlyArray<{ id: string; role: PeerRole }> | null = null;
   private readonly blacklist = new Set<string>();
   /** Neighbours we could not connect to: not dialled (nor answered) again until `until`. */
   private readonly unreachable = new Map<string, { until: number; backoffMs: number }>();
@@ -189,15 +191,20 @@ export class PeerNode {
   }
 
   get peerCount(): number {
-    let n = 0;
-    for (const nb of this.neighbours.values()) if (nb.hello) n++;
-    return n;
+    return this.connected().length;
   }
 
-  /** Connected neighbours (after their Hello) and their roles. */
-  connected(): Array<{ id: string; role: PeerRole }> {
+  /**
+   * Connected neighbours (after their Hello) and their roles; the same array until a neighbour
+   * comes or goes (the engine asks at each pass), not to be changed.
+   */
+  connected(): ReadonlyArray<{ id: string; role: PeerRole }> {
+    if (this.connectedMemo) return this.connectedMemo;
     const out: Array<{ id: string; role: PeerRole }> = [];
-    for (const nb of this.neighbours.values()) if (nb.hello) out.push({ id: nb.id, role: nb.role });
+    this.neighbours.forEach((nb) => {
+      if (nb.hello) out.push({ id: nb.id, role: nb.role });
+    });
+    this.connectedMemo = out;
     return out;
   }
 
@@ -294,6 +301,7 @@ export class PeerNode {
     this.downloads.clear();
     for (const nb of [...this.neighbours.values()]) nb.link.close('leaving');
     this.neighbours.clear();
+    this.connectedMemo = null;
   }
 
   // ---- neighbours ----
@@ -325,6 +333,7 @@ export class PeerNode {
       backoffUntil: 0,
     };
     this.neighbours.set(peerId, nb);
+    this.connectedMemo = null;
     return nb;
   }
 
@@ -368,6 +377,7 @@ export class PeerNode {
         // Both sides dialled at once: the lower id keeps its offer, the other answers.
         if (this.opts.peerId < from) return;
         this.neighbours.delete(from);
+        this.connectedMemo = null;
         nb.link.close('simultaneous connect', null);
         nb = undefined;
       }
@@ -403,6 +413,7 @@ export class PeerNode {
     const nb = this.neighbours.get(link.remoteId);
     if (!nb || nb.link !== link) return;
     this.neighbours.delete(link.remoteId);
+    this.connectedMemo = null;
     this.uploader.dropPeer(link);
     // Room again: look for a replacement at the next maintenance round.
     this.lookupDelayMs = 0;
@@ -480,6 +491,7 @@ export class PeerNode {
         }
         nb.hello = true;
         nb.role = msg.role;
+        this.connectedMemo = null;
         return;
       case MsgType.HaveMap:
       case MsgType.Have:

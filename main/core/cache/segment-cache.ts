@@ -209,9 +209,17 @@ export class MemorySegmentCache implements SegmentCache {
     return true;
   }
 
-  /** Whether a complete segment older than `seq` is held (found without sorting). */
+  /**
+   * Whether a complete segment older than `seq` is held (found without sorting). Over a copy
+   * of the keys, not for-of over the entries: a lean viewer runs V8's baseline code, where
+   * for-of allocates per element (spreading a Map's keys does not).
+   */
   private hasOlderThan(seq: number): boolean {
-    for (const [s, e] of this.entries) if (s < seq && e.complete) return true;
+    const seqs = [...this.entries.keys()];
+    for (let i = 0; i < seqs.length; i++) {
+      const s = seqs[i]!;
+      if (s < seq && this.entries.get(s)!.complete) return true;
+    }
     return false;
   }
 

@@ -227,7 +227,9 @@ export class FetchEngine implements SourceEvents {
     const members = usePeers ? this.peers!.firstCopyMembers() : [];
     const me = this.peers?.node.peerId ?? null;
     const segments: PlanSegment[] = [];
-    for (const r of t.range(t.wantFrom, t.latest)) {
+    const records = t.range(t.wantFrom, t.latest);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       if (!r.entry || r.status === 'verified' || r.status === 'lost' || r.status === 'complete') continue;
       const transfer = r.fetch?.source === 'peer' ? this.peers?.progress(r.seq) : undefined;
       segments.push({

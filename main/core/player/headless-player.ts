@@ -8,12 +8,12 @@ import { get } from 'node:http';
 import { FlvDemuxer, isMediaFrame } from '../../../common/flv';
 import { everyBeat } from '../../../common/heartbeat';
 import type { LiveSync } from '../../../common/ipc-contract';
-import { latencyBehindLiveS } from '../../../common/latency';
-import { liveSyncDecision } from '../../../common/live-sync';
+import { type Anchor, latencyBehindLiveS } from '../../../common/latency';
+import { LIVE_SYNC_PERIOD_MS, liveSyncDecision } from '../../../common/live-sync';
 
 export interface TimelineSource {
   firstTs: number | null;
-  anchors(): Array<{ ts: number; originTime: number }>;
+  anchors(): readonly Anchor[];
   clockOffsetMs: number;
 }
 
@@ -44,6 +44,7 @@ export class HeadlessPlayer {
   private stallMs = 0;
   private bytes = 0;
   private lastTick = Date.now();
+  private lastSyncAt = 0;
   private readonly stopTick: () => void;
   done: Promise<void>;
 
@@ -100,22 +101,25 @@ export class HeadlessPlayer {
   }
 
   /** Media time of the playhead as a video element would report it (seconds since the first tag). */
-  private currentTime(): number | null {
-    const first = this.timeline()?.firstTs ?? null;
+  private currentTime(tl: TimelineSource | null): number | null {
+    const first = tl?.firstTs ?? null;
     return first === null || this.playheadTs === null ? null : (this.playheadTs - first) / 1000;
   }
 
-  private latencyS(): number | null {
-    const tl = this.timeline();
-    const t = this.currentTime();
+  private latencyS(tl: TimelineSource | null, now: number): number | null {
+    const t = this.currentTime(tl);
     if (!tl || tl.firstTs === null || t === null) return null;
     return latencyBehindLiveS(
       { anchors: tl.anchors(), firstTs: tl.firstTs, clockOffsetMs: tl.clockOffsetMs },
       t,
-      Date.now(),
+      now,
     );
   }
 
+  /**
+   * Moves the playhead (stalling when the buffer runs dry) every beat; reads the timeline and
+   * the settings (each read looks the session up in the core) only to decide.
+   */
   private tick(): void {
     const now = Date.now();
     const dt = now - this.lastTick;
@@ -125,7 +129,7 @@ export class HeadlessPlayer {
     // The first GOP may come in several reads: keep jumping to the target while it arrives.
     if (this.firstFrameAt !== null && now - this.firstFrameAt < 1000) {
       const targetMs = this.liveSync().targetLatencyS * 1000;
-      const latency = this.latencyS();
+      const latency = this.latencyS(this.timeline(), now);
       const excess = latency !== null ? latency * 1000 - targetMs : bufferMs - targetMs;
       const room = bufferMs - 400;
       if (excess > 250 && room > 0) {
@@ -148,10 +152,14 @@ export class HeadlessPlayer {
       this.stallStartedAt = now;
       return;
     }
-    const current = this.currentTime();
+    // The playhead moves (and stalls) at every tick; live sync decides at the renderer's pace.
+    if (now - this.lastSyncAt < LIVE_SYNC_PERIOD_MS) return;
+    this.lastSyncAt = now;
+    const tl = this.timeline();
+    const current = this.currentTime(tl);
     if (current === null) return;
     const d = liveSyncDecision({
-      latencyS: this.latencyS(),
+      latencyS: this.latencyS(tl, now),
       bufferAheadS: (this.bufferedEndTs - this.playheadTs) / 1000,
       currentTime: current,
       currentRate: this.rate,
@@ -166,7 +174,7 @@ export class HeadlessPlayer {
     const stalling = this.stalled ? Date.now() - this.stallStartedAt : 0;
     return {
       ttffMs: this.firstFrameAt === null ? null : this.firstFrameAt - this.startedAt,
-      latencyS: this.latencyS(),
+      latencyS: this.latencyS(this.timeline(), Date.now()),
       bufferS:
         this.playheadTs === null || this.bufferedEndTs === null
           ? 0

@@ -7,7 +7,7 @@
 import { everyBeat } from '../../../common/heartbeat';
 import { DEFAULT_SETTINGS } from '../../../common/ipc-contract';
 import type { Core } from '../viewer-core';
-import { HeadlessPlayer } from './headless-player';
+import { HeadlessPlayer, type TimelineSource } from './headless-player';
 
 export interface HeadlessSession {
   sessionId: string;
@@ -20,13 +20,22 @@ export interface HeadlessSession {
 
 export function startHeadlessSession(core: Core, channel: string, reportEveryMs = 1000): HeadlessSession {
   const opened = core.openPlayer(channel);
+  // One timeline object, refreshed at each read (the player reads it ten times a second).
+  let session: NonNullable<ReturnType<Core['player']>>['session'] | null = null;
+  const timeline: TimelineSource = {
+    firstTs: null,
+    clockOffsetMs: 0,
+    anchors: () => session?.anchors() ?? [],
+  };
   const player = new HeadlessPlayer(
     opened.streamUrl,
     () => {
       const p = core.player(opened.sessionId);
-      return p
-        ? { firstTs: p.firstTs, anchors: () => p.session.anchors(), clockOffsetMs: p.session.clockOffsetMs }
-        : null;
+      if (!p) return null;
+      session = p.session;
+      timeline.firstTs = p.firstTs;
+      timeline.clockOffsetMs = p.session.clockOffsetMs;
+      return timeline;
     },
     () => {
       const p = core.player(opened.sessionId);

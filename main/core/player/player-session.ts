@@ -86,7 +86,7 @@ export function nextTimeline(p: PlayerSession, liveSync: LiveSync): EventPayload
     sessionId: p.id,
     firstTs: p.firstTs,
     burstEndTs: p.burstEndTs,
-    anchors,
+    anchors: anchors.slice(),
     keyframes: p.keyframes.slice(),
     clockOffsetMs: p.joined.session.clockOffsetMs,
     liveSync,

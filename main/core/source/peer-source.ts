@@ -8,6 +8,9 @@ import type { FetchRequest, SegmentSource } from './segment-source';
 
 export class PeerSource implements SegmentSource {
   readonly name = 'peer' as const;
+  /** firstCopyMembers() and the neighbour list it was made from (the node's, kept until it changes). */
+  private members: readonly string[] = [];
+  private membersOf: unknown = null;
 
   constructor(private readonly swarm: Swarm) {}
 
@@ -33,13 +36,19 @@ export class PeerSource implements SegmentSource {
    * The room this viewer shares first copies with: itself and its viewer neighbours, sorted;
    * empty when a seed is among the neighbours (the seed brings the first copy).
    */
-  firstCopyMembers(): string[] {
+  firstCopyMembers(): readonly string[] {
+    const connected = this.swarm.node.connected();
+    if (this.membersOf === connected) return this.members;
     const members = [this.swarm.node.peerId];
-    for (const n of this.swarm.node.connected()) {
-      if (n.role === 'seed') return [];
+    let seed = false;
+    for (let i = 0; i < connected.length; i++) {
+      const n = connected[i]!;
+      if (n.role === 'seed') seed = true;
       members.push(n.id);
     }
-    return members.sort();
+    this.membersOf = connected;
+    this.members = seed ? [] : members.sort();
+    return this.members;
   }
 
   /** Tells the neighbours that lack `seq` (those in `holders` announced it themselves). */

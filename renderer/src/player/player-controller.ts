@@ -9,7 +9,7 @@
  */
 import type { LiveSync, Timeline } from '../../../common/ipc-contract';
 import { latencyBehindLiveS } from '../../../common/latency';
-import { liveSyncDecision } from '../../../common/live-sync';
+import { LIVE_SYNC_PERIOD_MS, liveSyncDecision } from '../../../common/live-sync';
 import { mark } from './marks';
 import { bufferAhead, lastRange, playWithMutedFallback, rangeAt } from './media';
 import { describePlayerError } from './messages';
@@ -73,7 +73,7 @@ const SEEK_LEAD_S = 0.12;
 /** HTMLMediaElement.HAVE_CURRENT_DATA: the picture at the current position is decoded. */
 const HAVE_CURRENT_DATA = 2;
 /** Live-sync and watchdog period (ms). */
-const SYNC_PERIOD_MS = 250;
+const SYNC_PERIOD_MS = LIVE_SYNC_PERIOD_MS;
 /** No first frame after this long: the stream is broken. */
 const START_TIMEOUT_MS = 10_000;
 /** Playing but currentTime has not moved for this long: the stream is broken. */
