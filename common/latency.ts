@@ -27,7 +27,7 @@ export function frameOriginTime(
   if (anchors.length === 0 || !Number.isFinite(currentTimeS)) return null;
   const frameTs = timeline.firstTs + currentTimeS * 1000;
   // Anchors are oldest first; take the last one at or before the frame (or the oldest, extrapolated).
-  // Indexed: the headless player runs this ten times a second in V8's baseline code, where
+  // Indexed: players run this several times a second, in a lean viewer in V8's baseline code, where
   // for-of allocates per element.
   let anchor = anchors[0]!;
   for (let i = 1; i < anchors.length && anchors[i]!.ts <= frameTs; i++) anchor = anchors[i]!;

@@ -3,7 +3,7 @@ import type { SimConfig } from './swarm-sim';
 
 /**
  * bench:swarm's p2p shares, reference real run: 2026-12-03T12:31Z (with the first-copy backups;
- * later runs: 16:55Z, the latest in bench/results/swarm.json, 0.9299 / 0.6285 / 0.7527 (steady window 0.9668 / 0.6613 / 0.8004), 15:40Z 0.9335 / 0.6366 / 0.7397; 09:47Z gave 0.9334 / 0.6409 / 0.754, 07:52Z 0.9339 / 0.6307 / 0.7513; BENCH_SWARM_SCENARIO's timings
+ * later runs: 19:49Z, the latest in bench/results/swarm.json, 0.9309 / 0.6362 / 0.763 (steady window 0.9668 / 0.6646 / 0.7992), 16:55Z 0.9299 / 0.6285 / 0.7527 (steady 0.9668 / 0.6613 / 0.8004), 15:40Z 0.9335 / 0.6366 / 0.7397; 09:47Z gave 0.9334 / 0.6409 / 0.754, 07:52Z 0.9339 / 0.6307 / 0.7513; BENCH_SWARM_SCENARIO's timings
  * are still those of 2026-12-01). The runs of 2026-12-01 measured normal 0.78, small3 0.596, small5 0.740 and those of 2026-11-25
  * 0.923 and 0.928 in normal mode with the same 30 viewers and seed: run-to-run (and day-to-day
  * machine speed) variation of the real benchmark is larger than 0.05.

@@ -202,7 +202,7 @@ export class SegmentTable {
 
   /**
    * (FLV timestamp, origin wall-clock) pairs of the newest segments, oldest first. The same
-   * array until an entry or the edge changes (the player's clock reads it ten times a second);
+   * array until an entry or the edge changes (players read it at each live-sync decision);
    * callers must not change it.
    */
   anchors(edgeSeq: number | null, max = 16): readonly Anchor[] {

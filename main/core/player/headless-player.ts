@@ -53,8 +53,8 @@ export class HeadlessPlayer {
     private readonly timeline: () => TimelineSource | null,
     private readonly liveSync: () => LiveSync,
   ) {
-    // A tenth of a second: finer than the live-sync decisions need (a video element reports its
-    // time four times a second), coarse enough to cost nothing beside the peer node.
+    // The playhead moves (and stalls) every tenth of a second; live sync decides every
+    // LIVE_SYNC_PERIOD_MS, as the renderer's player does.
     this.stopTick = everyBeat(100, () => this.tick());
     this.done = this.read().catch(() => undefined);
   }

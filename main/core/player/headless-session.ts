@@ -20,7 +20,7 @@ export interface HeadlessSession {
 
 export function startHeadlessSession(core: Core, channel: string, reportEveryMs = 1000): HeadlessSession {
   const opened = core.openPlayer(channel);
-  // One timeline object, refreshed at each read (the player reads it ten times a second).
+  // One timeline object, refreshed at each read (the player reads it at each decision).
   let session: NonNullable<ReturnType<Core['player']>>['session'] | null = null;
   const timeline: TimelineSource = {
     firstTs: null,
