@@ -7,11 +7,17 @@
  * laptop each one keeps the CPU from its idle states. Here every period is a whole number of
  * beats of BEAT_MS, and all the work due at a beat runs in that beat's one wake-up.
  *
+ * A beat is a quarter of a second. At a tenth (as it was) the beat was half of all the times a
+ * viewer's event loop woke (~20 a second, strace; the rest are messages, responses and their
+ * timers), and none of its tasks needs it that often: the player's playhead moves on data as well
+ * (headless-player.ts), live sync decides every 250 ms in the renderer too, and deadlines are
+ * planned with margins of most of a second (planner.ts).
+ *
  * Pure timers, no Node API: the renderer could use it too. The timer exists only while
  * something is scheduled (so a test that installs fake timers before it starts its parts gets
  * a fake beat), and keeps the process alive only while a task asks it to.
  */
-export const BEAT_MS = 100;
+export const BEAT_MS = 250;
 
 interface Task {
   /** Runs at beats that are a multiple of this. */

@@ -28,6 +28,7 @@
  * requests and replies take the link's one-way delay; links take a few round trips to open,
  * or never open between incompatible NATs (no TURN). The CDN has no capacity limit.
  */
+import { BEAT_MS } from '../common/heartbeat';
 import { normalModeTargetS } from '../common/live-sync';
 import type { PeerInfo } from '../common/tracker-protocol';
 import {
@@ -231,8 +232,8 @@ enum Ev {
   Find = 15,
 }
 
-/** The engine's periodic pass while something is outstanding (FetchEngine tickMs). */
-const TICK_MS = 200;
+/** The engine's periodic pass while something is outstanding (FetchEngine tickMs: a heartbeat). */
+const TICK_MS = BEAT_MS;
 /** Shortest time between two passes (FetchEngine MIN_PASS_GAP_MS). */
 const MIN_PASS_GAP_MS = 20;
 /** The peer node's maintenance period (ms). */

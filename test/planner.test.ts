@@ -14,6 +14,7 @@ import {
   firstCopyBackupMsFor,
   firstCopyDueAt,
   firstCopyRank,
+  nextDueAt,
   type PlanInput,
   type PlanSegment,
   plan,
@@ -287,6 +288,67 @@ describe('planner', () => {
   ];
   it.each(cases)('%s', (_name, i, expected) => {
     expect(show(i)).toEqual(expected);
+  });
+
+  // When the periodic pass may next decide something without an event (the engine skips the beats before).
+  const margin = DEFAULT_LIMITS.cdnMarginMs;
+  const dueCases: Array<[string, PlanInput, number]> = [
+    ['nothing outstanding: never', input([seg(1, now + 3000, { status: 'verified' })]), Infinity],
+    [
+      'a segment nobody holds: when its deadline comes within the margin',
+      input([seg(1, now + 3000)]),
+      now + 3000 - margin,
+    ],
+    ['the earliest of several', input([seg(1, now + 3000), seg(2, now + 2000)]), now + 2000 - margin],
+    [
+      'already within the margin: at once',
+      input([seg(1, now + 500, { source: 'cdn', status: 'fetching' }), seg(2, now + 700)]),
+      now,
+    ],
+    [
+      'a CDN fetch in flight: its end is an event',
+      input([seg(1, now + 500, { source: 'cdn', status: 'fetching' })]),
+      Infinity,
+    ],
+    ['a retry waits', input([seg(1, now + 5000, { retryAt: now + 300 })]), now + 300],
+    [
+      'a holder but no free peer slot: every beat',
+      input([seg(1, now + 3000, { holders: 2 })], { limits: { ...DEFAULT_LIMITS, maxPeerParallel: 0 } }),
+      now,
+    ],
+    [
+      'a first-copy duty: when it falls due',
+      input([seg(1, now + 3000, { firstCopyRank: 0, listedAt: now - 100 })]),
+      now - 100 + DEFAULT_LIMITS.firstCopyDelayMs,
+    ],
+    [
+      'a young peer transfer: when it can be judged',
+      input([seg(1, now + 3000, { source: 'peer', status: 'fetching', transfer: transfer(10, 200, 50) })]),
+      now - 200 + DEFAULT_LIMITS.peerJudgeMs,
+    ],
+    [
+      'a peer transfer older than the judging time: every beat',
+      input([seg(1, now + 3000, { source: 'peer', status: 'fetching', transfer: transfer(10, 1200, 50) })]),
+      now,
+    ],
+    [
+      'a young transfer gone quiet: when it counts as silent',
+      input([seg(1, now + 3000, { source: 'peer', status: 'fetching', transfer: transfer(10, 100, 0) })], {
+        limits: { ...DEFAULT_LIMITS, peerSilenceMs: 300 },
+      }),
+      now + 300,
+    ],
+    ['CDN only: every beat', input([seg(1, now + 3000)], { usePeers: false }), now],
+    ['over the download cap: every beat', input([seg(1, now + 3000)], { overDownloadCap: true }), now],
+  ];
+  it.each(dueCases)('next due: %s', (_name, i, expected) => {
+    expect(nextDueAt(i, plan(i))).toBe(expected);
+  });
+
+  it('next due: a pass that acted plans again at the next beat', () => {
+    const i = input([seg(1, now + 3000, { holders: 1 })]);
+    expect(plan(i)).toHaveLength(1);
+    expect(nextDueAt(i, plan(i))).toBe(now);
   });
 
   it('says why each CDN fetch is taken', () => {

@@ -7,7 +7,7 @@
  * segment against the signed manifest before it counts: CDN bytes when they are complete,
  * peer bytes before they are stored.
  */
-import { everyBeat } from '../../../common/heartbeat';
+import { BEAT_MS, everyBeat } from '../../../common/heartbeat';
 import type { CoreLog } from '../../../common/logger';
 import type { SegmentEntry } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
@@ -22,8 +22,10 @@ import {
   type CdnWhy,
   cdnMarginFor,
   DEFAULT_LIMITS,
+  FIND_NEIGHBOURS_GRACE_MS,
   firstCopyBackupMsFor,
   firstCopyRank,
+  nextDueAt,
   type PlanLimits,
   type PlanSegment,
   plan,
@@ -52,7 +54,7 @@ export interface FetchEngineOptions {
   changed: () => void;
   now?: () => number;
   limits?: Partial<PlanLimits>;
-  /** The periodic pass (ms). */
+  /** The periodic pass (ms; default one heartbeat, BEAT_MS). */
   tickMs?: number;
 }
 
@@ -80,6 +82,8 @@ export function refusalVerdict(
 }
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
+/** The periodic pass runs at least this often (ms), whatever nextDueAt said. */
+const MAX_PASS_GAP_MS = 1000;
 
 export class FetchEngine implements SourceEvents {
   readonly table = new SegmentTable();
@@ -94,6 +98,8 @@ export class FetchEngine implements SourceEvents {
   private peers: PeerSource | null = null;
   private dirty = false;
   private lastPassAt = Number.NEGATIVE_INFINITY;
+  /** When the last pass's plan could next change without an event (planner nextDueAt). */
+  private dueAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   /** Everything received (CDN and peers), for the download cap. */
   readonly meter = new RateMeter(2000);
@@ -111,7 +117,7 @@ export class FetchEngine implements SourceEvents {
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.stopTick = everyBeat(opts.tickMs ?? 200, () => this.markDirty());
+    this.stopTick = everyBeat(opts.tickMs ?? BEAT_MS, () => this.tick());
   }
 
   setCdn(cdn: CdnSource): void {
@@ -143,6 +149,16 @@ export class FetchEngine implements SourceEvents {
     this.stopTick();
     this.cdn?.close();
     this.setPeers(null);
+  }
+
+  /**
+   * The periodic pass, for deadlines that come closer without any event: skipped while the last
+   * plan said nothing falls due before `dueAt` (most beats of a viewer whose segments come from
+   * peers well ahead of their deadlines), but never for longer than MAX_PASS_GAP_MS.
+   */
+  private tick(): void {
+    if (this.now() < this.dueAt && performance.now() - this.lastPassAt < MAX_PASS_GAP_MS) return;
+    this.markDirty();
   }
 
   /**
@@ -212,6 +228,7 @@ export class FetchEngine implements SourceEvents {
 
   private pass(): void {
     const t = this.table;
+    this.dueAt = Number.NEGATIVE_INFINITY;
     if (t.wantFrom === null || t.latest === null || !t.stream || !this.cdn) return;
     const now = this.now();
     const policy = this.opts.policy();
@@ -250,7 +267,7 @@ export class FetchEngine implements SourceEvents {
     const overCap =
       policy.downloadCapKbps !== null &&
       (this.meter.bytesPerSecond(now) * 8) / 1000 >= policy.downloadCapKbps;
-    const actions = plan({
+    const input = {
       now,
       usePeers,
       overDownloadCap: overCap,
@@ -262,7 +279,12 @@ export class FetchEngine implements SourceEvents {
         cdnMarginMs: this.cdnMarginMs(),
         firstCopyBackupMs: firstCopyBackupMsFor(this.limits.firstCopyBackupMs, this.cdnFetchMs),
       },
-    });
+    };
+    const actions = plan(input);
+    this.dueAt = nextDueAt(input, actions);
+    // A swarm still finding its first neighbour stops waiting for peers when its grace ends.
+    if (this.peers && this.peers.node.peerCount === 0 && !seed)
+      this.dueAt = Math.min(this.dueAt, this.peersSince + FIND_NEIGHBOURS_GRACE_MS);
     for (const a of actions) {
       switch (a.type) {
         case 'cdn':

@@ -138,7 +138,7 @@ export function cdnMarginFor(plannedMarginMs: number, cdnFetchMs: number): numbe
 
 /**
  * How long a first-copy backup waits per rank: the holder's CDN fetch (`cdnFetchMs`, smoothed)
- * plus the holder's periodic pass (a duty falls due between two, up to 200 ms late) and its
+ * plus the holder's periodic pass (a duty falls due between two, up to a heartbeat's 250 ms late) and its
  * announcement's way to the room, at least the planned step — so a backup does not take a
  * second copy while the first is merely on its way.
  */
@@ -238,6 +238,45 @@ export function plan(input: PlanInput): PlanAction[] {
   }
   if (input.liveEdge !== null) out.push({ type: 'live-edge', seq: input.liveEdge });
   return out;
+}
+
+/**
+ * The earliest time (injected clock) at which plan() could decide something new without any
+ * event: a deadline coming within the CDN margin, a retry or first-copy wait ending, a peer
+ * transfer going silent, over its budget or old enough to be judged. The engine's periodic pass
+ * skips the beats before it: between them a pass would change nothing. `input.now` (pass at
+ * every beat) while anything moves with time alone: actions just taken, a CDN-only plan, the
+ * download cap, a segment waiting for a free slot, a transfer being judged on its pace.
+ */
+export function nextDueAt(input: PlanInput, actions: readonly PlanAction[]): number {
+  const { now, limits } = input;
+  if (actions.length > 0 || !input.usePeers || input.overDownloadCap || input.liveEdge !== null) return now;
+  let due = Number.POSITIVE_INFINITY;
+  for (const s of input.segments) {
+    if ((s.status !== 'missing' && s.status !== 'fetching') || s.source === 'cdn') continue;
+    const urgentAt = s.deadline - limits.cdnMarginMs;
+    if (now >= urgentAt) return now;
+    due = Math.min(due, urgentAt);
+    const t = s.source === 'peer' ? s.transfer : undefined;
+    if (t) {
+      const judgeAt = t.startedAt + limits.peerJudgeMs;
+      if (now >= judgeAt) return now;
+      due = Math.min(due, judgeAt, t.startedAt + limits.peerBudgetMs, t.lastDataAt + limits.peerSilenceMs);
+      continue;
+    }
+    if (s.source === 'peer') continue;
+    if (now < s.retryAt) {
+      due = Math.min(due, s.retryAt);
+      continue;
+    }
+    if (s.holders > 0) return now; // no free peer slot yet
+    const firstCopy = firstCopyDueAt(s.firstCopyRank, s.listedAt, input.firstCopyRoom, limits);
+    if (firstCopy !== null) {
+      if (now >= firstCopy) return now; // no free CDN slot yet
+      due = Math.min(due, firstCopy);
+    }
+  }
+  return due;
 }
 
 /**

@@ -95,8 +95,8 @@ export function sameCodecs(a: Uint8Array, b: Uint8Array): boolean {
 /** A fetch in flight is waited for this many gap timeouts before the stream skips it. */
 const HUNG_FETCH_FACTOR = 4;
 
-/** How often a stream looks for a lost or late segment to skip (a few beats of the heartbeat). */
-export const GAP_CHECK_MS = 300;
+/** How often a stream looks for a lost or late segment to skip (a beat of the heartbeat). */
+export const GAP_CHECK_MS = 250;
 
 export class GatewayStream {
   private seq = -1;

@@ -44,7 +44,6 @@ export class HeadlessPlayer {
   private stallMs = 0;
   private bytes = 0;
   private lastTick = Date.now();
-  private lastSyncAt = 0;
   private readonly stopTick: () => void;
   done: Promise<void>;
 
@@ -53,9 +52,10 @@ export class HeadlessPlayer {
     private readonly timeline: () => TimelineSource | null,
     private readonly liveSync: () => LiveSync,
   ) {
-    // The playhead moves (and stalls) every tenth of a second; live sync decides every
-    // LIVE_SYNC_PERIOD_MS, as the renderer's player does.
-    this.stopTick = everyBeat(100, () => this.tick());
+    // Live sync decides every LIVE_SYNC_PERIOD_MS, as the renderer's player does; the playhead
+    // moves then and whenever data arrives (advance), so a stall is timed to the moment the
+    // buffer ran dry whatever the period.
+    this.stopTick = everyBeat(LIVE_SYNC_PERIOD_MS, () => this.tick());
     this.done = this.read().catch(() => undefined);
   }
 
@@ -71,6 +71,9 @@ export class HeadlessPlayer {
         }
         res.on('data', (chunk: Buffer) => {
           this.bytes += chunk.length;
+          // Up to now the playhead played what was buffered before this chunk.
+          const now = Date.now();
+          this.advance(now);
           try {
             for (const tag of demuxer.push(chunk)) {
               if (!isMediaFrame(tag)) continue;
@@ -82,6 +85,7 @@ export class HeadlessPlayer {
             return;
           }
           if (this.playheadTs === null && this.bufferedEndTs !== null) this.firstFrame();
+          else this.resumeIfBuffered(now);
         });
         res.on('end', () => resolve());
         res.on('error', reject);
@@ -117,13 +121,42 @@ export class HeadlessPlayer {
   }
 
   /**
-   * Moves the playhead (stalling when the buffer runs dry) every beat; reads the timeline and
-   * the settings (each read looks the session up in the core) only to decide.
+   * Plays from the last advance to `now` at the current rate. When the buffered media ran out on
+   * the way, the stall starts at the instant it did (not at the next beat).
+   */
+  private advance(now: number): void {
+    const dt = now - this.lastTick;
+    this.lastTick = now;
+    if (this.stalled || this.playheadTs === null || this.bufferedEndTs === null) return;
+    const room = this.bufferedEndTs - this.playheadTs;
+    const step = dt * this.rate;
+    if (step < room) {
+      this.playheadTs += step;
+      return;
+    }
+    this.playheadTs = this.bufferedEndTs;
+    this.stalled = true;
+    this.stalls++;
+    const over = step - Math.max(0, room);
+    this.stallStartedAt = this.rate > 0 ? now - over / this.rate : now;
+  }
+
+  /** A stalled player resumes once REBUFFER_S of media is buffered. */
+  private resumeIfBuffered(now: number): void {
+    if (!this.stalled || this.playheadTs === null || this.bufferedEndTs === null) return;
+    if (this.bufferedEndTs - this.playheadTs < REBUFFER_S * 1000) return;
+    this.stalled = false;
+    this.stallMs += now - this.stallStartedAt;
+  }
+
+  /**
+   * Every LIVE_SYNC_PERIOD_MS: moves the playhead, holds the start-up jump, and decides live
+   * sync; reads the timeline and the settings (each read looks the session up in the core)
+   * only to decide.
    */
   private tick(): void {
     const now = Date.now();
-    const dt = now - this.lastTick;
-    this.lastTick = now;
+    this.advance(now);
     if (this.playheadTs === null || this.bufferedEndTs === null) return;
     const bufferMs = this.bufferedEndTs - this.playheadTs;
     // The first GOP may come in several reads: keep jumping to the target while it arrives.
@@ -138,23 +171,9 @@ export class HeadlessPlayer {
       }
     }
     if (this.stalled) {
-      if (bufferMs >= REBUFFER_S * 1000) {
-        this.stalled = false;
-        this.stallMs += now - this.stallStartedAt;
-      }
+      this.resumeIfBuffered(now);
       return;
     }
-    this.playheadTs += dt * this.rate;
-    if (this.playheadTs >= this.bufferedEndTs) {
-      this.playheadTs = this.bufferedEndTs;
-      this.stalled = true;
-      this.stalls++;
-      this.stallStartedAt = now;
-      return;
-    }
-    // The playhead moves (and stalls) at every tick; live sync decides at the renderer's pace.
-    if (now - this.lastSyncAt < LIVE_SYNC_PERIOD_MS) return;
-    this.lastSyncAt = now;
     const tl = this.timeline();
     const current = this.currentTime(tl);
     if (current === null) return;
@@ -171,6 +190,7 @@ export class HeadlessPlayer {
   }
 
   stats(): HeadlessPlayerStats {
+    this.advance(Date.now());
     const stalling = this.stalled ? Date.now() - this.stallStartedAt : 0;
     return {
       ttffMs: this.firstFrameAt === null ? null : this.firstFrameAt - this.startedAt,
