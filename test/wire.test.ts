@@ -66,6 +66,20 @@ describe('wire codec', () => {
     expect(decodeMessage(encodeMessage(m))).toEqual(m);
   });
 
+  it('encodes data messages into a scratch buffer when given one, byte for byte the same', () => {
+    const scratch = new Uint8Array(MAX_CHUNK + 64).fill(0xee);
+    for (const m of samples) {
+      const fresh = encodeMessage(m);
+      const scratched = encodeMessage(m, scratch);
+      expect(scratched).toEqual(fresh);
+      // Only data (the one large message) goes into the scratch; the rest get their own bytes.
+      expect(scratched.buffer === scratch.buffer).toBe(m.type === MsgType.Data);
+    }
+    // Too small a scratch is not used.
+    const data = samples.find((m) => m.type === MsgType.Data)!;
+    expect(encodeMessage(data, new Uint8Array(4)).buffer.byteLength).toBeGreaterThan(4);
+  });
+
   const malformed: Array<[string, Uint8Array]> = [
     ['empty', new Uint8Array(0)],
     ['one byte', new Uint8Array([WIRE_VERSION])],

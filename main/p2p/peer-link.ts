@@ -8,7 +8,15 @@ import { type DataChannel, type IceServer, PeerConnection } from 'node-datachann
 import type { IceServer as IceServerConfig } from '../../common/com';
 import type { CoreLog } from '../../common/logger';
 import type { SignalData } from '../../common/tracker-protocol';
-import { decodeMessage, encodeMessage, GoodbyeReason, MsgType, type WireMessage } from './wire';
+import { decodeMessage, encodeMessage, GoodbyeReason, MAX_MESSAGE, MsgType, type WireMessage } from './wire';
+
+/**
+ * Where data messages are encoded. libdatachannel copies a message into its own before
+ * DataChannel::send returns (node-datachannel passes it the bytes of the view, synchronously),
+ * so one buffer serves every send of the process: a viewer's upload no longer allocates a
+ * 16–64 KB ArrayBuffer per chunk (~130 KB/s of external memory that only a full collection frees).
+ */
+const SEND_SCRATCH = new Uint8Array(MAX_MESSAGE);
 
 export type { IceServerConfig, SignalData };
 
@@ -207,7 +215,7 @@ export class PeerLink {
   send(msg: WireMessage): boolean {
     if (!this.isOpen || !this.dc) return false;
     try {
-      this.dc.sendMessageBinary(encodeMessage(msg));
+      this.dc.sendMessageBinary(encodeMessage(msg, SEND_SCRATCH));
       return true;
     } catch (err) {
       this.log.warn('send to peer failed', { peer: this.remoteId, error: String(err) });

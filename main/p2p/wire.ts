@@ -90,9 +90,10 @@ class Writer {
   private view: DataView;
   private pos = 2;
 
-  constructor(type: MsgType, size: number) {
-    this.buf = new Uint8Array(size + 2);
-    this.view = new DataView(this.buf.buffer);
+  /** `scratch`: written into it (a view of it is returned) when it is large enough. */
+  constructor(type: MsgType, size: number, scratch?: Uint8Array) {
+    this.buf = scratch && scratch.length >= size + 2 ? scratch : new Uint8Array(size + 2);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.buf[0] = WIRE_VERSION;
     this.buf[1] = type;
   }
@@ -198,7 +199,12 @@ function checkSeq(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new WireError(`${what} out of range`);
 }
 
-export function encodeMessage(m: WireMessage): Uint8Array {
+/**
+ * Encodes one message. With `scratch`, a data message (the only large one) is written into it
+ * and a view of it is returned, valid until the next call with the same scratch: for a caller
+ * whose transport copies the bytes before it returns.
+ */
+export function encodeMessage(m: WireMessage, scratch?: Uint8Array): Uint8Array {
   switch (m.type) {
     case MsgType.Hello:
       return new Writer(m.type, 4 * (MAX_STRING + 1) + 8)
@@ -236,7 +242,7 @@ export function encodeMessage(m: WireMessage): Uint8Array {
       if (m.payload.length > MAX_CHUNK)
         throw new WireError(`chunk of ${m.payload.length} bytes exceeds ${MAX_CHUNK}`);
       checkSeq(m.seq, 'seq');
-      return new Writer(m.type, 20 + m.payload.length)
+      return new Writer(m.type, 20 + m.payload.length, scratch)
         .u32(m.reqId)
         .u32(m.seq)
         .u32(m.offset)

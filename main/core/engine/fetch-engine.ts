@@ -100,6 +100,9 @@ export class FetchEngine implements SourceEvents {
   private lastPassAt = Number.NEGATIVE_INFINITY;
   /** When the last pass's plan could next change without an event (planner nextDueAt). */
   private dueAt = Number.NEGATIVE_INFINITY;
+  /** A pass at `dueAt` when that comes sooner than the next periodic pass would. */
+  private dueTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly tickMs: number;
   private closed = false;
   /** Everything received (CDN and peers), for the download cap. */
   readonly meter = new RateMeter(2000);
@@ -117,7 +120,8 @@ export class FetchEngine implements SourceEvents {
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.stopTick = everyBeat(opts.tickMs ?? BEAT_MS, () => this.tick());
+    this.tickMs = opts.tickMs ?? BEAT_MS;
+    this.stopTick = everyBeat(this.tickMs, () => this.tick());
   }
 
   setCdn(cdn: CdnSource): void {
@@ -147,6 +151,7 @@ export class FetchEngine implements SourceEvents {
     if (this.closed) return;
     this.closed = true;
     this.stopTick();
+    if (this.dueTimer) clearTimeout(this.dueTimer);
     this.cdn?.close();
     this.setPeers(null);
   }
@@ -159,6 +164,21 @@ export class FetchEngine implements SourceEvents {
   private tick(): void {
     if (this.now() < this.dueAt && performance.now() - this.lastPassAt < MAX_PASS_GAP_MS) return;
     this.markDirty();
+  }
+
+  /**
+   * Something falls due between now and the next periodic pass (a small room's first-copy duty
+   * and its backups are 400–500 ms apart, a beat is 250 ms): a pass then, not up to a beat late.
+   */
+  private wakeAtDue(now: number): void {
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
+    const wait = this.dueAt - now;
+    if (wait <= 0 || wait >= this.tickMs) return;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.markDirty();
+    }, wait);
   }
 
   /**
@@ -285,6 +305,7 @@ export class FetchEngine implements SourceEvents {
     // A swarm still finding its first neighbour stops waiting for peers when its grace ends.
     if (this.peers && this.peers.node.peerCount === 0 && !seed)
       this.dueAt = Math.min(this.dueAt, this.peersSince + FIND_NEIGHBOURS_GRACE_MS);
+    this.wakeAtDue(now);
     for (const a of actions) {
       switch (a.type) {
         case 'cdn':
