@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { SegmentEntry } from '../common/manifest';
 import { sha256Hex } from '../common/sha256';
 import { MemorySegmentCache } from '../main/core/cache/segment-cache';
-import { FetchEngine, type FetchPolicy, refusalVerdict } from '../main/core/engine/fetch-engine';
+import { FetchEngine, type FetchPolicy } from '../main/core/engine/fetch-engine';
 import {
   DEFAULT_LIMITS,
   FIND_NEIGHBOURS_GRACE_MS,
@@ -20,6 +20,7 @@ import {
   plan,
   waitsForPeers,
 } from '../main/core/engine/planner';
+import { refusalVerdict } from '../main/core/engine/refusals';
 import { SegmentTable } from '../main/core/engine/segment-table';
 import type { CdnSource } from '../main/core/source/cdn-source';
 import type { PeerSource } from '../main/core/source/peer-source';

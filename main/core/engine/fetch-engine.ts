@@ -13,7 +13,6 @@ import type { SegmentEntry } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
 import type { PeerRole } from '../../../common/tracker-protocol';
 import { RateMeter } from '../../p2p/rate';
-import { PROMISED_SEGMENTS } from '../../p2p/wire';
 import type { SegmentCache } from '../cache/segment-cache';
 import type { CdnSource } from '../source/cdn-source';
 import type { PeerSource } from '../source/peer-source';
@@ -30,8 +29,10 @@ import {
   type PlanSegment,
   plan,
   smoothCdnFetchMs,
+  startSeq,
   waitsForPeers,
 } from './planner';
+import { RefusalLedger } from './refusals';
 import { AHEAD_LIMIT, type SegmentRecord, SegmentTable, type SourceName } from './segment-table';
 
 export interface FetchPolicy {
@@ -63,23 +64,6 @@ export const PLAYER_MARGIN_MS = 300;
 const MAX_CDN_ATTEMPTS = 4;
 /** Live-edge fetches that end early (the segment is not cut yet) wait this long (ms). */
 const LIVE_EDGE_RETRY_MS = 250;
-/** Refusals of announced segments before a neighbour is banned. */
-const MAX_STRIKES = 2;
-
-/**
- * What a NotHave refusal of an announced segment proves. Within the newest half of the
- * segments the neighbour promised to keep (PROMISED_SEGMENTS, counted back from the newest it
- * announced to us) it is a lie: banned at once. Older, it may have raced the neighbour's
- * eviction, so it is a strike, and the MAX_STRIKES-th strike bans.
- */
-export function refusalVerdict(
-  seq: number,
-  newestAnnounced: number | undefined,
-  strikes: number,
-): 'ban' | 'strike' {
-  const promised = newestAnnounced !== undefined && seq > newestAnnounced - PROMISED_SEGMENTS / 2;
-  return promised || strikes + 1 >= MAX_STRIKES ? 'ban' : 'strike';
-}
 /** Shortest time between two passes (ms): deadlines are planned with far larger margins. */
 const MIN_PASS_GAP_MS = 20;
 /** The periodic pass runs at least this often (ms), whatever nextDueAt said. */
@@ -112,10 +96,7 @@ export class FetchEngine implements SourceEvents {
   hashFailures = 0;
   /** Smoothed time a whole-segment CDN fetch takes here (ms). */
   private cdnFetchMs = 0;
-  /** Refusals of announced segments, by neighbour. */
-  private readonly strikes = new Map<string, number>();
-  /** The newest seq each neighbour announced. */
-  private readonly newestAnnounced = new Map<string, number>();
+  private readonly refusals = new RefusalLedger();
 
   constructor(private readonly opts: FetchEngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -219,22 +200,13 @@ export class FetchEngine implements SourceEvents {
       if (r.status === 'complete') this.verifyStreamed(r);
       else if (r.early) this.checkEarly(r);
     }
-    if (this.table.wantFrom === null && entries.length > 0) this.table.wantFrom = this.startSeq(entries);
+    if (this.table.wantFrom === null && entries.length > 0)
+      this.table.wantFrom = startSeq(
+        entries,
+        this.opts.role === 'seed' ? 0 : this.opts.policy().latencyTargetMs,
+      );
     if (entries.length > 0) this.opts.cache.setHorizon(entries[0]!.seq);
     this.markDirty();
-  }
-
-  /**
-   * The newest keyframe that leaves the player its target latency of media (the gateway's
-   * first GOP comes from there); a seed starts at the live edge.
-   */
-  private startSeq(entries: readonly SegmentEntry[]): number {
-    const last = entries[entries.length - 1]!;
-    const behindMs = this.opts.role === 'seed' ? 0 : this.opts.policy().latencyTargetMs;
-    const edgeTs = last.startTs + last.durationMs;
-    const keyed = [...entries].reverse().filter((s) => s.keyframeOffset !== null);
-    const start = keyed.find((s) => edgeTs - s.startTs >= behindMs) ?? keyed[keyed.length - 1];
-    return start?.seq ?? last.seq;
   }
 
   /** The segment streaming from the live edge now (its entry may not exist yet). */
@@ -293,7 +265,7 @@ export class FetchEngine implements SourceEvents {
       overDownloadCap: overCap,
       segments,
       firstCopyRoom: members.length,
-      liveEdge: usePeers ? null : this.liveEdgeWanted(now),
+      liveEdge: usePeers ? null : this.table.liveEdgeWanted(now),
       limits: {
         ...this.limits,
         cdnMarginMs: this.cdnMarginMs(),
@@ -348,24 +320,6 @@ export class FetchEngine implements SourceEvents {
    */
   private cdnMarginMs(): number {
     return cdnMarginFor(this.limits.cdnMarginMs, this.cdnFetchMs);
-  }
-
-  /**
-   * The live-edge segment to ask the CDN for now, if any: the one being cut; and while that one
-   * streams, the one after it, which the origin holds until the cut begins it, so the boundary
-   * between them costs no request round trip (a busy machine's round trips are what stalled
-   * low-latency playback at segment boundaries).
-   */
-  private liveEdgeWanted(now: number): number | null {
-    const t = this.table;
-    if (!t.live || t.latest === null) return null;
-    const edge = t.nextEdgeSeq();
-    const streaming = t.get(edge)?.fetch?.liveEdge === true;
-    const want = streaming ? edge + 1 : edge;
-    if (t.get(want)?.fetch?.liveEdge || (!streaming && t.get(edge - 1)?.fetch?.liveEdge)) return null;
-    const r = t.get(want);
-    if (r && (r.status !== 'missing' || now < r.retryAt)) return null;
-    return want;
   }
 
   private sourceOf(name: SourceName) {
@@ -508,31 +462,19 @@ export class FetchEngine implements SourceEvents {
     }
   }
 
-  /** A neighbour refused a segment it had announced: a strike, or a ban (refusalVerdict). */
+  /** A neighbour refused a segment it had announced: a strike, or a ban (refusals.ts). */
   private strike(peer: string, seq: number): void {
-    const n = this.strikes.get(peer) ?? 0;
-    const newest = this.newestAnnounced.get(peer);
-    if (refusalVerdict(seq, newest, n) === 'strike') {
-      this.strikes.set(peer, n + 1);
-      return;
-    }
-    this.strikes.delete(peer);
-    this.peers?.ban(
-      peer,
-      `refused segment ${seq} it had announced (newest announced ${newest ?? 'none'}, ${n} earlier refusals)`,
-    );
+    const ban = this.refusals.refused(peer, seq);
+    if (ban) this.peers?.ban(peer, ban);
   }
 
   holders(peer: string, seqs: readonly number[]): void {
-    let newest = this.newestAnnounced.get(peer) ?? Number.NEGATIVE_INFINITY;
-    for (const seq of seqs) if (seq > newest) newest = seq;
-    if (Number.isFinite(newest)) this.newestAnnounced.set(peer, newest);
+    this.refusals.announced(peer, seqs);
     if (this.table.addHolder(peer, seqs)) this.markDirty();
   }
 
   peerGone(peer: string): void {
-    this.strikes.delete(peer);
-    this.newestAnnounced.delete(peer);
+    this.refusals.forget(peer);
     this.table.dropHolder(peer);
     this.markDirty();
   }

@@ -18,6 +18,7 @@
  *    and the segment being cut streams from the live edge; a viewer whose swarm has just
  *    started waits a little for its first neighbour first (waitsForPeers).
  */
+import type { SegmentEntry } from '../../../common/manifest';
 import type { SegmentStatus, SourceName } from './segment-table';
 
 export interface PlanSegment {
@@ -277,6 +278,19 @@ export function nextDueAt(input: PlanInput, actions: readonly PlanAction[]): num
     }
   }
   return due;
+}
+
+/**
+ * Where a player starts: the newest keyframe that leaves it `behindMs` of media before the live
+ * edge (the gateway's first GOP comes from there; a seed passes 0: the live edge). Entries
+ * oldest first, at least one.
+ */
+export function startSeq(entries: readonly SegmentEntry[], behindMs: number): number {
+  const last = entries[entries.length - 1]!;
+  const edgeTs = last.startTs + last.durationMs;
+  const keyed = [...entries].reverse().filter((s) => s.keyframeOffset !== null);
+  const start = keyed.find((s) => edgeTs - s.startTs >= behindMs) ?? keyed[keyed.length - 1];
+  return start?.seq ?? last.seq;
 }
 
 /**

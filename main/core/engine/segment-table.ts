@@ -116,6 +116,23 @@ export class SegmentTable {
     return Math.max(this.latest ?? -1, this.edgeDone ?? -1) + 1;
   }
 
+  /**
+   * The live-edge segment to ask the CDN for now, if any: the one being cut; and while that one
+   * streams, the one after it, which the origin holds until the cut begins it, so the boundary
+   * between them costs no request round trip (a busy machine's round trips are what stalled
+   * low-latency playback at segment boundaries).
+   */
+  liveEdgeWanted(now: number): number | null {
+    if (!this.live || this.latest === null) return null;
+    const edge = this.nextEdgeSeq();
+    const streaming = this.get(edge)?.fetch?.liveEdge === true;
+    const want = streaming ? edge + 1 : edge;
+    if (this.get(want)?.fetch?.liveEdge || (!streaming && this.get(edge - 1)?.fetch?.liveEdge)) return null;
+    const r = this.get(want);
+    if (r && (r.status !== 'missing' || now < r.retryAt)) return null;
+    return want;
+  }
+
   entry(seq: number): SegmentEntry | undefined {
     return this.records.get(seq)?.entry ?? undefined;
   }
