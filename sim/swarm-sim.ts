@@ -931,7 +931,8 @@ export class SwarmSim {
    * within the CDN margin, the first-copy wait ending, a retry, a transfer going silent or over
    * its budget; every tick while an urgent transfer may turn out too slow or holders could be
    * asked again). Between two such times the engine's periodic passes change nothing, so the
-   * simulator skips them.
+   * simulator skips them, as the engine does (planner.ts nextDueAt, over the engine's snapshot;
+   * this reads the simulator's own arrays).
    */
   /** FetchEngine's limits for a pass: the CDN margin and first-copy backup step of its CDN fetch time. */
   private limitsFor(v: SimNode, margin: number): PlanLimits {

@@ -139,9 +139,9 @@ export function cdnMarginFor(plannedMarginMs: number, cdnFetchMs: number): numbe
 
 /**
  * How long a first-copy backup waits per rank: the holder's CDN fetch (`cdnFetchMs`, smoothed)
- * plus the holder's periodic pass (a duty falls due between two, up to a heartbeat's 250 ms late) and its
- * announcement's way to the room, at least the planned step — so a backup does not take a
- * second copy while the first is merely on its way.
+ * plus slack for the holder's pass to come round (engines wake at a duty's due time, nextDueAt)
+ * and its announcement's way to the room, at least the planned step — so a backup does not take
+ * a second copy while the first is merely on its way.
  */
 export function firstCopyBackupMsFor(plannedMs: number, cdnFetchMs: number): number {
   return Math.max(plannedMs, Math.round(cdnFetchMs + 300));
