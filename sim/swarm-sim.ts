@@ -926,14 +926,6 @@ export class SwarmSim {
     }
   }
 
-  /**
-   * The earliest time a pass could decide something new without any event (a deadline coming
-   * within the CDN margin, the first-copy wait ending, a retry, a transfer going silent or over
-   * its budget; every tick while an urgent transfer may turn out too slow or holders could be
-   * asked again). Between two such times the engine's periodic passes change nothing, so the
-   * simulator skips them, as the engine does (planner.ts nextDueAt, over the engine's snapshot;
-   * this reads the simulator's own arrays).
-   */
   /** FetchEngine's limits for a pass: the CDN margin and first-copy backup step of its CDN fetch time. */
   private limitsFor(v: SimNode, margin: number): PlanLimits {
     return {
@@ -943,6 +935,14 @@ export class SwarmSim {
     };
   }
 
+  /**
+   * The earliest time a pass could decide something new without any event (a deadline coming
+   * within the CDN margin, the first-copy wait ending, a retry, a transfer going silent or over
+   * its budget; every tick while an urgent transfer may turn out too slow or holders could be
+   * asked again). Between two such times the engine's periodic passes change nothing, so the
+   * simulator skips them, as the engine does (planner.ts nextDueAt, over the engine's snapshot;
+   * this reads the simulator's own arrays).
+   */
   private nextWake(v: SimNode, margin: number, members: readonly string[]): number {
     const now = this.now;
     const L = this.limitsFor(v, margin);

@@ -43,6 +43,14 @@ const timeline = { firstTs: 0, anchors: () => [], clockOffsetMs: 0 };
 // Latency is read from the buffer alone here (no anchors): a target far above it keeps the rate at 1.
 const liveSync = { targetLatencyS: 4, speedUpAboveS: 10, catchUpRate: 1.15, seekAboveS: 20 };
 
+function play(url: string): HeadlessPlayer {
+  return new HeadlessPlayer(
+    url,
+    () => timeline,
+    () => liveSync,
+  );
+}
+
 describe('headless player', () => {
   it('plays what arrived at real time, stalls when it runs out and resumes when media is back', async () => {
     const url = await stream(async (res) => {
@@ -50,11 +58,7 @@ describe('headless player', () => {
       await sleep(1600);
       res.write(frames(1000, 4000));
     });
-    player = new HeadlessPlayer(
-      url,
-      () => timeline,
-      () => liveSync,
-    );
+    player = play(url);
     await sleep(600);
     const early = player.stats();
     expect(early.ttffMs).not.toBeNull();
@@ -64,8 +68,8 @@ describe('headless player', () => {
     const s = player.stats();
     expect(s.stalls).toBe(1);
     expect(s.playing).toBe(true);
-    // Dry at ~1.0 s, media back at ~1.6 s: ~0.6 s, not rounded up to the next beat (a busy
-    // machine may deliver late, hence the upper bound).
+    // Dry at ~1.0 s, media back at ~1.6 s: ~0.6 s. The bounds are loose for a busy machine, so
+    // they check that the stall is counted and timed from data, not its exact start.
     expect(s.stallSeconds).toBeGreaterThan(0.4);
     expect(s.stallSeconds).toBeLessThan(1.1);
   });
@@ -77,11 +81,7 @@ describe('headless player', () => {
         await sleep(ms === 0 ? 0 : 400);
       }
     });
-    player = new HeadlessPlayer(
-      url,
-      () => timeline,
-      () => liveSync,
-    );
+    player = play(url);
     await sleep(1500);
     const s = player.stats();
     expect(s.stalls).toBe(0);

@@ -190,11 +190,12 @@ export class HeadlessPlayer {
   }
 
   stats(): HeadlessPlayerStats {
-    this.advance(Date.now());
-    const stalling = this.stalled ? Date.now() - this.stallStartedAt : 0;
+    const now = Date.now();
+    this.advance(now);
+    const stalling = this.stalled ? now - this.stallStartedAt : 0;
     return {
       ttffMs: this.firstFrameAt === null ? null : this.firstFrameAt - this.startedAt,
-      latencyS: this.latencyS(this.timeline(), Date.now()),
+      latencyS: this.latencyS(this.timeline(), now),
       bufferS:
         this.playheadTs === null || this.bufferedEndTs === null
           ? 0
