@@ -151,6 +151,11 @@ export type SignedManifest = z.infer<typeof signedManifestSchema>;
  * segment rather than a copy of the whole window's objects per manifest.
  */
 export function manifestSigningBytes(m: Manifest): Uint8Array {
+  return utf8.encode(manifestSigningText(m));
+}
+
+/** `manifestSigningBytes` as text (the origin writes it verbatim into its response). */
+export function manifestSigningText(m: Manifest): string {
   const head = JSON.stringify({
     v: m.v,
     channel: m.channel,
@@ -163,7 +168,49 @@ export function manifestSigningBytes(m: Manifest): Uint8Array {
   for (let i = 0; i < m.inits.length; i++) text += (i === 0 ? '' : ',') + initText(m.inits[i]!);
   text += '],"segments":[';
   for (let i = 0; i < m.segments.length; i++) text += (i === 0 ? '' : ',') + segmentText(m.segments[i]!);
-  return utf8.encode(`${text}]}`);
+  return `${text}]}`;
+}
+
+const SIGNED_HEAD = '{"manifest":';
+const SIGNATURE_HEAD = ',"signature":"';
+const SIGNATURE_TAIL = '"}';
+const BASE64 = /^[A-Za-z0-9+/]{1,200}={0,2}$/;
+
+/**
+ * The origin's response: a SignedManifest whose `manifest` is the signing text itself, verbatim.
+ * A verifier can then check the signature over the bytes as they arrived (splitSignedManifest)
+ * without serialising the parsed manifest again; any other JSON form of the same envelope (a
+ * proxy that re-indents it) still verifies the canonical way.
+ */
+export function signedManifestJson(signingText: string, signature: string): string {
+  if (!BASE64.test(signature)) throw new Error('signature is not base64');
+  return `${SIGNED_HEAD}${signingText}${SIGNATURE_HEAD}${signature}${SIGNATURE_TAIL}`;
+}
+
+/**
+ * A response body in signedManifestJson's form, split into what was signed (the bytes between
+ * the envelope's head and its signature, not copied) and the signature; null for any other form.
+ * Nothing here is trusted: the caller verifies the signature over `signed`, then parses it.
+ */
+export function splitSignedManifest(body: Uint8Array): { signed: Uint8Array; signature: string } | null {
+  const end = body.length - SIGNATURE_TAIL.length;
+  if (end <= SIGNED_HEAD.length || !asciiAt(body, 0, SIGNED_HEAD) || !asciiAt(body, end, SIGNATURE_TAIL))
+    return null;
+  // The signature is short and base64 (no quote in it): its head is the last one in the body.
+  const lowest = Math.max(SIGNED_HEAD.length, end - SIGNATURE_HEAD.length - 200);
+  for (let at = end - SIGNATURE_HEAD.length; at >= lowest; at--) {
+    if (!asciiAt(body, at, SIGNATURE_HEAD)) continue;
+    let signature = '';
+    for (let i = at + SIGNATURE_HEAD.length; i < end; i++) signature += String.fromCharCode(body[i]!);
+    if (!BASE64.test(signature)) return null;
+    return { signed: body.subarray(SIGNED_HEAD.length, at), signature };
+  }
+  return null;
+}
+
+function asciiAt(bytes: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
+  return true;
 }
 
 const utf8 = new TextEncoder();

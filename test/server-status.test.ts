@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerStatus } from '../common/ipc-contract';
 import { ComClient } from '../main/core/manifest/com-client';
-import { ServerWatch } from '../main/core/manifest/server-watch';
+import { ServerWatch, sameOrigin } from '../main/core/manifest/server-watch';
 import { SettingsStore } from '../main/core/settings-store';
 import { badgeState } from '../renderer/src/stores/connection-store';
 import { silentLogger } from '../server/log';
@@ -80,6 +80,52 @@ describe('ServerWatch', () => {
     await tick();
     expect(probes).toBe(before + 1);
     watch.close();
+  });
+
+  it("skips its probe while a channel's manifest reloads are answered by the same server", async () => {
+    let probes = 0;
+    let heard: number | null = null;
+    const asked: string[] = [];
+    let now = 1000;
+    const watch = new ServerWatch({
+      url: () => 'http://server.test:8080',
+      onChange: () => undefined,
+      upPeriodMs: 30,
+      now: () => now,
+      heardFrom: (url) => {
+        asked.push(url);
+        return heard;
+      },
+      get: async () => {
+        probes++;
+        return 200;
+      },
+    });
+    watch.start();
+    await tick();
+    expect(probes).toBe(1);
+    // Answers keep coming: no probe for as long as they do.
+    for (let i = 0; i < 10; i++) {
+      now += 10;
+      heard = now;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(probes).toBe(1);
+    expect(asked.every((u) => u === 'http://server.test:8080')).toBe(true);
+    // They stop (the channel closed, or its answers come from a CDN): probes again.
+    heard = null;
+    now += 100;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(probes).toBeGreaterThan(1);
+    watch.close();
+  });
+
+  it('counts an answer as the server’s only from the same scheme, host and port', () => {
+    expect(sameOrigin('http://127.0.0.1:8080', 'http://127.0.0.1:8080/')).toBe(true);
+    expect(sameOrigin('http://127.0.0.1:8080/cdn', 'http://127.0.0.1:8080')).toBe(true);
+    expect(sameOrigin('http://127.0.0.1:8081', 'http://127.0.0.1:8080')).toBe(false);
+    expect(sameOrigin('https://a.test', 'http://a.test')).toBe(false);
+    expect(sameOrigin('not a url', 'http://a.test')).toBe(false);
   });
 
   it('the badge: core link first, then the server, "checking" before the first probe', () => {

@@ -8,11 +8,18 @@ import { describe, expect, it } from 'vitest';
 import {
   type Manifest,
   manifestSigningBytes,
+  manifestSigningText,
   parseSignedManifest,
   type SegmentEntry,
+  signedManifestJson,
   signedManifestSchema,
+  splitSignedManifest,
 } from '../common/manifest';
-import { ManifestRejected, verifySignedManifest } from '../main/core/manifest/signed-manifest';
+import {
+  ManifestRejected,
+  verifySignedManifest,
+  verifySignedManifestBody,
+} from '../main/core/manifest/signed-manifest';
 
 const { publicKey, privateKey } = generateKeyPairSync('ed25519');
 
@@ -139,5 +146,80 @@ describe('the signed bytes', () => {
       m.live = false;
     });
     expect(manifestSigningBytes(empty)).toEqual(referenceBytes(empty));
+  });
+});
+
+/** The origin's response body: the signing text verbatim, then the signature. */
+function body(m: Manifest, signWith: Manifest = m): Uint8Array {
+  const signature = sign(null, manifestSigningBytes(signWith), privateKey).toString('base64');
+  return new TextEncoder().encode(signedManifestJson(manifestSigningText(m), signature));
+}
+
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+
+describe('verifying a response body', () => {
+  it('checks the signature over the bytes as they came, with the same result as the canonical way', () => {
+    const m = manifest(10, 39);
+    const b = body(m);
+    const split = splitSignedManifest(b)!;
+    expect(split.signed).toEqual(manifestSigningBytes(m));
+    expect(JSON.parse(new TextDecoder().decode(b))).toEqual(wire(m));
+    const first = verifySignedManifestBody(b, publicKey, 'demo');
+    expect(first).toEqual(verifySignedManifest(wire(m), publicKey, 'demo'));
+    // Entries already checked are reused, as on the canonical path.
+    const next = verifySignedManifestBody(body(manifest(11, 40)), publicKey, 'demo', first);
+    for (let i = 0; i < 29; i++) expect(next.segments[i]).toBe(first.segments[i + 1]);
+  });
+
+  it('still verifies a body in another JSON form (re-indented, keys reordered) the canonical way', () => {
+    const m = manifest(10, 39);
+    const signature = sign(null, manifestSigningBytes(m), privateKey).toString('base64');
+    const indented = bytesOf(JSON.stringify({ manifest: m, signature }, null, 2));
+    expect(splitSignedManifest(indented)).toBeNull();
+    expect(verifySignedManifestBody(indented, publicKey, 'demo')).toEqual(m);
+    const reordered = bytesOf(JSON.stringify({ signature, manifest: { ...m, v: 1 } }));
+    expect(verifySignedManifestBody(reordered, publicKey, 'demo')).toEqual(m);
+    // Whitespace after it, or a key the schema drops (even one holding a signature head),
+    // leaves the raw bytes unverified and the canonical ones as signed.
+    const text = new TextDecoder().decode(body(m));
+    expect(verifySignedManifestBody(bytesOf(`${text}\n`), publicKey, 'demo')).toEqual(m);
+    const injected = text.replace('"abcd1234"', '"abcd1234","x":",\\"signature\\":\\""');
+    expect(splitSignedManifest(bytesOf(injected))).not.toBeNull();
+    expect(verifySignedManifestBody(bytesOf(injected), publicKey, 'demo')).toEqual(m);
+  });
+
+  it.each([
+    ['a changed byte in what was signed', (t: string) => t.replace('"size":100015', '"size":100016')],
+    [
+      'the signature of another manifest',
+      (t: string) =>
+        t.replace(
+          /"signature":"[^"]+"/,
+          `"signature":"${sign(null, manifestSigningBytes(manifest(11, 40)), privateKey).toString('base64')}"`,
+        ),
+    ],
+    ['no signature', (t: string) => t.replace(/,"signature":"[^"]+"/, '')],
+    ['a signature that is not base64', (t: string) => t.replace(/"signature":"[^"]+"/, '"signature":"a b"')],
+    ['trailing bytes that are not JSON', (t: string) => `${t}x`],
+    ['a truncated body', (t: string) => t.slice(0, 200)],
+    ['no JSON at all', () => 'hello'],
+  ])('refuses %s', (_, edit) => {
+    const text = edit(new TextDecoder().decode(body(manifest(10, 39))));
+    expect(() => verifySignedManifestBody(bytesOf(text), publicKey, 'demo')).toThrow(ManifestRejected);
+  });
+
+  it('refuses a genuine manifest for another channel, and splits only the envelope it writes', () => {
+    const other = manifest(10, 39, (m) => {
+      m.channel = 'other';
+    });
+    expect(() => verifySignedManifestBody(body(other), publicKey, 'demo')).toThrow(/channel other/);
+    expect(splitSignedManifest(bytesOf('{"manifest":{},"signature":"AAAA"}'))).toEqual({
+      signed: bytesOf('{}'),
+      signature: 'AAAA',
+    });
+    expect(splitSignedManifest(bytesOf('{"manifest":,"signature":"AAAA"}'))?.signed.length).toBe(0);
+    expect(splitSignedManifest(bytesOf('{"signature":"AAAA","manifest":{}}'))).toBeNull();
+    expect(splitSignedManifest(bytesOf('"}'))).toBeNull();
+    expect(() => signedManifestJson('{}', 'not"base64')).toThrow();
   });
 });

@@ -129,6 +129,11 @@ export class ChannelSession {
     return this.engine.table.latest;
   }
 
+  /** The origin/CDN base URL and when it last answered a manifest reload (Date.now ms). */
+  get lastOriginAnswer(): { base: string; at: number } | null {
+    return this.follower.lastAnswer;
+  }
+
   get liveEdgeSeq(): number | null {
     return this.engine.liveEdgeSeq;
   }

@@ -26,6 +26,7 @@ import { Gateway } from './gateway/gateway';
 import { PreviewFeed } from './gateway/preview-feed';
 import { KeyPins } from './manifest/key-pins';
 import { ServerLink } from './manifest/server-link';
+import { sameOrigin } from './manifest/server-watch';
 import type { PlayerSession } from './player/player-session';
 import { PlayerSessions } from './player/player-sessions';
 import { ChannelReporter } from './report/channel-reporter';
@@ -105,6 +106,7 @@ export class Core implements ViewerCore {
         this.opts.log.info('server reachability', { ...status });
         this.emit('server.status', status);
       },
+      (url) => this.heardFrom(url),
     );
     this.serverLink.start();
     this.settings.onChange((s) => {
@@ -119,6 +121,16 @@ export class Core implements ViewerCore {
     this.stopReports = everyBeat(this.opts.reports?.periodMs ?? REPORT_PERIOD_MS, () => this.fileReports(), {
       keepAlive: false,
     });
+  }
+
+  /** When a joined channel last got a manifest from `url`'s server itself (not a CDN in front). */
+  private heardFrom(url: string): number | null {
+    let at: number | null = null;
+    for (const j of this.channels.values()) {
+      const a = j.session.lastOriginAnswer;
+      if (a && (at === null || a.at > at) && sameOrigin(a.base, url)) at = a.at;
+    }
+    return at;
   }
 
   /** Each joined channel's quality report for the period just ended, into the outbox. */

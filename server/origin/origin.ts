@@ -2,7 +2,12 @@
  * The origin: channels, who may publish to them (RTMP, HTTP push, the demo loop), and the
  * signed manifests. HTTP routes are in http-api.ts.
  */
-import { CHANNEL_ID_PATTERN, type ChannelSummary, manifestSigningBytes } from '../../common/manifest';
+import {
+  CHANNEL_ID_PATTERN,
+  type ChannelSummary,
+  manifestSigningText,
+  signedManifestJson,
+} from '../../common/manifest';
 import type { Logger } from '../log';
 import { Channel, type PublisherSink } from './channel';
 import { type DemoLoop, loadDemoClip, startDemoLoop } from './demo-source';
@@ -87,9 +92,8 @@ export class Origin {
     const key = `${ch.latestSeq}:${ch.live}`;
     const cached = this.signedCache.get(ch.id);
     if (cached && cached.key === key) return cached.body;
-    const manifest = ch.manifest();
-    const signature = this.opts.signer.sign(manifestSigningBytes(manifest));
-    const body = JSON.stringify({ manifest, signature });
+    const text = manifestSigningText(ch.manifest());
+    const body = signedManifestJson(text, this.opts.signer.sign(Buffer.from(text)));
     this.signedCache.set(ch.id, { key, body });
     return body;
   }

@@ -4,8 +4,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { MAX_INIT_BYTES, type Manifest, originPaths } from '../../../common/manifest';
-import { errorText, OriginError, readJson, request, transportFor } from './origin-http';
-import { verifySignedManifest } from './signed-manifest';
+import { errorText, OriginError, request, transportFor } from './origin-http';
+import { verifySignedManifestBody } from './signed-manifest';
 
 const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
 const START_TS_HEADER = 'swarmcast-start-ts';
@@ -29,8 +29,8 @@ export class CdnClient {
     signal?: AbortSignal,
   ): Promise<Manifest> {
     const q = after === null ? '' : `?after=${after}`;
-    const body = await readJson(await request(this.base + originPaths.manifest(channel) + q, signal));
-    return verifySignedManifest(body, key, channel, previous);
+    const res = await request(this.base + originPaths.manifest(channel) + q, signal);
+    return verifySignedManifestBody(res.body, key, channel, previous);
   }
 
   async init(channel: string, stream: string, version: number, signal?: AbortSignal): Promise<Uint8Array> {

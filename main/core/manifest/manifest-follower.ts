@@ -56,6 +56,7 @@ export class ManifestFollower {
   private readonly inits = new Map<number, Uint8Array>();
   private latestInitVersion_: number | null = null;
   private closed = false;
+  private answeredAt: number | null = null;
   clockOffsetMs = 0;
 
   constructor(
@@ -68,6 +69,11 @@ export class ManifestFollower {
 
   get cdn(): CdnClient | null {
     return this.cdn_;
+  }
+
+  /** Where the last manifest reload was answered, and when (Date.now ms); null before one. */
+  get lastAnswer(): { base: string; at: number } | null {
+    return this.cdn_ && this.answeredAt !== null ? { base: this.cdn_.base, at: this.answeredAt } : null;
   }
 
   get stream(): string | null {
@@ -135,6 +141,7 @@ export class ManifestFollower {
         } else {
           const after = this.live ? (this.latest ?? -1) : null;
           const m = await this.cdn_!.manifest(channel, this.key, after, this.last, this.abort.signal);
+          this.answeredAt = Date.now();
           await this.apply(m);
           if (!m.live) await this.sleep(1000);
         }

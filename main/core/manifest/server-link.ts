@@ -16,8 +16,10 @@ export class ServerLink {
     /** The server's base URL now (settings may change it). */
     private readonly url: () => string,
     onStatus: (status: ServerStatus) => void,
+    /** When the server last answered a channel's requests (ServerWatchOptions.heardFrom). */
+    heardFrom?: (url: string) => number | null,
   ) {
-    this.watch = new ServerWatch({ url, onChange: onStatus });
+    this.watch = new ServerWatch({ url, onChange: onStatus, heardFrom });
   }
 
   start(): void {

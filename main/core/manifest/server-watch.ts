@@ -18,6 +18,12 @@ export interface ServerWatchOptions {
   timeoutMs?: number;
   /** One probe: resolves when the server answered at all (any status), rejects when it did not. */
   get?: (url: string, timeoutMs: number) => Promise<unknown>;
+  /**
+   * When a request to this server made elsewhere last got an answer (ms on `now`'s clock), or
+   * null: a playing channel reloads its manifest every second, from the server itself when no
+   * CDN is in front, and that says as much as a probe would.
+   */
+  heardFrom?: (url: string) => number | null;
   now?: () => number;
 }
 
@@ -57,13 +63,15 @@ export class ServerWatch {
 
   /**
    * `force` false (the timer's probe): skipped while a real request to the same server got an
-   * answer within the up period — the channel list's polling already says the server is there.
+   * answer within the up period — the channel list's polling or a channel's manifest reloads
+   * already say the server is there.
    */
   private async probe(force: boolean): Promise<void> {
     if (this.probing || this.closed) return;
     const url = this.opts.url();
     const upPeriod = this.opts.upPeriodMs ?? 5000;
-    const since = (this.opts.now ?? Date.now)() - this.status.checkedAt;
+    const heard = Math.max(this.status.checkedAt, this.opts.heardFrom?.(url) ?? 0);
+    const since = (this.opts.now ?? Date.now)() - heard;
     if (!force && this.status.reachable && this.status.url === url && since < upPeriod) {
       this.schedule(upPeriod - since);
       return;
@@ -103,5 +111,14 @@ export class ServerWatch {
       this.status.error !== error;
     this.status = { url, reachable, checkedAt: (this.opts.now ?? Date.now)(), error };
     if (changed) this.opts.onChange(this.status);
+  }
+}
+
+/** Whether two URLs name the same server (scheme, host and port); false for one that does not parse. */
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
