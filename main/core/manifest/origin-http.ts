@@ -60,9 +60,22 @@ function once(url: URL, o: HttpOptions, signal: AbortSignal | undefined): Promis
   const { agent, send } = transportFor(url);
   const maxBytes = o.maxBytes ?? MAX_JSON_BYTES;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
     const headers: Record<string, string> = { accept: '*/*', ...o.headers };
     if (o.body !== undefined) headers['content-length'] = String(Buffer.byteLength(o.body));
-    const req = send(url, { method: o.method ?? 'GET', agent, signal, headers }, (res: IncomingMessage) => {
+    // The signal is watched here rather than handed to http.request, which ties it to the
+    // request with stream.finished (half a dozen listeners and a tick per request): one
+    // listener, removed when the exchange settles.
+    const onAbort = () => req.destroy(abortError(signal!));
+    const ok = (answer: HttpAnswer) => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(answer);
+    };
+    const fail = (err: unknown) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    };
+    const req = send(url, { method: o.method ?? 'GET', agent, headers }, (res: IncomingMessage) => {
       const parts: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -74,23 +87,32 @@ function once(url: URL, o: HttpOptions, signal: AbortSignal | undefined): Promis
         parts.push(chunk);
       });
       res.on('end', () => {
-        if (!res.complete) return reject(new OriginError('response ended early', res.statusCode ?? 0));
-        resolve({
+        if (!res.complete) return fail(new OriginError('response ended early', res.statusCode ?? 0));
+        ok({
           status: res.statusCode ?? 0,
           statusText: res.statusMessage ?? '',
           body: parts.length === 1 ? parts[0]! : Buffer.concat(parts),
         });
       });
-      res.on('error', reject);
+      res.on('error', fail);
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => {
       // A kept-alive socket the server closed just as we reused it: the request never reached
       // it, so asking once more on a fresh socket is safe (and what the Node docs advise).
       if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-        reject(Object.assign(err, { retryable: true }));
-      } else reject(err);
+        fail(Object.assign(err, { retryable: true }));
+      } else fail(err);
     });
     req.end(o.body);
+  });
+}
+
+/** What an aborted exchange rejects with, as fetch and http.request({ signal }) do. */
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('the request was aborted', { cause: signal.reason }), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
   });
 }
 
