@@ -14,7 +14,10 @@
  *   Segments live in the cache for the live window (30 s), long enough to be promoted to V8's
  *   old generation, so an evicted segment's bytes are freed only by a full collection; V8 waits
  *   for 64 MB of such memory, or for its small heap to grow, which in an idle viewer took about
- *   a minute: 5–8 MB of dead segments held at any time.
+ *   a minute: 5–8 MB of dead segments held at any time. Since the cache frees an evicted
+ *   segment's memory itself (segment-cache.ts freeNow) this is a backstop that seldom fires:
+ *   10 viewers, half of them without freeNow (2026-12-04), main thread 1.07–1.08 against
+ *   1.13–1.14 % of a core, V8's other threads 0.03–0.04 against 0.09–0.10, RSS 1.5 MB lower.
  *
  * Same swarm, 8 viewers and a seed, half of them with this (2026-12-03): normal mode RSS 85.1
  * -> 75.4 MB at its highest, CPU 2.29 -> 2.41 % of a core (native 0.96 -> 1.04: those viewers

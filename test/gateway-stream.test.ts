@@ -76,7 +76,8 @@ class FakeSink implements StreamSink {
   readonly chunks: Uint8Array[] = [];
   pending = 0;
   ended = false;
-  write = (bytes: Uint8Array) => void this.chunks.push(bytes.slice());
+  /** Keeps the views it is given, as a socket's write queue does until it has sent them. */
+  write = (bytes: Uint8Array) => void this.chunks.push(bytes);
   backlog = () => this.pending;
   end() {
     this.ended = true;
@@ -224,6 +225,18 @@ describe('GatewayStream: streaming', () => {
     expect(h.sink.videoTs()).toEqual(range(0, 3900));
     h.cache.finish(4, true);
     expect(h.sink.videoTs()).toEqual(range(0, 4900));
+  });
+
+  it('writes copies: what the player has not read yet survives the cache freeing the segment', () => {
+    const h = setup();
+    h.add(0);
+    h.open();
+    h.add(1);
+    const written = h.sink.videoTs();
+    expect(written).toEqual(range(0, 1900));
+    h.cache.setHorizon(5); // both left the window, the reader has passed 0: freed
+    expect(h.cache.has(0)).toBe(false);
+    expect(h.sink.videoTs()).toEqual(written);
   });
 
   it('writes a new init version before the first segment that needs it', () => {

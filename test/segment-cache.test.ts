@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeTags, type FlvTag, TAG_VIDEO } from '../common/flv';
-import { MemorySegmentCache } from '../main/core/cache/segment-cache';
+import { freeNow, MemorySegmentCache } from '../main/core/cache/segment-cache';
 
 const frame = (timestamp: number, size: number): FlvTag => ({
   type: TAG_VIDEO,
@@ -319,5 +319,43 @@ describe('MemorySegmentCache: the live window', () => {
       cache.setHorizon(Math.max(0, seq - 29));
     }
     expect(cache.totalBytes).toBe(30 * 100);
+  });
+});
+
+describe("MemorySegmentCache: an evicted segment's memory", () => {
+  it('is freed at eviction: views of it read as empty, the ones kept before too', () => {
+    const { cache } = recorded(250);
+    const lent = bytes(100);
+    cache.put(1, lent, 'p2p');
+    const view = cache.get(1)!.bytes;
+    cache.put(2, bytes(100), 'p2p');
+    cache.put(3, bytes(100), 'p2p');
+    expect(cache.has(1)).toBe(false);
+    expect(lent.length).toBe(0);
+    expect(view.length).toBe(0);
+    expect(cache.get(2)!.bytes.length).toBe(100);
+  });
+
+  it('frees a segment filled in pieces (its own grown buffer) when the horizon passes it', () => {
+    const { cache } = recorded();
+    cache.begin(1, 'cdn', true, 16);
+    cache.append(1, THREE_TAGS.subarray(0, 50));
+    cache.append(1, THREE_TAGS.subarray(50));
+    cache.finish(1, true);
+    const view = cache.get(1)!.bytes;
+    expect(view.length).toBe(140);
+    cache.setHorizon(2);
+    expect(view.length).toBe(0);
+  });
+
+  it('leaves bytes that share their ArrayBuffer with others, and a segment dropped for another reason', () => {
+    const shared = new Uint8Array(300).fill(7);
+    freeNow(shared.subarray(0, 100));
+    expect(shared.length).toBe(300);
+    const { cache } = recorded();
+    const kept = bytes(100);
+    cache.put(1, kept, 'cdn');
+    cache.drop(1, 'corrupt');
+    expect(kept.length).toBe(100);
   });
 });

@@ -230,6 +230,23 @@ describe('Uploader: scheduling', () => {
     expect(b.data.length).toBe(10);
   });
 
+  it('a segment freed under a job mid-way (evicted) ends the job with NotHave, no empty chunk sent', () => {
+    const seg = segment(10 * CHUNK_BYTES);
+    const up = uploader({ capBytesPerMs: 20 }, new Map([[1, seg]]));
+    const a = new FakeLink('a');
+    ask(up, a, 1);
+    const before = a.data.length;
+    expect(before).toBeGreaterThan(0);
+    structuredClone(seg.buffer, { transfer: [seg.buffer] }); // what the cache's freeNow does
+    for (let i = 0; i < 20; i++) {
+      t += 100;
+      up.pump();
+    }
+    expect(a.data.length).toBe(before);
+    expect(a.data.every((m) => m.total === 10 * CHUNK_BYTES)).toBe(true);
+    expect(a.rejects).toEqual([RejectReason.NotHave]);
+  });
+
   const caps = [20, 100, 400];
   it.each(caps)('the upload cap %i bytes/ms bounds what leaves over time', (cap) => {
     const up = uploader({ capBytesPerMs: cap }, new Map([[1, segment(8 << 20)]]));

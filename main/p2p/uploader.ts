@@ -16,7 +16,7 @@ import { loopLagMs } from './loop-lag';
 import { LOW_WATER_BYTES, type PeerLink } from './peer-link';
 import { RateMeter } from './rate';
 import { admitRequest, CHUNK_BYTES, chunkBytes, jobDeadline, uploadsBefore } from './upload-policy';
-import { MsgType, type WireMessage } from './wire';
+import { MsgType, RejectReason, type WireMessage } from './wire';
 
 export { CHUNK_BYTES };
 
@@ -27,7 +27,10 @@ interface Job {
   reqId: number;
   seq: number;
   offset: number;
+  /** The segment's bytes, lent by its owner: they read as empty once it freed them (check before use). */
   bytes: Uint8Array;
+  /** The segment's size when the job was taken on. */
+  total: number;
   deadline: number;
   sent: number;
   acked: number;
@@ -157,6 +160,7 @@ export class Uploader {
       seq: msg.seq,
       offset: msg.offset,
       bytes,
+      total: bytes.length,
       // A claim of "right now" buys no more than MIN_DEADLINE_MS of priority over others.
       deadline: jobDeadline(now, msg.deadlineMs),
       sent: 0,
@@ -228,7 +232,7 @@ export class Uploader {
     const queueing = Math.min(this.sharedQueueingDelay(now, s), rtt);
     this.ledbat.onAck(now, newly, queueing, flightBefore, rtt < 60_000 ? rtt : null);
     this.pace.setRate(this.rateControl ? this.ledbat.rateBytesPerMs() * 1.5 : null, now);
-    if (job.acked >= job.bytes.length - job.offset) s.jobs.splice(s.jobs.indexOf(job), 1);
+    if (job.acked >= job.total - job.offset) s.jobs.splice(s.jobs.indexOf(job), 1);
     this.pump();
   }
 
@@ -240,6 +244,17 @@ export class Uploader {
     if (delays.length === 0) return own.delay.queueingDelayMs();
     delays.sort((a, b) => a - b);
     return delays[(delays.length - 1) >> 1]!;
+  }
+
+  /**
+   * The segment was freed under a job that had not sent it all (evicted from the cache: it left
+   * the live window, or the cache's budget): the job ends, and the neighbour hears that the
+   * segment is no longer held, so it asks elsewhere at once instead of waiting for its timeout.
+   */
+  private withdraw(s: LinkState, job: Job): void {
+    s.jobs.splice(s.jobs.indexOf(job), 1);
+    this.endUnfinished([job]);
+    s.link.send({ type: MsgType.Reject, reqId: job.reqId, reason: RejectReason.NotHave });
   }
 
   dropPeer(link: PeerLink): void {
@@ -294,8 +309,12 @@ export class Uploader {
     const fair = Math.max(2 * CHUNK_BYTES, this.ledbat.cwnd / Math.max(1, busy));
     for (const s of this.links.values()) {
       if (!s.link.isOpen) continue;
-      const job = s.jobs.find((j) => j.offset + j.sent < j.bytes.length);
+      const job = s.jobs.find((j) => j.offset + j.sent < j.total);
       if (!job) continue;
+      if (job.bytes.length !== job.total) {
+        this.withdraw(s, job);
+        continue;
+      }
       if (s.link.bufferedAmount() >= LOW_WATER_BYTES) continue;
       const share = now - s.sampledAt <= ACKS_FLOWING_MS ? this.ledbat.cwnd : fair;
       const linkRoom = this.rateControl ? share - Uploader.linkFlight(s) : Number.POSITIVE_INFINITY;
@@ -327,14 +346,14 @@ export class Uploader {
         if (!next) return this.wakeIn(this.nextPacingWait(now));
         const { s, job } = next;
         const start = job.offset + job.sent;
-        const end = Math.min(start + this.chunkSize(next.room), job.bytes.length);
+        const end = Math.min(start + this.chunkSize(next.room), job.total);
         const payload = job.bytes.subarray(start, end);
         const sent = s.link.send({
           type: MsgType.Data,
           reqId: job.reqId,
           seq: job.seq,
           offset: start,
-          total: job.bytes.length,
+          total: job.total,
           sentAt: now >>> 0,
           payload,
         });
@@ -354,8 +373,7 @@ export class Uploader {
         this.bytesSent += payload.length;
         this.meter.add(payload.length, now);
         this.opts.onSent?.(s.link, payload.length);
-        if (!this.rateControl && start + payload.length >= job.bytes.length)
-          s.jobs.splice(s.jobs.indexOf(job), 1);
+        if (!this.rateControl && start + payload.length >= job.total) s.jobs.splice(s.jobs.indexOf(job), 1);
       }
     } finally {
       this.pumping = false;
@@ -376,9 +394,7 @@ export class Uploader {
 
   private nextPacingWait(now: number): number | null {
     if (!this.rateControl) return null;
-    const waiting = [...this.links.values()].some((s) =>
-      s.jobs.some((j) => j.offset + j.sent < j.bytes.length),
-    );
+    const waiting = [...this.links.values()].some((s) => s.jobs.some((j) => j.offset + j.sent < j.total));
     if (!waiting) return null;
     // Window full: acks wake us (ack → pump); the timer only guards against acks that never come.
     return this.flight + CHUNK_BYTES > this.ledbat.cwnd ? ACK_TIMEOUT_MS : Math.max(1, this.pace.waitMs(now));

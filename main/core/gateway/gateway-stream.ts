@@ -34,6 +34,7 @@ export interface ChannelTimeline {
 }
 
 export interface StreamSink {
+  /** The sink may keep `bytes` until they are sent: they are the stream's own (never the cache's). */
   write(bytes: Uint8Array): void;
   /** Bytes written but not yet taken by the player. */
   backlog(): number;
@@ -281,7 +282,9 @@ export class GatewayStream {
       if (!c || !this.readable(c)) return;
       if (c.tagEnd > this.offset) {
         if (this.opts.onKeyframe) this.tellKeyframes(c.bytes, this.offset, c.tagEnd);
-        this.write(c.bytes.subarray(this.offset, c.tagEnd));
+        // A copy: a socket may still be sending these bytes when the cache frees the segment
+        // (segment-cache.ts freeNow), and its write queue keeps only the view.
+        this.write(c.bytes.slice(this.offset, c.tagEnd));
         this.offset = c.tagEnd;
       }
       if (!c.complete || this.offset < c.bytes.length) return;
