@@ -242,6 +242,8 @@ function segmentText(s: SegmentEntry): string {
 /** URL paths of a channel's resources below the origin/CDN base URL. */
 export const originPaths = {
   manifest: (channel: string) => `/live/${channel}/manifest.json`,
+  /** Each new signed manifest as a line of one held response (NDJSON), from `?after=N` on. */
+  manifestStream: (channel: string) => `/live/${channel}/manifests.ndjson`,
   init: (channel: string, stream: string, version: number) =>
     `/live/${channel}/${stream}/init-${version}.flv`,
   segment: (channel: string, stream: string, seq: number) => `/live/${channel}/${stream}/${seq}.flv`,

@@ -208,6 +208,17 @@ describe('verifying a response body', () => {
     expect(() => verifySignedManifestBody(bytesOf(text), publicKey, 'demo')).toThrow(ManifestRejected);
   });
 
+  it('reads a body with non-ASCII text as UTF-8 (the ASCII fast path is only for ASCII), and refuses bad UTF-8', () => {
+    const m = manifest(10, 39);
+    const signature = sign(null, manifestSigningBytes(m), privateKey).toString('base64');
+    // A key the schema drops, holding non-ASCII text: the canonical path, read as UTF-8.
+    const text = JSON.stringify({ manifest: { ...m, note: 'caf\u00e9 \u6f22' }, signature });
+    expect(verifySignedManifestBody(bytesOf(text), publicKey, 'demo')).toEqual(m);
+    const broken = bytesOf(text);
+    broken[broken.indexOf(0xc3)] = 0xff;
+    expect(() => verifySignedManifestBody(broken, publicKey, 'demo')).toThrow(/not JSON/);
+  });
+
   it('refuses a genuine manifest for another channel, and splits only the envelope it writes', () => {
     const other = manifest(10, 39, (m) => {
       m.channel = 'other';

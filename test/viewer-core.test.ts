@@ -267,11 +267,11 @@ describe('viewer core', () => {
     let seen = 0;
     let replays = 0;
     proxy.rules.rewrite = (path) => {
-      if (!/manifest\.json/.test(path)) return null;
+      if (!/manifests?\.(json|ndjson)/.test(path)) return null;
       return (body) => {
         seen++;
         if (!first) first = body;
-        // The viewer sees the first two manifests as they are, then the first again, and again.
+        // The viewer sees the first two manifests as they are (reloaded or streamed), then the first again, and again.
         if (seen <= 2) return body;
         replays++;
         return first;

@@ -4,6 +4,7 @@
  *   GET  /api/origin-key                       the manifest-signing public key
  *   GET  /api/ingest                           where to publish: RTMP port, whether keys are needed
  *   GET  /live/:ch/manifest.json[?after=N]     signed manifest; with `after`, a blocking reload
+ *   GET  /live/:ch/manifests.ndjson[?after=N]  each new signed manifest as a line of one response
  *   GET  /live/:ch/:stream/init-:v.flv         init data (immutable)
  *   GET  /live/:ch/:stream/:seq.flv            a segment (immutable)
  *   GET  /live/:ch.flv                         plain HTTP-FLV from the latest keyframe
@@ -23,6 +24,8 @@ const SEQ_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
 export const DEFAULT_BLOCKING_TIMEOUT_MS = 10_000;
 /** A request for the segment after the one being cut is held this many segment durations at most. */
 const PRELOAD_HOLD_SEGMENTS = 3;
+/** A manifest stream ends after this long (the viewer opens the next one where it left off). */
+export const MANIFEST_STREAM_MAX_MS = 10 * 60_000;
 
 export interface HttpApiOptions {
   /** Longest a blocking manifest reload is held. */
@@ -127,6 +130,8 @@ export class OriginHttpApi {
   private readonly flvViewers: AddressLimit;
   /** Ends each HTTP push in progress (graceful shutdown). */
   private readonly pushes = new Set<() => void>();
+  /** Ends each manifest stream open now (graceful shutdown). */
+  private readonly manifestStreams = new Set<() => void>();
 
   constructor(
     private readonly origin: Origin,
@@ -156,6 +161,7 @@ export class OriginHttpApi {
    */
   drain(): void {
     for (const stop of [...this.pushes]) stop();
+    for (const stop of [...this.manifestStreams]) stop();
     for (const ch of this.origin.channels.values()) ch.drain('the server is shutting down');
   }
 
@@ -215,6 +221,8 @@ export class OriginHttpApi {
     const ch = parts[1] ? this.origin.channels.get(parts[1]) : undefined;
     if (!ch) return sendError(res, 404, `no channel "${parts[1] ?? ''}"`);
     if (parts.length === 3 && parts[2] === 'manifest.json') return void this.manifest(ch, url, req, res);
+    if (parts.length === 3 && parts[2] === 'manifests.ndjson')
+      return void this.manifestStream(ch, url, req, res);
     if (parts.length !== 4) return sendError(res, 404, 'not found');
     if (parts[2] !== ch.stream) return sendError(res, 404, `stream ${parts[2]} is over; reload the manifest`);
     const file = parts[3]!;
@@ -343,6 +351,70 @@ export class OriginHttpApi {
     if (res.destroyed) return;
     // A response that holds the awaited segment may be reused by a CDN for the same URL.
     send(found ? 'public, max-age=6' : 'no-cache');
+  }
+
+  /**
+   * The manifest as a stream: one held response that carries each new signed manifest as a
+   * line (the same bytes as manifest.json), from the first with a segment after `after` on; the
+   * manifest again when nothing new came for a blocking reload's time (the viewer hears that the
+   * server is there); ends after the manifest that says the channel is off the air, after
+   * MANIFEST_STREAM_MAX_MS, or on shutdown. A viewer following it gets each manifest as a line
+   * on a socket it already has, instead of a blocking reload a second (a request, its headers,
+   * its URL). Counted with the blocking reloads against the per-address cap.
+   */
+  private async manifestStream(
+    ch: Channel,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const afterText = url.searchParams.get('after') ?? '-1';
+    if (!/^-?\d{1,16}$/.test(afterText) || Number(afterText) < -1) {
+      return sendError(res, 400, 'after must be a segment number (or -1)');
+    }
+    const release = this.heldReloads.acquire(req.socket.remoteAddress);
+    if (!release) {
+      res.setHeader('Retry-After', '60');
+      return sendError(res, 429, 'too many held manifest requests from this address');
+    }
+    const abort = new AbortController();
+    let open = true;
+    const stop = () => {
+      if (!open) return;
+      open = false;
+      abort.abort();
+      release();
+      this.manifestStreams.delete(stop);
+      res.end();
+    };
+    this.manifestStreams.add(stop);
+    res.on('close', stop);
+    res.writeHead(200, {
+      'Content-Type': 'application/x-ndjson',
+      'Cache-Control': 'no-store',
+      'Access-Control-Allow-Origin': '*',
+      // nginx and proxies that honour it pass each line on as it comes.
+      'X-Accel-Buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    let after = Number(afterText);
+    // A seq far ahead of ours comes from an older stream of this channel: the first line at once.
+    if (after > (ch.latestSeq ?? -1) + 3) after = -1;
+    const endAt = Date.now() + MANIFEST_STREAM_MAX_MS;
+    while (open) {
+      const waitedFrom = Date.now();
+      const found = ch.live && (await ch.waitForSegmentAfter(after, this.blockingTimeoutMs, abort.signal));
+      if (!open) return;
+      // Answered "no" at once while live (the channel holds as many waiters as it takes): end,
+      // and the viewer goes back to reloads, rather than writing the same line in a loop.
+      if (!found && ch.live && Date.now() - waitedFrom < this.blockingTimeoutMs / 2) return stop();
+      const body = this.origin.signedManifestBody(ch);
+      this.sent.manifest += Buffer.byteLength(body) + 1;
+      res.write(`${body}\n`);
+      after = ch.latestSeq ?? -1;
+      // A reader that stopped reading is not written to for ten minutes.
+      if (!ch.live || Date.now() >= endAt || res.writableLength > 1024 * 1024) return stop();
+    }
   }
 
   private httpFlv(channelId: string, req: IncomingMessage, res: ServerResponse): void {

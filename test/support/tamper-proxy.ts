@@ -5,7 +5,10 @@
 import { createServer, request, type Server } from 'node:http';
 
 export interface TamperRules {
-  /** Called with the request path; returning a function transforms the whole response body. */
+  /**
+   * Called with the request path; returning a function transforms the whole response body, or
+   * each line of a streamed NDJSON response as it passes.
+   */
   rewrite?: (path: string) => ((body: Buffer) => Buffer) | null;
   /** Answer 404 to these paths (as if the segment never reached the CDN). */
   withhold?: (path: string) => boolean;
@@ -35,6 +38,19 @@ export async function startTamperProxy(target: string): Promise<TamperProxy> {
         if (!rewrite) {
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           upRes.pipe(res);
+          return;
+        }
+        if (String(upRes.headers['content-type']).startsWith('application/x-ndjson')) {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          let rest = Buffer.alloc(0);
+          upRes.on('data', (c: Buffer) => {
+            rest = Buffer.concat([rest, c]);
+            for (let at = rest.indexOf(0x0a); at >= 0; at = rest.indexOf(0x0a)) {
+              res.write(Buffer.concat([rewrite(rest.subarray(0, at)), Buffer.from('\n')]));
+              rest = rest.subarray(at + 1);
+            }
+          });
+          upRes.on('end', () => res.end());
           return;
         }
         const chunks: Buffer[] = [];

@@ -8,11 +8,12 @@ import type { KeyObject } from 'node:crypto';
 import type { SubRoomHints } from '../../../common/com';
 import type { SessionState } from '../../../common/ipc-contract';
 import type { CoreLog } from '../../../common/logger';
-import type { Manifest } from '../../../common/manifest';
+import { type Manifest, originPaths } from '../../../common/manifest';
 import { sha256Hex } from '../../../common/sha256';
 import { CdnClient } from './cdn-client';
 import { type ChannelInfo, ComClient } from './com-client';
 import type { KeyPins } from './key-pins';
+import { followManifestStream, ManifestStreamSilent } from './manifest-stream';
 import { OriginError } from './origin-http';
 import { ManifestRejected } from './signed-manifest';
 
@@ -35,7 +36,14 @@ export interface FollowerOptions {
   log: CoreLog;
   /** First retry delay after an error; doubles up to 10 s. */
   retryBaseMs?: number;
+  /** Follow the origin's manifest stream while the channel is live (default true). */
+  manifestStream?: boolean;
 }
+
+/** The stream is given up as silent after this long without a line (the origin writes one at least every 10 s). */
+const STREAM_IDLE_MS = 15_000;
+/** After a stream that gave nothing (an origin or CDN without it), reloads for this long before trying again. */
+const STREAM_RETRY_MS = 5 * 60_000;
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -57,6 +65,8 @@ export class ManifestFollower {
   private latestInitVersion_: number | null = null;
   private closed = false;
   private answeredAt: number | null = null;
+  /** When the manifest stream may be tried (again); +Infinity when it is not used. */
+  private streamFrom = 0;
   clockOffsetMs = 0;
 
   constructor(
@@ -64,6 +74,7 @@ export class ManifestFollower {
     private readonly events: FollowerEvents,
   ) {
     this.com = new ComClient(opts.serverUrl, opts.seedSecret);
+    if (opts.manifestStream === false) this.streamFrom = Number.POSITIVE_INFINITY;
     void this.run();
   }
 
@@ -138,6 +149,8 @@ export class ManifestFollower {
           // The swarm first: whether peers are in use sets the latency target the start depends on.
           this.events.joined(info);
           await this.apply(info.manifest);
+        } else if (this.live && Date.now() >= this.streamFrom) {
+          await this.followStream();
         } else {
           const after = this.live ? (this.latest ?? -1) : null;
           const m = await this.cdn_!.manifest(channel, this.key, after, this.last, this.abort.signal);
@@ -155,6 +168,50 @@ export class ManifestFollower {
         await this.sleep(delay);
         delay = Math.min(delay * 2, 10_000);
       }
+    }
+  }
+
+  /**
+   * Follows the origin's manifest stream until it ends (it is opened again where it left off).
+   * One answered with an error status or left silent before its first line (an origin or a
+   * CDN without it, a proxy that holds its lines) is left for STREAM_RETRY_MS and the blocking
+   * reloads take over, reporting what the server says; one that broke off after lines is opened
+   * again at once; a server that cannot be reached is reported as for a reload.
+   */
+  private async followStream(): Promise<void> {
+    const channel = this.opts.channel;
+    let lines = 0;
+    try {
+      await followManifestStream(
+        `${this.cdn_!.base}${originPaths.manifestStream(channel)}?after=${this.latest ?? -1}`,
+        {
+          key: this.key!,
+          channel,
+          previous: () => this.last,
+          signal: this.abort.signal,
+          idleMs: STREAM_IDLE_MS,
+          each: (m) => {
+            lines++;
+            this.answeredAt = Date.now();
+            return this.apply(m);
+          },
+        },
+      );
+    } catch (err) {
+      if (this.closed || err instanceof ManifestRejected) throw err;
+      // The server cannot be reached: reported, and retried, as a failed reload is.
+      const unreachable =
+        err instanceof OriginError && err.status === 0 && !(err instanceof ManifestStreamSilent);
+      if (unreachable && lines === 0) throw err;
+      if (lines > 0) {
+        this.opts.log.info('manifest stream broke off; opening it again', { channel, error: describe(err) });
+        return;
+      }
+      this.opts.log.info('no manifest stream here; reloading the manifest instead', {
+        channel,
+        error: describe(err),
+      });
+      this.streamFrom = Date.now() + STREAM_RETRY_MS;
     }
   }
 

@@ -109,7 +109,7 @@ function once(url: URL, o: HttpOptions, signal: AbortSignal | undefined): Promis
 }
 
 /** What an aborted exchange rejects with, as fetch and http.request({ signal }) do. */
-function abortError(signal: AbortSignal): Error {
+export function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('the request was aborted', { cause: signal.reason }), {
     name: 'AbortError',
     code: 'ABORT_ERR',

@@ -2,6 +2,7 @@
  * The origin's signature over the manifest: nothing in a manifest is trusted before its
  * schema and its Ed25519 signature check out.
  */
+import { isAscii } from 'node:buffer';
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import {
   type Manifest,
@@ -69,8 +70,15 @@ export function verifySignedManifestBody(
   return verifySignedManifest(parseJson(body), key, channel, previous);
 }
 
+/**
+ * JSON from bytes. A manifest is ASCII (hashes, numbers, ids), and ASCII read as Latin-1 is the
+ * same text: one copy into a one-byte string, where the UTF-8 decoder checked every byte and
+ * took a third of the parse (and V8 parses one-byte strings faster).
+ */
 function parseJson(bytes: Uint8Array): unknown {
   try {
+    if (isAscii(bytes))
+      return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'));
     return JSON.parse(utf8.decode(bytes));
   } catch {
     throw new ManifestRejected('manifest is not JSON');
