@@ -197,6 +197,8 @@ export class ManifestFollower {
           },
         },
       );
+      // Ended without a line (an origin that could not hold it): reloads, not a loop of requests.
+      if (lines === 0) this.streamFrom = Date.now() + STREAM_RETRY_MS;
     } catch (err) {
       if (this.closed || err instanceof ManifestRejected) throw err;
       // The server cannot be reached: reported, and retried, as a failed reload is.

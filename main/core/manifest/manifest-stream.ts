@@ -66,6 +66,7 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
         return;
       }
       let pending: Buffer | null = null;
+      let draining = false;
       // Lines are handled one at a time: the stream pauses while one is being applied.
       const drain = async (): Promise<void> => {
         for (;;) {
@@ -84,10 +85,12 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
       res.on('data', (chunk: Buffer) => {
         idle?.refresh();
         pending = pending ? Buffer.concat([pending, chunk]) : chunk;
-        if (chunk.indexOf(NEWLINE) < 0 && pending.length <= MAX_LINE_BYTES) return;
+        if (draining || (chunk.indexOf(NEWLINE) < 0 && pending.length <= MAX_LINE_BYTES)) return;
+        draining = true;
         res.pause();
         drain().then(
           () => {
+            draining = false;
             if (!settled) res.resume();
           },
           (err: unknown) => settle(err),
