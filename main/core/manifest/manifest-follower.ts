@@ -36,8 +36,6 @@ export interface FollowerOptions {
   log: CoreLog;
   /** First retry delay after an error; doubles up to 10 s. */
   retryBaseMs?: number;
-  /** Follow the origin's manifest stream while the channel is live (default true). */
-  manifestStream?: boolean;
 }
 
 /** The stream is given up as silent after this long without a line (the origin writes one at least every 10 s). */
@@ -65,7 +63,7 @@ export class ManifestFollower {
   private latestInitVersion_: number | null = null;
   private closed = false;
   private answeredAt: number | null = null;
-  /** When the manifest stream may be tried (again); +Infinity when it is not used. */
+  /** When the manifest stream may be tried (again). */
   private streamFrom = 0;
   clockOffsetMs = 0;
 
@@ -74,7 +72,6 @@ export class ManifestFollower {
     private readonly events: FollowerEvents,
   ) {
     this.com = new ComClient(opts.serverUrl, opts.seedSecret);
-    if (opts.manifestStream === false) this.streamFrom = Number.POSITIVE_INFINITY;
     void this.run();
   }
 

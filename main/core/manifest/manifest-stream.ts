@@ -67,6 +67,7 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
       }
       let pending: Buffer | null = null;
       let draining = false;
+      let ended = false;
       // Lines are handled one at a time: the stream pauses while one is being applied.
       const drain = async (): Promise<void> => {
         for (;;) {
@@ -91,14 +92,17 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
         drain().then(
           () => {
             draining = false;
-            if (!settled) res.resume();
+            if (ended) settle();
+            else if (!settled) res.resume();
           },
           (err: unknown) => settle(err),
         );
       });
       res.on('end', () => {
         if (!res.complete) return settle(new OriginError('the manifest stream ended early', status));
-        settle();
+        // A line still being applied finishes first.
+        if (draining) ended = true;
+        else settle();
       });
       res.on('error', settle);
     });
