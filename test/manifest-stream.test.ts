@@ -19,7 +19,7 @@ import { startViewerCore } from '../main/core/viewer-core';
 import { silentLogger } from '../server/log';
 import type { Channel } from '../server/origin/channel';
 import { type RunningServer, startServer } from '../server/run-server';
-import { DEMO_FLV } from './support/helpers';
+import { DEMO_FLV, flvPrefix } from './support/helpers';
 import { until } from './support/media';
 import { memoryLog } from './support/memory-log';
 import { startTamperProxy } from './support/tamper-proxy';
@@ -45,32 +45,39 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Follows the stream until `enough` manifests came (then aborts it); each with its arrival time. */
-async function follow(url: string, enough: number): Promise<Array<{ m: Manifest; at: number }>> {
-  const got: Array<{ m: Manifest; at: number }> = [];
+interface Followed {
+  /** The manifests as they came, each with its arrival time. */
+  got: Array<{ m: Manifest; at: number }>;
+  /** Settles when the stream ends: null when the server ended it or `enough` came, else the error. */
+  done: Promise<unknown>;
+}
+
+/** Follows the stream at `url` (each line verified against the last); aborts it once `enough` came. */
+function follow(url: string, channel: string, o: { enough?: number; idleMs?: number } = {}): Followed {
+  const got: Followed['got'] = [];
   const abort = new AbortController();
-  let previous: Manifest | null = null;
-  await followManifestStream(url, {
+  const done = followManifestStream(url, {
     key: key(),
-    channel: 'demo',
-    previous: () => previous,
-    signal: abort.signal,
-    idleMs: 15_000,
+    channel,
+    previous: () => got.at(-1)?.m ?? null,
+    signal: AbortSignal.any([abort.signal, AbortSignal.timeout(20_000)]),
+    idleMs: o.idleMs ?? 15_000,
     each: async (m) => {
-      previous = m;
       got.push({ m, at: Date.now() });
-      if (got.length >= enough) abort.abort();
+      if (got.length >= (o.enough ?? Number.POSITIVE_INFINITY)) abort.abort();
     },
-  }).catch((err: Error) => {
-    if (err.name !== 'AbortError') throw err;
-  });
-  return got;
+  }).then(
+    () => null,
+    (err: unknown) => (abort.signal.aborted ? null : err),
+  );
+  return { got, done };
 }
 
 describe('manifest stream: the origin', () => {
   it('writes the manifest at once, then each new one as its segment appears, every line verified', async () => {
     const latest = demo.latestSeq!;
-    const got = await follow(streamUrl(server.httpUrl, 'demo', latest - 1), 3);
+    const { got, done } = follow(streamUrl(server.httpUrl, 'demo', latest - 1), 'demo', { enough: 3 });
+    expect(await done).toBeNull();
     const lastSeqs = got.map((g) => g.m.segments.at(-1)!.seq);
     expect(lastSeqs[0]).toBeGreaterThanOrEqual(latest);
     expect(lastSeqs[1]).toBe(lastSeqs[0]! + 1);
@@ -92,7 +99,7 @@ describe('manifest stream: the origin', () => {
       });
       expect(status, `after=${junk}`).toBe(400);
     }
-    const err = await follow(streamUrl(server.httpUrl, 'nobody', -1), 1).catch((e: unknown) => e);
+    const err = await follow(streamUrl(server.httpUrl, 'nobody', -1), 'nobody').done;
     expect(err).toBeInstanceOf(OriginError);
     expect((err as OriginError).status).toBe(404);
   });
@@ -106,35 +113,18 @@ describe('manifest stream: the origin', () => {
     });
     push.on('error', () => {});
     push.on('response', (res) => res.resume());
-    let o = 13;
-    for (let i = 0; i < 300; i++) o += 11 + ((clip[o + 1]! << 16) | (clip[o + 2]! << 8) | clip[o + 3]!) + 4;
-    push.write(clip.subarray(0, o));
+    push.write(flvPrefix(clip, 300));
     await until(() => (server.origin.channels.get('brief')?.latestSeq ?? -1) >= 0, 10_000, 'a brief segment');
-    const seen: Manifest[] = [];
-    const followed = followManifestStream(streamUrl(server.httpUrl, 'brief', -1), {
-      key: key(),
-      channel: 'brief',
-      previous: () => seen.at(-1) ?? null,
-      signal: AbortSignal.timeout(20_000),
-      idleMs: 15_000,
-      each: async (m) => void seen.push(m),
-    });
-    await until(() => seen.length >= 1, 5000, 'the first line');
+    const followed = follow(streamUrl(server.httpUrl, 'brief', -1), 'brief');
+    await until(() => followed.got.length >= 1, 5000, 'the first line');
     push.end();
-    await followed; // resolves: the origin ended the stream
-    expect(seen[0]!.live).toBe(true);
-    expect(seen.at(-1)!.live).toBe(false);
+    expect(await followed.done).toBeNull(); // the origin ended the stream
+    expect(followed.got[0]!.m.live).toBe(true);
+    expect(followed.got.at(-1)!.m.live).toBe(false);
     // Once off the air, a new stream is the one manifest, and ends.
-    const after: Manifest[] = [];
-    await followManifestStream(streamUrl(server.httpUrl, 'brief', -1), {
-      key: key(),
-      channel: 'brief',
-      previous: () => null,
-      signal: AbortSignal.timeout(5000),
-      idleMs: 15_000,
-      each: async (m) => void after.push(m),
-    });
-    expect(after.map((m) => m.live)).toEqual([false]);
+    const after = follow(streamUrl(server.httpUrl, 'brief', -1), 'brief');
+    expect(await after.done).toBeNull();
+    expect(after.got.map((g) => g.m.live)).toEqual([false]);
   });
 });
 
@@ -166,28 +156,14 @@ describe('manifest stream: the reader', () => {
       for (const l of lines) res.write(`${l}\n`);
     });
     try {
-      const read = (idleMs: number) => {
-        let n = 0;
-        return followManifestStream(streamUrl(o.base, 'demo', -1), {
-          key: key(),
-          channel: 'demo',
-          previous: () => null,
-          signal: new AbortController().signal,
-          idleMs,
-          each: async () => void n++,
-        }).then(
-          () => ({ n, err: null }),
-          (err: unknown) => ({ n, err }),
-        );
-      };
       lines.push(genuine, forged);
-      const bad = await read(5000);
-      expect(bad.n).toBe(1);
-      expect(bad.err).toBeInstanceOf(ManifestRejected);
+      const bad = follow(streamUrl(o.base, 'demo', -1), 'demo', { idleMs: 5000 });
+      expect(await bad.done).toBeInstanceOf(ManifestRejected);
+      expect(bad.got.length).toBe(1);
       lines.length = 0;
       const started = Date.now();
-      const silent = await read(300);
-      expect(silent.err).toBeInstanceOf(ManifestStreamSilent);
+      const silent = follow(streamUrl(o.base, 'demo', -1), 'demo', { idleMs: 300 });
+      expect(await silent.done).toBeInstanceOf(ManifestStreamSilent);
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       await o.close();

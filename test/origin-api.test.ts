@@ -24,6 +24,7 @@ import {
   DEMO_FLV,
   fetchBytes,
   fetchSignedManifest,
+  flvPrefix,
   nextSegment,
   removeTempDirs,
   tempDir,
@@ -88,12 +89,7 @@ function openPush(path: string, base = server) {
 }
 
 /** The clip's bytes up to the end of its `n`-th tag (header included). */
-function clipPrefix(tags: number): Uint8Array {
-  let o = 13;
-  for (let i = 0; i < tags; i++)
-    o += 11 + ((clipBytes[o + 1]! << 16) | (clipBytes[o + 2]! << 8) | clipBytes[o + 3]!) + 4;
-  return clipBytes.subarray(0, o);
-}
+const clipPrefix = (tags: number) => flvPrefix(clipBytes, tags);
 
 describe('blocking manifest reload', () => {
   it('returns as soon as the next segment exists', async () => {

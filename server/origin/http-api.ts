@@ -119,6 +119,18 @@ function sendBytes(
   return data.length;
 }
 
+const AFTER_ERROR = 'after must be a segment number (or -1)';
+
+/** A manifest request's `after`: a segment number or -1; null when it is neither. */
+function parseAfter(text: string): number | null {
+  return /^-?\d{1,16}$/.test(text) && Number(text) >= -1 ? Number(text) : null;
+}
+
+/** `after` is past what the channel has by more than a few segments: a seq of an earlier stream. */
+function fromOlderStream(ch: Channel, after: number): boolean {
+  return after > (ch.latestSeq ?? -1) + 3;
+}
+
 export class OriginHttpApi {
   private readonly blockingTimeoutMs: number;
   private readonly ingestIdleMs: number;
@@ -331,13 +343,10 @@ export class OriginHttpApi {
       sendJson(res, 200, body, cache);
     };
     if (afterText === null) return send('public, max-age=1');
-    if (!/^-?\d{1,16}$/.test(afterText) || Number(afterText) < -1) {
-      return sendError(res, 400, 'after must be a segment number (or -1)');
-    }
-    const after = Number(afterText);
-    const latest = ch.latestSeq ?? -1;
+    const after = parseAfter(afterText);
+    if (after === null) return sendError(res, 400, AFTER_ERROR);
     // A seq far ahead of ours comes from an older stream of this channel: answer at once.
-    if (after > latest + 3 || !ch.live) return send('no-cache');
+    if (fromOlderStream(ch, after) || !ch.live) return send('no-cache');
     // One address holding too many reloads open gets answers at once (it polls instead).
     const release = this.heldReloads.acquire(req.socket.remoteAddress);
     if (!release) return send('no-cache');
@@ -368,10 +377,8 @@ export class OriginHttpApi {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    const afterText = url.searchParams.get('after') ?? '-1';
-    if (!/^-?\d{1,16}$/.test(afterText) || Number(afterText) < -1) {
-      return sendError(res, 400, 'after must be a segment number (or -1)');
-    }
+    const asked = parseAfter(url.searchParams.get('after') ?? '-1');
+    if (asked === null) return sendError(res, 400, AFTER_ERROR);
     const release = this.heldReloads.acquire(req.socket.remoteAddress);
     if (!release) {
       res.setHeader('Retry-After', '60');
@@ -397,9 +404,8 @@ export class OriginHttpApi {
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    let after = Number(afterText);
     // A seq far ahead of ours comes from an older stream of this channel: the first line at once.
-    if (after > (ch.latestSeq ?? -1) + 3) after = -1;
+    let after = fromOlderStream(ch, asked) ? -1 : asked;
     const endAt = Date.now() + MANIFEST_STREAM_MAX_MS;
     while (open) {
       const waitedFrom = Date.now();

@@ -26,6 +26,13 @@ export async function removeTempDirs(): Promise<void> {
   await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
+/** An FLV file's bytes up to the end of its `tags`-th tag (header included). */
+export function flvPrefix(flv: Uint8Array, tags: number): Uint8Array {
+  let o = 13;
+  for (let i = 0; i < tags; i++) o += 11 + ((flv[o + 1]! << 16) | (flv[o + 2]! << 8) | flv[o + 3]!) + 4;
+  return flv.subarray(0, o);
+}
+
 /** Polls `cond` until it holds; fails with `what` after `timeoutMs`. */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;

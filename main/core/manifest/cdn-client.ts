@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { MAX_INIT_BYTES, type Manifest, originPaths } from '../../../common/manifest';
-import { errorText, OriginError, request, transportFor } from './origin-http';
+import { asOriginError, OriginError, readErrorAnswer, request, transportFor } from './origin-http';
 import { verifySignedManifestBody } from './signed-manifest';
 
 const ORIGIN_TIME_HEADER = 'swarmcast-origin-time';
@@ -63,19 +63,7 @@ export class CdnClient {
     return new Promise((resolve, reject) => {
       const req = send(url, { agent, signal, headers: { accept: '*/*' } }, (res) => {
         const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          const parts: Buffer[] = [];
-          let got = 0;
-          res.on('data', (c: Buffer) => {
-            got += c.length;
-            if (got <= 4096) parts.push(c);
-          });
-          res.on('end', () =>
-            reject(new OriginError(errorText(Buffer.concat(parts), status, res.statusMessage), status)),
-          );
-          res.on('error', reject);
-          return;
-        }
+        if (status < 200 || status >= 300) return readErrorAnswer(res, reject);
         const header = (name: string) => {
           const v = Number(res.headers[name] ?? Number.NaN);
           return Number.isFinite(v) ? v : null;
@@ -96,8 +84,7 @@ export class CdnClient {
         res.on('error', reject);
       });
       req.on('error', (err) => {
-        if (signal?.aborted || err instanceof OriginError) reject(err);
-        else reject(new OriginError(`cannot reach ${url.host}: ${err.message}`, 0));
+        reject(signal?.aborted ? err : asOriginError(err, url.host));
       });
       req.end();
     });

@@ -7,7 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Manifest } from '../../../common/manifest';
-import { abortError, errorText, OriginError, transportFor } from './origin-http';
+import { abortError, asOriginError, OriginError, readErrorAnswer, transportFor } from './origin-http';
 import { verifySignedManifestBody } from './signed-manifest';
 
 /** A line (one signed manifest) larger than this ends the stream. */
@@ -56,15 +56,7 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
     const quiet = () => settle(new ManifestStreamSilent(`no manifest on the stream for ${o.idleMs} ms`, 0));
     const req = send(target, { agent, headers: { accept: 'application/x-ndjson' } }, (res) => {
       const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => void (parts.length < 4 && parts.push(c)));
-        res.on('end', () =>
-          settle(new OriginError(errorText(Buffer.concat(parts), status, res.statusMessage), status)),
-        );
-        res.on('error', settle);
-        return;
-      }
+      if (status !== 200) return readErrorAnswer(res, settle);
       let pending: Buffer | null = null;
       let draining = false;
       let ended = false;
@@ -108,12 +100,7 @@ export function followManifestStream(url: string, o: ManifestStreamOptions): Pro
     });
     idle = setTimeout(quiet, o.idleMs);
     o.signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => {
-      if (settled) return;
-      settle(
-        err instanceof OriginError ? err : new OriginError(`cannot reach ${target.host}: ${err.message}`, 0),
-      );
-    });
+    req.on('error', (err) => settle(asOriginError(err, target.host)));
     req.end();
   });
 }

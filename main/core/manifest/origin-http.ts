@@ -150,12 +150,35 @@ export async function request(
   try {
     res = await httpExchange(url, { signal, headers, maxBytes });
   } catch (err) {
-    if (signal?.aborted || err instanceof OriginError) throw err;
-    throw new OriginError(`cannot reach ${new URL(url).host}: ${(err as Error).message}`, 0);
+    throw signal?.aborted ? err : asOriginError(err, new URL(url).host);
   }
   if (res.status < 200 || res.status >= 300)
     throw new OriginError(errorText(res.body, res.status, res.statusText), res.status);
   return res;
+}
+
+/** A failed exchange as an OriginError: itself when it is one, else "cannot reach" (status 0). */
+export function asOriginError(err: unknown, host: string): OriginError {
+  if (err instanceof OriginError) return err;
+  return new OriginError(`cannot reach ${host}: ${err instanceof Error ? err.message : String(err)}`, 0);
+}
+
+/**
+ * Reads an answer with an error status (its first few KB: the server's error text) and hands
+ * `done` the OriginError it stands for; for the streaming requests, which read bodies themselves.
+ */
+export function readErrorAnswer(res: IncomingMessage, done: (err: unknown) => void): void {
+  const status = res.statusCode ?? 0;
+  const parts: Buffer[] = [];
+  let got = 0;
+  res.on('data', (c: Buffer) => {
+    got += c.length;
+    if (got <= 4096) parts.push(c);
+  });
+  res.on('end', () =>
+    done(new OriginError(errorText(Buffer.concat(parts), status, res.statusMessage), status)),
+  );
+  res.on('error', done);
 }
 
 /** The server's own error text from a JSON error body, else the status line. */
