@@ -30,7 +30,7 @@
  */
 import { BEAT_MS } from '../common/heartbeat';
 import { normalModeTargetS } from '../common/live-sync';
-import type { PeerInfo } from '../common/tracker-protocol';
+import type { PeerInfo, PeerRole } from '../common/tracker-protocol';
 import {
   cdnMarginFor,
   DEFAULT_LIMITS,
@@ -346,7 +346,7 @@ export class SwarmSim {
     return s;
   }
 
-  private newNode(role: 'viewer' | 'seed'): SimNode {
+  private newNode(role: PeerRole): SimNode {
     const c = this.cfg;
     const idx = this.nodes.length;
     const r = this.rng;
@@ -931,6 +931,7 @@ export class SwarmSim {
     return {
       ...DEFAULT_LIMITS,
       cdnMarginMs: margin,
+      cdnFetchMs: v.cdnFetchMs,
       firstCopyBackupMs: firstCopyBackupMsFor(DEFAULT_LIMITS.firstCopyBackupMs, v.cdnFetchMs),
     };
   }

@@ -9,6 +9,7 @@ import { sha256Hex } from '../common/sha256';
 import { MemorySegmentCache } from '../main/core/cache/segment-cache';
 import { FetchEngine, type FetchPolicy } from '../main/core/engine/fetch-engine';
 import {
+  cdnMarginFor,
   DEFAULT_LIMITS,
   FIND_NEIGHBOURS_GRACE_MS,
   firstCopyBackupMsFor,
@@ -18,6 +19,7 @@ import {
   type PlanInput,
   type PlanSegment,
   plan,
+  smoothCdnFetchMs,
   waitsForPeers,
 } from '../main/core/engine/planner';
 import { refusalVerdict } from '../main/core/engine/refusals';
@@ -60,6 +62,19 @@ const transfer = (received: number, startedAgo: number, silentFor: number) => ({
   startedAt: now - startedAgo,
   lastDataAt: now - silentFor,
 });
+/** 60 of 100 kB in 1 s: the rest by now + 667, 333 ms before the deadline; a CDN fetch takes `cdnFetchMs`. */
+const nearlyDone = (cdnFetchMs: number) =>
+  input(
+    [
+      seg(1, now + 1000, {
+        status: 'fetching',
+        source: 'peer',
+        holders: 1,
+        transfer: transfer(60_000, 1000, 10),
+      }),
+    ],
+    { limits: { ...DEFAULT_LIMITS, cdnMarginMs: cdnMarginFor(800, cdnFetchMs), cdnFetchMs } },
+  );
 
 describe('planner', () => {
   const cases: Array<[string, PlanInput, string[]]> = [
@@ -208,6 +223,12 @@ describe('planner', () => {
       ]),
       ['1:cancel-slow->cdn'],
     ],
+    [
+      'peer transfer on pace to finish just before its deadline, too late for a CDN rescue: moved to the CDN',
+      nearlyDone(600),
+      ['1:cancel-slow->cdn'],
+    ],
+    ['the same transfer where the CDN takes 300 ms: left alone', nearlyDone(300), []],
     [
       'trickling peer transfer, deadline far, another holder: given up for it after the judge time',
       input([
@@ -398,6 +419,19 @@ describe('planner', () => {
   it('backs up by the measured CDN fetch time, at least the planned step', () => {
     expect(firstCopyBackupMsFor(500, 0)).toBe(500);
     expect(firstCopyBackupMsFor(500, 350)).toBe(650);
+  });
+
+  it.each([
+    ['a fast CDN: the planned margin', 800, 100, 800],
+    ['a slow CDN: one and a half fetches and some', 800, 600, 1100],
+    ['a very slow CDN: capped at twice the plan', 800, 2000, 1600],
+  ] as const)('CDN margin: %s', (_name, planned, fetchMs, expected) => {
+    expect(cdnMarginFor(planned, fetchMs)).toBe(expected);
+  });
+
+  it('times the first CDN fetch as it is, then smooths', () => {
+    expect(smoothCdnFetchMs(0, 600)).toBe(600);
+    expect(smoothCdnFetchMs(600, 100)).toBe(500);
   });
 });
 

@@ -102,6 +102,19 @@ describe('LEDBAT window', () => {
     expect(g.cwnd).toBeLessThanOrEqual(3 * MSS);
   });
 
+  it('paces by the first round trip it measures, then smooths (RFC 6298)', () => {
+    const l = new Ledbat({ mss: MSS });
+    const window = l.cwnd;
+    // Before any ack: a 100-ms path assumed.
+    expect(l.rateBytesPerMs()).toBeCloseTo(window / 100);
+    l.onAck(0, MSS, 0, 4 * MSS, 8);
+    // A LAN's 8 ms at once, not 100 ms smoothed down over a dozen acks.
+    expect(l.srttMs).toBe(8);
+    expect(l.rateBytesPerMs()).toBeCloseTo(l.cwnd / 8);
+    l.onAck(1, MSS, 0, 4 * MSS, 16);
+    expect(l.srttMs).toBe(9);
+  });
+
   it('caps target and gain as RFC 6817 requires', () => {
     expect(new Ledbat({ targetMs: 500 }).targetMs).toBe(100);
   });

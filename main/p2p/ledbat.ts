@@ -56,6 +56,8 @@ export class DelayTracker {
 
 /** Largest round trip the pacing rate is computed with (ms). */
 const MAX_PACING_RTT_MS = 250;
+/** The round trip the pacing rate assumes before the first one is measured (ms). */
+const INITIAL_RTT_MS = 100;
 
 export interface LedbatOptions {
   /** Target queueing delay (ms); RFC 6817 requires ≤ 100. */
@@ -76,8 +78,16 @@ export class Ledbat {
   private readonly minCwnd: number;
   /** Congestion window (bytes allowed in flight). */
   cwnd: number;
-  /** Smoothed round-trip time (ms), from ack timing. */
-  srttMs = 100;
+  /**
+   * Smoothed round-trip time (ms), from ack timing; the first sample is taken as it is (as TCP
+   * does, RFC 6298), INITIAL_RTT_MS until then. Smoothed down from the guess instead, a new
+   * uploader paced a LAN or loopback path as if its round trip were 50–90 ms for its first
+   * dozen acks (about 1 MB/s at the initial window): in bench:swarm's rooms of 3 and 5, whose
+   * viewers all start together and all ask the first copy's holder at once, they judged its
+   * transfers too slow, took the segments from the CDN and got their first bytes from peers
+   * 3–6 s after starting (1–3 s since).
+   */
+  srttMs: number | null = null;
   lastQueueingDelayMs = 0;
   /** Largest flight of the last second: video goes out in bursts (a segment a second), and the
    *  "grow only while used" limit must not shrink the window to nothing between two bursts. */
@@ -102,7 +112,8 @@ export class Ledbat {
     flightBytes: number,
     rttMs: number | null,
   ): void {
-    if (rttMs !== null && rttMs >= 0) this.srttMs = this.srttMs * 0.875 + rttMs * 0.125;
+    if (rttMs !== null && rttMs >= 0)
+      this.srttMs = this.srttMs === null ? rttMs : this.srttMs * 0.875 + rttMs * 0.125;
     this.lastQueueingDelayMs = queueingDelayMs;
     const offTarget = (this.targetMs - queueingDelayMs) / this.targetMs;
     this.cwnd += (this.gain * offTarget * ackedBytes * this.mss) / this.cwnd;
@@ -126,6 +137,6 @@ export class Ledbat {
   rateBytesPerMs(): number {
     // The window, not the pace, holds the flight to what the path carries: a round trip
     // inflated by a busy CPU must not slow the pace below what the window allows.
-    return this.cwnd / Math.min(MAX_PACING_RTT_MS, Math.max(5, this.srttMs));
+    return this.cwnd / Math.min(MAX_PACING_RTT_MS, Math.max(5, this.srttMs ?? INITIAL_RTT_MS));
   }
 }

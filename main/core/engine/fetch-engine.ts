@@ -269,6 +269,7 @@ export class FetchEngine implements SourceEvents {
       limits: {
         ...this.limits,
         cdnMarginMs: this.cdnMarginMs(),
+        cdnFetchMs: this.cdnFetchMs,
         firstCopyBackupMs: firstCopyBackupMsFor(this.limits.firstCopyBackupMs, this.cdnFetchMs),
       },
     };

@@ -6,9 +6,9 @@
  *
  * Rules, most urgent deadline first:
  *  - a segment whose deadline is near (within `cdnMarginMs`) and not here comes from the CDN;
- *  - a peer transfer that went silent, ran past its time budget, or will miss its deadline at
- *    its measured rate is cancelled (counting against that neighbour) and the segment goes
- *    back to the peers or, when urgent, to the CDN;
+ *  - a peer transfer that went silent, ran past its time budget, or at its measured rate will
+ *    finish too late for a CDN fetch to rescue it is cancelled (counting against that
+ *    neighbour) and the segment goes back to the peers or, when urgent, to the CDN;
  *  - a segment a neighbour holds is asked from the peers;
  *  - nobody holds it yet: wait — unless this viewer has the first-copy duty for it in a room
  *    without a seed nearby, in which case it takes it from the CDN early and the others take
@@ -47,6 +47,14 @@ export interface PlanSegment {
 export interface PlanLimits {
   /** Go to the CDN when this close to the deadline (ms) without the data. */
   cdnMarginMs: number;
+  /**
+   * How long a whole-segment CDN fetch takes here (ms, smoothed: engines pass what they
+   * measure, smoothCdnFetchMs). A peer transfer is judged on whether its pace brings the segment
+   * this long before its deadline: given up, the CDN can still bring it in time — judged against
+   * the deadline itself, a transfer that slowed at the end was given up when even the CDN was
+   * too late.
+   */
+  cdnFetchMs: number;
   maxCdnParallel: number;
   maxPeerParallel: number;
   /** A peer transfer with no data for this long is given up (ms). */
@@ -112,6 +120,7 @@ export type PlanAction =
 
 export const DEFAULT_LIMITS: PlanLimits = {
   cdnMarginMs: 800,
+  cdnFetchMs: 0,
   maxCdnParallel: 4,
   maxPeerParallel: 4,
   peerSilenceMs: 1500,
@@ -147,9 +156,14 @@ export function firstCopyBackupMsFor(plannedMs: number, cdnFetchMs: number): num
   return Math.max(plannedMs, Math.round(cdnFetchMs + 300));
 }
 
-/** The smoothed CDN fetch time after one more whole-segment fetch that took `tookMs`. */
+/**
+ * The smoothed CDN fetch time after one more whole-segment fetch that took `tookMs`;
+ * `previousMs` 0 = none timed yet, and the first fetch is taken as it is (a viewer in a swarm
+ * fetches from the CDN about twice a minute: smoothing up from zero would take minutes to see a
+ * slow link).
+ */
 export function smoothCdnFetchMs(previousMs: number, tookMs: number): number {
-  return previousMs * 0.8 + tookMs * 0.2;
+  return previousMs === 0 ? tookMs : previousMs * 0.8 + tookMs * 0.2;
 }
 
 function peerVerdict(
@@ -166,7 +180,7 @@ function peerVerdict(
   if (!urgent && elapsed < limits.peerJudgeMs) return null;
   const rate = t.received / elapsed;
   const finish = rate > 0 ? now + (s.size - t.received) / rate : Number.POSITIVE_INFINITY;
-  return finish > s.deadline ? 'slow' : null;
+  return finish > s.deadline - limits.cdnFetchMs ? 'slow' : null;
 }
 
 /**
