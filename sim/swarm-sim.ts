@@ -11,7 +11,7 @@
  *    back-off constants;
  *  - the fetch engine's planner: which segment from where, deadline rescue from the CDN,
  *    cancelling silent or slow transfers, the first-copy rule (main/core/engine/planner.ts
- *    plan, firstCopyRank, firstCopyDueAt, cdnMarginFor), fed as FetchEngine feeds it: the live window
+ *    plan, firstCopyRank, firstCopyDueAt, limitsForCdnTime), fed as FetchEngine feeds it: the live window
  *    from the start segment to the newest entry, deadlines = origin time + latency target −
  *    the player's margin, holders = neighbours whose announcement has arrived, the first-copy
  *    room = this viewer and its viewer neighbours unless a seed is among them, the live edge
@@ -32,11 +32,10 @@ import { BEAT_MS } from '../common/heartbeat';
 import { normalModeTargetS } from '../common/live-sync';
 import type { PeerInfo, PeerRole } from '../common/tracker-protocol';
 import {
-  cdnMarginFor,
   DEFAULT_LIMITS,
-  firstCopyBackupMsFor,
   firstCopyDueAt,
   firstCopyRank,
+  limitsForCdnTime,
   type PlanLimits,
   type PlanSegment,
   plan,
@@ -857,7 +856,8 @@ export class SwarmSim {
     if (v.wantFrom < latest - BEHIND) v.wantFrom = latest - BEHIND;
     const usePeers = v.openLinks > 0;
     const members = usePeers ? this.firstCopyMembers(v) : [];
-    const margin = cdnMarginFor(DEFAULT_LIMITS.cdnMarginMs, v.cdnFetchMs);
+    const limits = limitsForCdnTime(DEFAULT_LIMITS, v.cdnFetchMs);
+    const margin = limits.cdnMarginMs;
     const segments: PlanSegment[] = [];
     let skipping = true;
     for (let seq = v.wantFrom; seq <= latest; seq++) {
@@ -890,7 +890,7 @@ export class SwarmSim {
       segments,
       firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.liveEdgeWanted(v),
-      limits: this.limitsFor(v, margin),
+      limits,
     });
     for (const a of actions) {
       switch (a.type) {
@@ -918,22 +918,12 @@ export class SwarmSim {
         }
       }
     }
-    const wake = this.nextWake(v, margin, usePeers ? members : []);
+    const wake = this.nextWake(v, limits, usePeers ? members : []);
     if (wake < Number.POSITIVE_INFINITY) {
       // The engine's periodic timer: the first tick at or after the time something is due.
       const phase = (v.idx * 61) % TICK_MS;
       this.requestPass(v, phase + Math.ceil((wake - phase) / TICK_MS) * TICK_MS);
     }
-  }
-
-  /** FetchEngine's limits for a pass: the CDN margin and first-copy backup step of its CDN fetch time. */
-  private limitsFor(v: SimNode, margin: number): PlanLimits {
-    return {
-      ...DEFAULT_LIMITS,
-      cdnMarginMs: margin,
-      cdnFetchMs: v.cdnFetchMs,
-      firstCopyBackupMs: firstCopyBackupMsFor(DEFAULT_LIMITS.firstCopyBackupMs, v.cdnFetchMs),
-    };
   }
 
   /**
@@ -944,9 +934,8 @@ export class SwarmSim {
    * simulator skips them, as the engine does (planner.ts nextDueAt, over the engine's snapshot;
    * this reads the simulator's own arrays).
    */
-  private nextWake(v: SimNode, margin: number, members: readonly string[]): number {
+  private nextWake(v: SimNode, L: PlanLimits, members: readonly string[]): number {
     const now = this.now;
-    const L = this.limitsFor(v, margin);
     let wake = Number.POSITIVE_INFINITY;
     for (let seq = v.wantFrom; seq <= this.latestListed; seq++) {
       const i = this.slot(v, seq);
@@ -954,7 +943,7 @@ export class SwarmSim {
       if (st === Status.Verified) continue;
       const src = this.segSource[i]!;
       if (src === Source.Cdn || src === Source.CdnEdge) continue;
-      const urgentAt = this.deadlineOf(v, seq) - margin;
+      const urgentAt = this.deadlineOf(v, seq) - L.cdnMarginMs;
       if (src === Source.Peer) {
         const job = v.downloads.get(seq);
         if (!job) continue;

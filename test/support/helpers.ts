@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FLV_HEADER_SIZE, PREV_TAG_SIZE, TAG_HEADER_SIZE, tagBodySize } from '../../common/flv';
 import { manifestSigningBytes, type SignedManifest, signedManifestSchema } from '../../common/manifest';
 import type { Channel } from '../../server/origin/channel';
 import type { Segment } from '../../server/origin/segmenter';
@@ -28,8 +29,8 @@ export async function removeTempDirs(): Promise<void> {
 
 /** An FLV file's bytes up to the end of its `tags`-th tag (header included). */
 export function flvPrefix(flv: Uint8Array, tags: number): Uint8Array {
-  let o = 13;
-  for (let i = 0; i < tags; i++) o += 11 + ((flv[o + 1]! << 16) | (flv[o + 2]! << 8) | flv[o + 3]!) + 4;
+  let o = FLV_HEADER_SIZE + PREV_TAG_SIZE;
+  for (let i = 0; i < tags; i++) o += TAG_HEADER_SIZE + tagBodySize(flv, o) + PREV_TAG_SIZE;
   return flv.subarray(0, o);
 }
 

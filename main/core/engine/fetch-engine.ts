@@ -19,11 +19,10 @@ import type { PeerSource } from '../source/peer-source';
 import type { EdgeTiming, Provenance, SourceEvents } from '../source/segment-source';
 import {
   type CdnWhy,
-  cdnMarginFor,
   DEFAULT_LIMITS,
   FIND_NEIGHBOURS_GRACE_MS,
-  firstCopyBackupMsFor,
   firstCopyRank,
+  limitsForCdnTime,
   nextDueAt,
   type PlanLimits,
   type PlanSegment,
@@ -266,12 +265,7 @@ export class FetchEngine implements SourceEvents {
       segments,
       firstCopyRoom: members.length,
       liveEdge: usePeers ? null : this.table.liveEdgeWanted(now),
-      limits: {
-        ...this.limits,
-        cdnMarginMs: this.cdnMarginMs(),
-        cdnFetchMs: this.cdnFetchMs,
-        firstCopyBackupMs: firstCopyBackupMsFor(this.limits.firstCopyBackupMs, this.cdnFetchMs),
-      },
+      limits: limitsForCdnTime(this.limits, this.cdnFetchMs),
     };
     const actions = plan(input);
     this.dueAt = nextDueAt(input, actions);
@@ -312,15 +306,6 @@ export class FetchEngine implements SourceEvents {
         }
       }
     }
-  }
-
-  /**
-   * How close to its deadline a segment goes to the CDN: the planned margin, or more when CDN
-   * fetches here take long (a slow link, or a CPU so busy that reading the response lags), so
-   * that the fallback is taken in time.
-   */
-  private cdnMarginMs(): number {
-    return cdnMarginFor(this.limits.cdnMarginMs, this.cdnFetchMs);
   }
 
   private sourceOf(name: SourceName) {

@@ -157,6 +157,21 @@ export function firstCopyBackupMsFor(plannedMs: number, cdnFetchMs: number): num
 }
 
 /**
+ * The limits a pass plans with where a whole-segment CDN fetch takes `cdnFetchMs` (smoothed):
+ * the CDN margin (cdnMarginFor) and the first-copy backup step (firstCopyBackupMsFor) grown from
+ * the planned ones, and peer transfers judged against it. The engine and the simulator both
+ * plan with these.
+ */
+export function limitsForCdnTime(planned: PlanLimits, cdnFetchMs: number): PlanLimits {
+  return {
+    ...planned,
+    cdnMarginMs: cdnMarginFor(planned.cdnMarginMs, cdnFetchMs),
+    cdnFetchMs,
+    firstCopyBackupMs: firstCopyBackupMsFor(planned.firstCopyBackupMs, cdnFetchMs),
+  };
+}
+
+/**
  * The smoothed CDN fetch time after one more whole-segment fetch that took `tookMs`;
  * `previousMs` 0 = none timed yet, and the first fetch is taken as it is (a viewer in a swarm
  * fetches from the CDN about twice a minute: smoothing up from zero would take minutes to see a
