@@ -62,6 +62,27 @@ function ask(up: Uploader, link: FakeLink, seq: number, deadlineMs = 1000, offse
   return reqId;
 }
 
+/** The honest acknowledgement of chunk `m` (a 20-ms one-way delay), with `extra` fields changed. */
+const ackOf = (m: DataMsg, extra: Partial<Extract<WireMessage, { type: MsgType.Ack }>> = {}) => ({
+  type: MsgType.Ack as const,
+  reqId: m.reqId,
+  received: m.offset + m.payload.length,
+  echoSentAt: m.sentAt,
+  delayMs: 20,
+  ...extra,
+});
+
+/** Payload bytes sent on a link so far. */
+const bytesTo = (l: FakeLink) => l.data.reduce((n, m) => n + m.payload.length, 0);
+
+/** Advances the clock `ms` milliseconds one at a time, pumping at each. */
+function pumpFor(up: Uploader, ms: number): void {
+  for (let i = 0; i < ms; i++) {
+    t += 1;
+    up.pump();
+  }
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
   t = 1_000_000;
@@ -269,19 +290,25 @@ describe('Uploader: scheduling', () => {
   });
 
   it('wakes itself on its timer for what the cap held back', () => {
-    const up = new Uploader({
-      role: 'viewer',
-      copiesPerSegment: 2,
-      bytesOf: () => segment(1 << 20),
-      now: () => Date.now(),
-      capBytesPerMs: 50,
-      rateControl: false,
-    });
+    const up = uploader({ bytesOf: () => segment(1 << 20), now: () => Date.now(), capBytesPerMs: 50 });
     ask(up, new FakeLink('a'), 1, 100_000);
     const start = up.bytesSent;
     vi.advanceTimersByTime(5000);
     expect(up.bytesSent - start).toBeGreaterThanOrEqual(50 * 5000 - CHUNK_BYTES);
     expect(up.bytesSent - start).toBeLessThanOrEqual(50 * 5000 + CHUNK_BYTES);
+  });
+
+  it('brings its timer forward when retiring bytes free the window before the guard it set fires', () => {
+    const up = uploader({ bytesOf: () => segment(1 << 20), now: () => Date.now(), rateControl: true });
+    const a = new FakeLink('a');
+    const b = new FakeLink('b');
+    const silent = ask(up, a, 1, 100_000); // fills the window; no ack comes: a 1.5-s guard
+    expect(a.data.length).toBeGreaterThan(0);
+    up.cancel(a.peer, silent); // its bytes drain within a round trip (100 ms, none measured yet)
+    ask(up, b, 2, 100_000);
+    expect(b.data.length).toBe(0);
+    vi.advanceTimersByTime(300);
+    expect(b.data.length).toBeGreaterThan(0);
   });
 });
 
@@ -351,6 +378,66 @@ describe('Uploader: rate control', () => {
     expect(sizes[9]!.length).toBeGreaterThan(0);
     expect(sizes[9]!.every((n) => n === CHUNK_BYTES)).toBe(true);
   });
+
+  it("a given-up job's unacknowledged bytes keep their place in the window until they drain", () => {
+    const up = uploader(
+      { rateControl: true },
+      new Map([
+        [1, segment(64 * CHUNK_BYTES)],
+        [2, segment(64 * CHUNK_BYTES)],
+      ]),
+    );
+    const a = new FakeLink('a');
+    const b = new FakeLink('b');
+    const given = ask(up, a, 1, 60_000);
+    const first = a.data[0]!;
+    t += 40; // a 40-ms round trip
+    up.ack(a.peer, ackOf(first));
+    const onTheWay = bytesTo(a) - first.payload.length;
+    expect(onTheWay).toBeGreaterThanOrEqual(3 * CHUNK_BYTES);
+    // The neighbour gives the transfer up (as a slow one near its deadline): its chunks are
+    // still queued on the path and nobody acknowledges them now.
+    up.cancel(a.peer, given);
+    ask(up, b, 2, 60_000);
+    pumpFor(up, 30);
+    expect(bytesTo(b)).toBe(0);
+    // A round trip after they were sent they have drained: the window is free again (paced).
+    pumpFor(up, 70);
+    expect(bytesTo(b)).toBeGreaterThanOrEqual(onTheWay - CHUNK_BYTES);
+  });
+
+  it('a job that waited long in the queue is not taken for lost as soon as its first chunks leave', () => {
+    const up = uploader(
+      { rateControl: true },
+      new Map([
+        [1, new Uint8Array(64 << 20)],
+        [2, segment(256 * CHUNK_BYTES)],
+      ]),
+    );
+    const a = new FakeLink('a');
+    const b = new FakeLink('b');
+    const urgent = ask(up, a, 1, 1000);
+    ask(up, b, 2, 60_000); // waits behind the earlier deadline, which has the window
+    let acked = 0;
+    for (let i = 0; i < 2000; i++) {
+      t += 1;
+      for (const sent = a.data; acked < sent.length && sent[acked]!.sentAt + 40 <= t; acked++) {
+        up.ack(a.peer, ackOf(sent[acked]!));
+      }
+      up.pump();
+    }
+    expect(b.data.length).toBe(0);
+    const window = a.data.slice(acked).reduce((n, m) => n + m.payload.length, 0); // a's flight fills it
+    up.cancel(a.peer, urgent);
+    // Queued two seconds ago, b's job now fills the window, then waits for its acks (none come
+    // here: a silent link is given up only after the ack timeout, 1.5 s from its first send).
+    pumpFor(up, 200);
+    const firstWindow = bytesTo(b);
+    expect(firstWindow).toBeGreaterThan(0);
+    expect(firstWindow).toBeLessThanOrEqual(window + CHUNK_BYTES);
+    pumpFor(up, 1000);
+    expect(bytesTo(b)).toBe(firstWindow);
+  });
 });
 
 describe('Uploader: the most urgent job first', () => {
@@ -408,15 +495,6 @@ describe('Uploader: the most urgent job first', () => {
 });
 
 describe('Uploader: acknowledgements that lie', () => {
-  const ackOf = (m: DataMsg, extra: Partial<Extract<WireMessage, { type: MsgType.Ack }>> = {}) => ({
-    type: MsgType.Ack as const,
-    reqId: m.reqId,
-    received: m.offset + m.payload.length,
-    echoSentAt: m.sentAt,
-    delayMs: 20,
-    ...extra,
-  });
-
   it('ignores late acks of a job that ended, without holding them against the neighbour', () => {
     const abuse: string[] = [];
     const up = uploader({ onAbuse: (_l, why) => abuse.push(why) }, new Map([[1, segment(3 * CHUNK_BYTES)]]));

@@ -133,10 +133,15 @@ export class Ledbat {
     this.cwnd = Math.max(this.minCwnd, this.cwnd / 2);
   }
 
+  /** The round trip (ms): the smoothed one, or INITIAL_RTT_MS before the first is measured. */
+  roundTripMs(): number {
+    return this.srttMs ?? INITIAL_RTT_MS;
+  }
+
   /** The rate the window allows (bytes/ms), for pacing. */
   rateBytesPerMs(): number {
     // The window, not the pace, holds the flight to what the path carries: a round trip
     // inflated by a busy CPU must not slow the pace below what the window allows.
-    return this.cwnd / Math.min(MAX_PACING_RTT_MS, Math.max(5, this.srttMs ?? INITIAL_RTT_MS));
+    return this.cwnd / Math.min(MAX_PACING_RTT_MS, Math.max(5, this.roundTripMs()));
   }
 }
