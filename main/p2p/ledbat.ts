@@ -3,9 +3,8 @@
  * the data channels: the receiver echoes each chunk's send time with a one-way delay sample;
  * each link keeps its own base delay (a running minimum in per-minute buckets) and turns its
  * samples into queueing delay = current − base; one window for all links together grows
- * while queueing delay is below the target (linearly, per ack) and shrinks as soon as it rises
- * past it (multiplicatively, once a round trip, as LEDBAT++ does), so a TCP flow sharing the
- * uplink keeps its throughput. Pure: the caller supplies the clock.
+ * while queueing delay is below the target and shrinks as soon as it rises past it, so a TCP
+ * flow sharing the uplink keeps its throughput. Pure: the caller supplies the clock.
  */
 
 export interface DelayTrackerOptions {
@@ -90,8 +89,6 @@ export class Ledbat {
    */
   srttMs: number | null = null;
   lastQueueingDelayMs = 0;
-  /** When the window last came down for a queueing delay above the target. */
-  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   /** Largest flight of the last second: video goes out in bursts (a segment a second), and the
    *  "grow only while used" limit must not shrink the window to nothing between two bursts. */
   private recentFlight: Array<{ at: number; bytes: number }> = [];
@@ -118,19 +115,8 @@ export class Ledbat {
     if (rttMs !== null && rttMs >= 0)
       this.srttMs = this.srttMs === null ? rttMs : this.srttMs * 0.875 + rttMs * 0.125;
     this.lastQueueingDelayMs = queueingDelayMs;
-    if (queueingDelayMs <= this.targetMs) {
-      const offTarget = (this.targetMs - queueingDelayMs) / this.targetMs;
-      this.cwnd += (this.gain * offTarget * ackedBytes * this.mss) / this.cwnd;
-    } else if (now - this.lastDecreaseAt >= this.roundTripMs()) {
-      // Above the target the window comes down multiplicatively, once a round trip, by the
-      // excess delay (at most halved), as LEDBAT++ does; not RFC 6817's per-ack linear step,
-      // which needs many acks to come down: an uploader that neighbours ask little of (they
-      // took its slow segments from the CDN) gets few, and in bench:tcp-friendly the window
-      // took 20 s to fall from 200 KB to its floor while a TCP flow held the queue at 300 ms.
-      this.lastDecreaseAt = now;
-      const factor = Math.max(0.5, 1 - (queueingDelayMs / this.targetMs - 1));
-      this.cwnd *= factor;
-    }
+    const offTarget = (this.targetMs - queueingDelayMs) / this.targetMs;
+    this.cwnd += (this.gain * offTarget * ackedBytes * this.mss) / this.cwnd;
     // Grow only while the window is actually used (RFC 6817 "max_allowed_cwnd"), judged on
     // the last second's largest flight.
     this.recentFlight.push({ at: now, bytes: flightBytes });
